@@ -1,0 +1,62 @@
+#pragma once
+// HTTP request/response as plain values, so handler code never includes Beast.
+#include <boost/asio/awaitable.hpp>
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace fs::http {
+
+struct Header {
+  std::string name;  // lowercase in requests
+  std::string value;
+};
+
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // raw request target
+  std::string path;    // percent-decoded path, no query
+  std::string query;   // raw query string (without '?')
+  std::vector<Header> headers;
+  std::string body;
+  std::string remote_ip;    // socket peer address
+  std::size_t worker = 0;   // index of the io_context thread serving this request
+  std::vector<std::pair<std::string, std::string>> path_params;  // filled by Router
+
+  // Value of the first header with this (lowercase) name, or empty.
+  std::string_view header(std::string_view lower_name) const;
+  bool has_header(std::string_view lower_name) const;
+  std::string_view param(std::string_view name) const;  // path parameter
+};
+
+// Server-sent streaming: write() returns false once the client is gone.
+class StreamWriter {
+ public:
+  virtual ~StreamWriter() = default;
+  virtual boost::asio::awaitable<bool> write(std::string chunk) = 0;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::vector<Header> headers;
+  std::string body;
+  // When set, the server sends the status and headers, then runs stream() to write the body
+  // incrementally (e.g. text/event-stream); the connection closes when it returns.
+  std::function<boost::asio::awaitable<void>(StreamWriter&)> stream;
+
+  static Response json(int status, std::string body);
+  // {"error":{"code":..., "message":...}} as api.md requires.
+  static Response error(int status, std::string_view code, std::string_view message);
+  Response& with_header(std::string name, std::string value);
+};
+
+using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
+
+// Minimal JSON string escaping for hand-built bodies.
+std::string json_escape(std::string_view s);
+
+}  // namespace fs::http

@@ -1,0 +1,59 @@
+#pragma once
+// HTTP/1.1 server on Boost.Beast with C++20 coroutines: one acceptor per io_context
+// (SO_REUSEPORT), one coroutine per connection, keep-alive, a body limit, header/idle
+// timeouts and a graceful shutdown that drains in-flight requests.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "http/message.hpp"
+
+namespace fs {
+class IoRuntime;
+}
+
+namespace fs::http {
+
+struct ServerConfig {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 0;  // 0: pick a free port (see Server::port())
+  std::size_t body_limit = 16 * 1024;    // larger bodies → 413 payload_too_large
+  std::size_t header_limit = 8 * 1024;   // larger header blocks → 431 / 400
+  std::chrono::milliseconds header_timeout{10'000};  // whole request must arrive within this
+  std::chrono::milliseconds idle_timeout{30'000};    // keep-alive idle limit
+  std::chrono::milliseconds write_timeout{10'000};
+  std::size_t max_connections = 200'000;
+};
+
+// Observes each finished request (for metrics and access logs); called on the worker thread.
+struct RequestObserver {
+  virtual ~RequestObserver() = default;
+  virtual void on_request(const Request& req, const Response& res,
+                          std::chrono::nanoseconds elapsed) = 0;
+  virtual void on_connection_change(int delta) { (void)delta; }
+};
+
+class Server {
+ public:
+  Server(IoRuntime& runtime, ServerConfig config, Handler handler,
+         RequestObserver* observer = nullptr);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and starts accepting on every io_context. Throws on bind failure (start-up error).
+  void start();
+  std::uint16_t port() const;
+
+  // Stops accepting, lets in-flight requests finish (up to `grace`), closes idle keep-alive
+  // connections, then force-closes the rest. Blocks the calling (non-I/O) thread until done.
+  void stop(std::chrono::milliseconds grace = std::chrono::milliseconds{5000});
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fs::http

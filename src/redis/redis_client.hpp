@@ -1,0 +1,64 @@
+#pragma once
+// Async Redis client interface. One client is bound to one executor (one io_context thread) and
+// is not thread-safe; many commands may be in flight at once and are pipelined on one connection.
+// Replies are parsed with hiredis' RESP reader; commands are formatted with hiredis' formatter.
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+
+namespace fs::redis {
+
+struct Reply {
+  enum class Type { string, array, integer, nil, status, error };
+  Type type = Type::nil;
+  std::string str;              // string, status and error replies
+  long long integer = 0;        // integer replies
+  std::vector<Reply> elements;  // array replies
+
+  bool is_nil() const { return type == Type::nil; }
+};
+
+// A Lua script identified by its SHA1; eval() uses EVALSHA and loads it on NOSCRIPT.
+struct Script {
+  explicit Script(std::string source);
+  std::string source;
+  std::string sha1;  // lowercase hex
+};
+
+struct ClientConfig {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 6379;
+  std::chrono::milliseconds connect_timeout{1000};
+  std::chrono::milliseconds command_timeout{1000};
+  std::chrono::milliseconds reconnect_backoff_min{50};
+  std::chrono::milliseconds reconnect_backoff_max{2000};
+  std::size_t max_in_flight = 65536;  // beyond this, command() fails fast with Errc::overloaded
+};
+
+class Client {
+ public:
+  virtual ~Client() = default;
+
+  // Sends one command. Errors: Errc::unavailable (not connected / connection lost before the
+  // reply), Errc::timeout (no reply within command_timeout: the outcome is unknown),
+  // Errc::backend_error (Redis answered -ERR ...; message holds Redis' text).
+  virtual boost::asio::awaitable<Result<Reply>> command(std::vector<std::string> args) = 0;
+
+  // EVALSHA script keys... args...; on NOSCRIPT it sends SCRIPT LOAD and retries once.
+  virtual boost::asio::awaitable<Result<Reply>> eval(const Script& script,
+                                                     std::vector<std::string> keys,
+                                                     std::vector<std::string> args) = 0;
+
+  // True while a connection is established.
+  virtual bool connected() const = 0;
+
+  // Closes the connection and stops reconnecting; pending commands fail with Errc::cancelled.
+  virtual void close() = 0;
+};
+
+}  // namespace fs::redis
