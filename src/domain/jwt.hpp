@@ -1,0 +1,39 @@
+#pragma once
+// JWT HS256 (RFC 7519 / RFC 7515 compact form) signing and verification with OpenSSL HMAC.
+// Rules (api.md): alg must be HS256; `sub` is 1-64 chars of [A-Za-z0-9_.-]; `exp` is required
+// and must be in the future; `acct_created` (unix seconds) and `role` are optional.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/clock.hpp"
+#include "common/result.hpp"
+
+namespace fs::auth {
+
+struct Claims {
+  std::string sub;
+  std::int64_t exp = 0;                       // unix seconds
+  std::optional<std::int64_t> acct_created;   // unix seconds
+  std::string role;                           // "admin" for admin endpoints, else empty
+  bool is_admin() const { return role == "admin"; }
+};
+
+// Signs claims as a compact HS256 JWT.
+std::string sign_jwt(const Claims& claims, std::string_view secret);
+
+class JwtVerifier {
+ public:
+  JwtVerifier(std::string secret, const Clock& clock);
+  // Errors are Errc::unauthorized with a short reason (never echoing the token or secret).
+  Result<Claims> verify(std::string_view token) const;
+  // Parses "Bearer <token>" from an Authorization header value, then verify().
+  Result<Claims> verify_bearer(std::string_view authorization_header) const;
+
+ private:
+  std::string secret_;
+  const Clock& clock_;
+};
+
+}  // namespace fs::auth
