@@ -3,14 +3,20 @@
 // `flashsale up` and for the integration tests. Start-up code: blocking calls are fine here,
 // never call these from an I/O thread. Children die with their parent (PR_SET_PDEATHSIG), so
 // a killed `flashsale up` or test leaves no orphan servers.
+//
+// PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, not the process:
+// spawn servers from a thread that lives as long as they should (the main thread), never
+// from a short-lived worker thread.
 #include <sys/types.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/result.hpp"
@@ -20,37 +26,57 @@ namespace fs::stack {
 // A loopback TCP port that was free a moment ago.
 std::uint16_t free_port();
 
+// True when something accepts TCP connections on 127.0.0.1:port.
+bool port_accepts_connections(std::uint16_t port);
+
 // A child process running a program; killed (SIGTERM, then SIGKILL) on destruction.
 class ChildProcess {
  public:
   struct Options {
-    std::vector<std::string> argv;  // argv[0] is the program path
-    std::filesystem::path log_file;  // stdout+stderr go here (appended)
+    std::vector<std::string> argv;   // argv[0] is the program path (or a name looked up in PATH)
+    std::filesystem::path log_file;  // stdout+stderr go here (appended); empty: /dev/null
     std::optional<std::string> run_as_user;  // setuid/setgid to this user when running as root
-    std::vector<std::string> env;  // extra "K=V" entries
+    std::vector<std::string> env;            // extra "K=V" entries (override inherited ones)
+    std::optional<std::filesystem::path> working_dir;  // default: "/" when run_as_user applies
+    int death_signal = SIGKILL;  // sent to the child when the spawning thread dies
+    int stop_signal = SIGTERM;   // first signal of stop()
   };
   static Result<std::unique_ptr<ChildProcess>> spawn(Options options);
   ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
 
   pid_t pid() const { return pid_; }
-  bool running();                        // reaps if exited
-  void signal(int sig);                  // sends a signal
-  // SIGTERM, waits up to `grace`, then SIGKILL; reaps.
+  bool running();        // reaps if exited
+  void signal(int sig);  // sends a signal (no-op once reaped)
+  // stop_signal, waits up to `grace`, then SIGKILL; reaps.
   void stop(std::chrono::milliseconds grace = std::chrono::milliseconds{10000});
   void kill();  // SIGKILL and reap
+  // Raw waitpid status once reaped.
+  std::optional<int> wait_status() const { return status_; }
 
  private:
-  explicit ChildProcess(pid_t pid) : pid_(pid) {}
+  ChildProcess(pid_t pid, int stop_signal) : pid_(pid), stop_signal_(stop_signal) {}
   pid_t pid_ = -1;
+  int stop_signal_ = SIGTERM;
   bool reaped_ = false;
+  std::optional<int> status_;
 };
+
+// Runs a program to completion and returns its stdout. A non-zero exit is Errc::backend_error
+// (message: exit status and stderr), exceeding `timeout` kills it and is Errc::timeout,
+// a program that cannot be started is Errc::not_found / Errc::internal.
+Result<std::string> run_command(const std::vector<std::string>& argv,
+                                std::chrono::milliseconds timeout = std::chrono::seconds{60},
+                                const std::optional<std::string>& run_as_user = std::nullopt);
 
 struct RedisOptions {
   std::filesystem::path dir;  // working dir (dump/aof, log)
   std::uint16_t port = 0;     // 0: free_port()
   bool append_only = true;    // appendonly yes, appendfsync everysec
   std::optional<std::pair<std::string, std::uint16_t>> replica_of;
-  std::vector<std::string> extra_args;  // e.g. {"--save", ""}
+  std::vector<std::string> extra_args;  // e.g. {"--maxmemory", "64mb"}
+  std::chrono::milliseconds start_timeout{10000};
 };
 
 class RedisServer {
@@ -58,12 +84,15 @@ class RedisServer {
   static Result<std::unique_ptr<RedisServer>> start(RedisOptions options);
   std::uint16_t port() const { return port_; }
   const RedisOptions& options() const { return options_; }
+  std::filesystem::path log_file() const;
   pid_t pid() const;
-  void stop();  // SHUTDOWN-like graceful stop (SIGTERM)
-  void kill();  // SIGKILL (fault injection)
+  bool running() const;
+  void stop();       // graceful stop (SIGTERM), waits
+  void kill();       // SIGKILL (fault injection)
   Status restart();  // start again on the same port and dir
 
  private:
+  Status launch();
   RedisOptions options_;
   std::uint16_t port_ = 0;
   std::unique_ptr<ChildProcess> proc_;
@@ -78,12 +107,15 @@ struct SentinelOptions {
   int quorum = 2;
   std::chrono::milliseconds down_after{1000};
   std::chrono::milliseconds failover_timeout{3000};
+  std::chrono::milliseconds start_timeout{10000};
 };
 
 class SentinelServer {
  public:
   static Result<std::unique_ptr<SentinelServer>> start(SentinelOptions options);
   std::uint16_t port() const { return port_; }
+  std::filesystem::path log_file() const;
+  pid_t pid() const;
   void stop();
   void kill();
 
@@ -94,13 +126,18 @@ class SentinelServer {
 };
 
 struct PostgresOptions {
-  std::filesystem::path dir;  // data directory (initdb'd if empty)
-  std::uint16_t port = 0;     // 0: free_port()
+  std::filesystem::path dir;         // data directory (initdb'd if it holds no PG_VERSION)
+  std::uint16_t port = 0;            // 0: free_port()
   std::string os_user = "postgres";  // PostgreSQL refuses root: run as this user when root
   std::string database = "flashsale";
   std::string db_user = "flashsale";
   std::string db_password = "flashsale";
   std::size_t max_connections = 200;
+  // initdb --no-sync, and reuse a cached initdb'd template per PG version (copying it is much
+  // faster than initdb). Only the cluster creation is unsynced: the server runs with fsync=on.
+  bool fast_initdb = true;
+  std::vector<std::string> extra_settings;  // "name=value", passed as -c (override defaults)
+  std::chrono::milliseconds start_timeout{30000};
 };
 
 class PostgresServer {
@@ -109,20 +146,28 @@ class PostgresServer {
   // accepts connections, create db_user and database when missing.
   static Result<std::unique_ptr<PostgresServer>> start(PostgresOptions options);
   std::uint16_t port() const { return port_; }
+  const PostgresOptions& options() const { return options_; }
   std::string conninfo() const;  // "host=127.0.0.1 port=... dbname=... user=... password=..."
+  // Same server, another database / user (e.g. superuser "postgres", trust auth).
+  std::string conninfo(const std::string& database, const std::string& user) const;
+  std::filesystem::path log_file() const;
   pid_t pid() const;
-  void stop();        // fast shutdown (SIGINT), waits
-  void kill();        // SIGKILL of the postmaster (fault injection)
-  Status restart();   // start again on the same port and dir
+  bool running() const;
+  void stop();       // fast shutdown (SIGINT), waits
+  void kill();       // SIGKILL of the postmaster (fault injection)
+  Status restart();  // start again on the same port and dir (crash recovery after kill())
+  // Runs SQL through psql as the superuser; returns unaligned tuples-only output.
+  Result<std::string> psql(const std::string& sql, const std::string& database = "postgres") const;
 
  private:
+  Status launch();
   PostgresOptions options_;
   std::uint16_t port_ = 0;
   std::unique_ptr<ChildProcess> proc_;
 };
 
-// Finds a server binary (redis-server, redis-sentinel, postgres, initdb, pg_ctl) in PATH or in
-// /usr/lib/postgresql/*/bin.
+// Finds a program (redis-server, redis-sentinel, postgres, initdb, psql, ...) in PATH, then in
+// /usr/lib/postgresql/*/bin (highest version first), then /usr/sbin and /usr/bin.
 Result<std::filesystem::path> find_program(const std::string& name);
 
 }  // namespace fs::stack

@@ -1,0 +1,30 @@
+#pragma once
+// Internal to fs_stack: how the launchers decide that a server they started is ready, and how
+// they explain a server that is not.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "common/result.hpp"
+#include "stack/local_servers.hpp"
+
+namespace fs::stack::detail {
+
+// Sends an inline PING to 127.0.0.1:port and expects "+PONG" (redis-server and redis-sentinel).
+bool redis_answers_ping(std::uint16_t port, std::chrono::milliseconds timeout);
+
+// The last `max_bytes` of a log file, for error messages.
+std::string log_tail(const std::filesystem::path& file, std::size_t max_bytes = 4000);
+
+// Polls `ready` every 20 ms until it returns true, the child exits or `timeout` passes.
+// Errors carry `what` and the tail of `log`.
+Status wait_until_ready(ChildProcess& child, const std::function<bool()>& ready,
+                        std::chrono::milliseconds timeout, const std::string& what,
+                        const std::filesystem::path& log);
+
+// Polls until nothing accepts connections on 127.0.0.1:port (a killed server's port).
+bool wait_until_port_closed(std::uint16_t port, std::chrono::milliseconds timeout);
+
+}  // namespace fs::stack::detail

@@ -1,0 +1,158 @@
+// RedisServer and SentinelServer: redis-server / redis-sentinel in the foreground as children,
+// configured on the command line (or a sentinel.conf, which sentinel insists on and rewrites).
+#include <fstream>
+
+#include "stack/local_servers.hpp"
+#include "stack/readiness.hpp"
+
+namespace fs::stack {
+namespace {
+
+constexpr int kAutoPortAttempts = 3;
+
+bool lost_port_race(const Error& e) {
+  return e.message.find("Address already in use") != std::string::npos;
+}
+
+Status prepare_dir(std::filesystem::path& dir, const std::string& what) {
+  if (dir.empty()) return Error{Errc::invalid_request, what + ": dir is required"};
+  std::error_code ec;
+  dir = std::filesystem::absolute(dir, ec);
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    return Error{Errc::internal, what + ": cannot create " + dir.string() + ": " + ec.message()};
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RedisServer>> RedisServer::start(RedisOptions options) {
+  if (auto s = prepare_dir(options.dir, "redis"); !s) return std::move(s).error();
+  auto server = std::make_unique<RedisServer>();
+  const bool auto_port = options.port == 0;
+  server->options_ = std::move(options);
+  for (int attempt = 1;; ++attempt) {
+    server->port_ = auto_port ? free_port() : server->options_.port;
+    auto s = server->launch();
+    if (s) return server;
+    if (!auto_port || attempt >= kAutoPortAttempts || !lost_port_race(s.error())) {
+      return std::move(s).error();
+    }
+  }
+}
+
+std::filesystem::path RedisServer::log_file() const { return options_.dir / "redis.log"; }
+
+Status RedisServer::launch() {
+  auto program = find_program("redis-server");
+  if (!program) return std::move(program).error();
+  std::vector<std::string> argv = {
+      program->string(), "--port", std::to_string(port_), "--bind", "127.0.0.1", "--dir",
+      options_.dir.string(), "--daemonize", "no", "--save", "",
+      // Loopback only, so no password is needed; protected mode would refuse replicas.
+      "--protected-mode", "no", "--logfile", "", "--appendonly",
+      options_.append_only ? "yes" : "no", "--appendfsync", "everysec"};
+  if (options_.replica_of) {
+    argv.insert(argv.end(), {"--replicaof", options_.replica_of->first,
+                             std::to_string(options_.replica_of->second)});
+  }
+  argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
+
+  ChildProcess::Options child;
+  child.argv = std::move(argv);
+  child.log_file = log_file();
+  child.working_dir = options_.dir;
+  auto proc = ChildProcess::spawn(std::move(child));
+  if (!proc) return std::move(proc).error();
+  proc_ = std::move(*proc);
+  const std::uint16_t port = port_;
+  auto ready = detail::wait_until_ready(
+      *proc_, [port] { return detail::redis_answers_ping(port, std::chrono::milliseconds{500}); },
+      options_.start_timeout, "redis-server on port " + std::to_string(port_), log_file());
+  if (!ready) proc_->kill();
+  return ready;
+}
+
+pid_t RedisServer::pid() const { return proc_ ? proc_->pid() : -1; }
+
+bool RedisServer::running() const { return proc_ && proc_->running(); }
+
+void RedisServer::stop() {
+  if (proc_) proc_->stop();
+}
+
+void RedisServer::kill() {
+  if (proc_) proc_->kill();
+}
+
+Status RedisServer::restart() {
+  if (proc_) proc_->stop();
+  detail::wait_until_port_closed(port_, std::chrono::seconds{5});
+  return launch();
+}
+
+Result<std::unique_ptr<SentinelServer>> SentinelServer::start(SentinelOptions options) {
+  if (auto s = prepare_dir(options.dir, "sentinel"); !s) return std::move(s).error();
+  if (options.master_port == 0)
+    return Error{Errc::invalid_request, "sentinel: master_port is required"};
+  auto program = find_program("redis-sentinel");
+  if (!program) return std::move(program).error();
+  auto server = std::make_unique<SentinelServer>();
+  const bool auto_port = options.port == 0;
+  server->options_ = std::move(options);
+  const auto& o = server->options_;
+  const std::filesystem::path conf = o.dir / "sentinel.conf";
+  for (int attempt = 1;; ++attempt) {
+    server->port_ = auto_port ? free_port() : o.port;
+    {
+      // Sentinel rewrites its config file (discovered peers, epochs): a file it can write.
+      std::ofstream out(conf, std::ios::trunc);
+      out << "port " << server->port_ << "\n"
+          << "bind 127.0.0.1\n"
+          << "protected-mode no\n"
+          << "daemonize no\n"
+          << "logfile \"\"\n"
+          << "dir \"" << o.dir.string() << "\"\n"
+          << "sentinel resolve-hostnames no\n"
+          << "sentinel monitor " << o.master_name << " " << o.master_host << " " << o.master_port
+          << " " << o.quorum << "\n"
+          << "sentinel down-after-milliseconds " << o.master_name << " " << o.down_after.count()
+          << "\n"
+          << "sentinel failover-timeout " << o.master_name << " " << o.failover_timeout.count()
+          << "\n"
+          << "sentinel parallel-syncs " << o.master_name << " 1\n";
+      if (!out) return Error{Errc::internal, "sentinel: cannot write " + conf.string()};
+    }
+    ChildProcess::Options child;
+    child.argv = {program->string(), conf.string()};
+    child.log_file = server->log_file();
+    child.working_dir = o.dir;
+    auto proc = ChildProcess::spawn(std::move(child));
+    if (!proc) return std::move(proc).error();
+    server->proc_ = std::move(*proc);
+    const std::uint16_t port = server->port_;
+    auto ready = detail::wait_until_ready(
+        *server->proc_,
+        [port] { return detail::redis_answers_ping(port, std::chrono::milliseconds{500}); },
+        o.start_timeout, "redis-sentinel on port " + std::to_string(port), server->log_file());
+    if (ready) return server;
+    server->proc_->kill();
+    if (!auto_port || attempt >= kAutoPortAttempts || !lost_port_race(ready.error())) {
+      return std::move(ready).error();
+    }
+  }
+}
+
+std::filesystem::path SentinelServer::log_file() const { return options_.dir / "sentinel.log"; }
+
+pid_t SentinelServer::pid() const { return proc_ ? proc_->pid() : -1; }
+
+void SentinelServer::stop() {
+  if (proc_) proc_->stop();
+}
+
+void SentinelServer::kill() {
+  if (proc_) proc_->kill();
+}
+
+}  // namespace fs::stack
