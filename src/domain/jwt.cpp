@@ -1,0 +1,341 @@
+#include "domain/jwt.hpp"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include <array>
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+
+namespace fs::auth {
+namespace {
+
+namespace json = boost::json;
+
+// Far above any real token of ours (~250 bytes) yet small enough that every buffer below fits
+// on the stack: a verify never touches the heap for decoding or parsing.
+constexpr std::size_t kMaxTokenBytes = 4096;
+constexpr std::size_t kMaxDecodedBytes = kMaxTokenBytes / 4 * 3 + 3;
+constexpr std::size_t kSha256Bytes = 32;
+constexpr std::size_t kMaxSubLength = 64;
+
+// base64url of {"alg":"HS256","typ":"JWT"}: every token we sign shares it.
+constexpr std::string_view kSignedHeader = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
+
+constexpr char kBase64UrlAlphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+constexpr std::array<std::int8_t, 256> make_decode_table() {
+  std::array<std::int8_t, 256> t{};
+  for (auto& v : t) v = -1;
+  for (int i = 0; i < 64; ++i)
+    t[static_cast<unsigned char>(kBase64UrlAlphabet[i])] = static_cast<std::int8_t>(i);
+  return t;
+}
+constexpr auto kDecodeTable = make_decode_table();
+
+void base64url_append(std::string& out, const unsigned char* data, std::size_t n) {
+  std::size_t i = 0;
+  for (; i + 3 <= n; i += 3) {
+    const std::uint32_t v =
+        (std::uint32_t{data[i]} << 16) | (std::uint32_t{data[i + 1]} << 8) | data[i + 2];
+    out.push_back(kBase64UrlAlphabet[(v >> 18) & 63]);
+    out.push_back(kBase64UrlAlphabet[(v >> 12) & 63]);
+    out.push_back(kBase64UrlAlphabet[(v >> 6) & 63]);
+    out.push_back(kBase64UrlAlphabet[v & 63]);
+  }
+  if (n - i == 1) {
+    const std::uint32_t v = std::uint32_t{data[i]} << 16;
+    out.push_back(kBase64UrlAlphabet[(v >> 18) & 63]);
+    out.push_back(kBase64UrlAlphabet[(v >> 12) & 63]);
+  } else if (n - i == 2) {
+    const std::uint32_t v = (std::uint32_t{data[i]} << 16) | (std::uint32_t{data[i + 1]} << 8);
+    out.push_back(kBase64UrlAlphabet[(v >> 18) & 63]);
+    out.push_back(kBase64UrlAlphabet[(v >> 12) & 63]);
+    out.push_back(kBase64UrlAlphabet[(v >> 6) & 63]);
+  }
+}
+
+// Strict RFC 7515 base64url: no padding, no whitespace, and the unused low bits of the last
+// character must be zero, so each byte string has exactly one accepted encoding (otherwise a
+// signature could be re-encoded into a "different" token that still verifies).
+// Returns the decoded length, or -1.
+std::ptrdiff_t base64url_decode(std::string_view in, unsigned char* out, std::size_t cap) {
+  if (in.size() % 4 == 1) return -1;
+  const std::size_t out_len = in.size() / 4 * 3 + (in.size() % 4 == 0 ? 0 : in.size() % 4 - 1);
+  if (out_len > cap) return -1;
+  std::size_t o = 0;
+  std::size_t i = 0;
+  auto sextet = [&](std::size_t k) { return kDecodeTable[static_cast<unsigned char>(in[k])]; };
+  for (; i + 4 <= in.size(); i += 4) {
+    const int a = sextet(i), b = sextet(i + 1), c = sextet(i + 2), d = sextet(i + 3);
+    if ((a | b | c | d) < 0) return -1;
+    const std::uint32_t v = (std::uint32_t(a) << 18) | (std::uint32_t(b) << 12) |
+                            (std::uint32_t(c) << 6) | std::uint32_t(d);
+    out[o++] = static_cast<unsigned char>(v >> 16);
+    out[o++] = static_cast<unsigned char>(v >> 8);
+    out[o++] = static_cast<unsigned char>(v);
+  }
+  const std::size_t rest = in.size() - i;
+  if (rest == 2) {
+    const int a = sextet(i), b = sextet(i + 1);
+    if ((a | b) < 0 || (b & 0x0F) != 0) return -1;
+    out[o++] = static_cast<unsigned char>((a << 2) | (b >> 4));
+  } else if (rest == 3) {
+    const int a = sextet(i), b = sextet(i + 1), c = sextet(i + 2);
+    if ((a | b | c) < 0 || (c & 0x03) != 0) return -1;
+    const std::uint32_t v =
+        (std::uint32_t(a) << 18) | (std::uint32_t(b) << 12) | (std::uint32_t(c) << 6);
+    out[o++] = static_cast<unsigned char>(v >> 16);
+    out[o++] = static_cast<unsigned char>(v >> 8);
+  }
+  return static_cast<std::ptrdiff_t>(o);
+}
+
+// One EVP_MAC_CTX per thread, re-keyed only when a different secret shows up: verify runs on
+// every request, and fetching the algorithm plus allocating a context each time would dominate.
+class ThreadHmac {
+ public:
+  ThreadHmac() {
+    mac_ = EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr);
+    if (mac_ != nullptr) ctx_ = EVP_MAC_CTX_new(mac_);
+    if (ctx_ == nullptr) throw std::runtime_error("OpenSSL HMAC is unavailable");
+  }
+  ~ThreadHmac() {
+    OPENSSL_cleanse(key_.data(), key_.size());
+    EVP_MAC_CTX_free(ctx_);
+    EVP_MAC_free(mac_);
+  }
+  ThreadHmac(const ThreadHmac&) = delete;
+  ThreadHmac& operator=(const ThreadHmac&) = delete;
+
+  // HMAC-SHA256(secret, data) into out; false only on an OpenSSL failure.
+  bool sign(std::string_view secret, std::string_view data, unsigned char (&out)[kSha256Bytes]) {
+    int ok;
+    if (keyed_ && key_ == secret) {
+      ok = EVP_MAC_init(ctx_, nullptr, 0, nullptr);  // reuses the stored key schedule
+    } else {
+      char digest[] = "SHA256";
+      const OSSL_PARAM params[] = {
+          OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+          OSSL_PARAM_construct_end()};
+      // HMAC allows an empty key, but OpenSSL wants a non-null pointer for it.
+      static const unsigned char kEmpty = 0;
+      const auto* key =
+          secret.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(secret.data());
+      ok = EVP_MAC_init(ctx_, key, secret.size(), params);
+      OPENSSL_cleanse(key_.data(), key_.size());
+      key_.assign(secret);
+      keyed_ = ok == 1;
+    }
+    if (ok != 1) return false;
+    std::size_t len = 0;
+    if (EVP_MAC_update(ctx_, reinterpret_cast<const unsigned char*>(data.data()), data.size()) !=
+            1 ||
+        EVP_MAC_final(ctx_, out, &len, kSha256Bytes) != 1 || len != kSha256Bytes) {
+      keyed_ = false;
+      return false;
+    }
+    return true;
+  }
+
+  static ThreadHmac& local() {
+    thread_local ThreadHmac h;
+    return h;
+  }
+
+ private:
+  EVP_MAC* mac_ = nullptr;
+  EVP_MAC_CTX* ctx_ = nullptr;
+  std::string key_;
+  bool keyed_ = false;
+};
+
+Error reject(const char* reason) { return Error{Errc::unauthorized, reason}; }
+
+// JWT numbers are NumericDate; we only accept whole seconds (what we sign) in int64 range.
+std::optional<std::int64_t> as_integer(const json::value& v) {
+  if (v.is_int64()) return v.get_int64();
+  if (v.is_uint64() && v.get_uint64() <= static_cast<std::uint64_t>(INT64_MAX))
+    return static_cast<std::int64_t>(v.get_uint64());
+  return std::nullopt;
+}
+
+bool valid_sub(std::string_view sub) {
+  if (sub.empty() || sub.size() > kMaxSubLength) return false;
+  for (char c : sub) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '.' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+Status check_header(const json::value& header) {
+  const auto* obj = header.if_object();
+  if (obj == nullptr) return reject("malformed token header");
+  const auto* alg = obj->if_contains("alg");
+  if (alg == nullptr || !alg->is_string()) return reject("malformed token header");
+  // Exactly HS256: "none" and asymmetric algorithms are the classic JWT confusion attacks.
+  if (alg->get_string() != "HS256") return reject("unsupported token algorithm");
+  if (const auto* typ = obj->if_contains("typ")) {
+    if (!typ->is_string() || !iequals(typ->get_string(), "JWT"))
+      return reject("unsupported token type");
+  }
+  // RFC 7515 4.1.11: extensions we do not understand must make the token invalid.
+  if (obj->contains("crit")) return reject("unsupported token header");
+  return {};
+}
+
+}  // namespace
+
+std::string sign_jwt(const Claims& claims, std::string_view secret) {
+  json::object payload;
+  payload["sub"] = claims.sub;
+  payload["exp"] = claims.exp;
+  if (claims.acct_created) payload["acct_created"] = *claims.acct_created;
+  if (!claims.role.empty()) payload["role"] = claims.role;
+  const std::string body = json::serialize(payload);
+
+  std::string token;
+  token.reserve(kSignedHeader.size() + 2 + (body.size() + 2) / 3 * 4 + 43);
+  token.append(kSignedHeader);
+  token.push_back('.');
+  base64url_append(token, reinterpret_cast<const unsigned char*>(body.data()), body.size());
+  unsigned char mac[kSha256Bytes];
+  if (!ThreadHmac::local().sign(secret, token, mac)) throw std::runtime_error("HMAC-SHA256 failed");
+  token.push_back('.');
+  base64url_append(token, mac, sizeof mac);
+  return token;
+}
+
+JwtVerifier::JwtVerifier(std::string secret, const Clock& clock)
+    : secret_(std::move(secret)), clock_(clock) {}
+
+Result<Claims> JwtVerifier::verify(std::string_view token) const {
+  // An empty secret would make every token forgeable; a misconfigured server accepts nobody.
+  if (secret_.empty()) return reject("authentication is not configured");
+  if (token.empty()) return reject("missing token");
+  if (token.size() > kMaxTokenBytes) return reject("token too large");
+
+  const std::size_t dot1 = token.find('.');
+  if (dot1 == std::string_view::npos) return reject("malformed token");
+  const std::size_t dot2 = token.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos)
+    return reject("malformed token");
+  const std::string_view header_b64 = token.substr(0, dot1);
+  const std::string_view payload_b64 = token.substr(dot1 + 1, dot2 - dot1 - 1);
+  const std::string_view signature_b64 = token.substr(dot2 + 1);
+  if (header_b64.empty() || payload_b64.empty() || signature_b64.empty())
+    return reject("malformed token");
+
+  std::array<unsigned char, kMaxDecodedBytes> decoded;
+  // Parse results live in this buffer, so json::parse does not allocate either.
+  std::array<unsigned char, 8192> arena;
+
+  // The header first: it decides which algorithm we would even consider.
+  {
+    const auto n = base64url_decode(header_b64, decoded.data(), decoded.size());
+    if (n < 0) return reject("malformed token encoding");
+    json::monotonic_resource mr(arena.data(), arena.size());
+    boost::system::error_code ec;
+    const json::value header =
+        json::parse(json::string_view(reinterpret_cast<const char*>(decoded.data()),
+                                      static_cast<std::size_t>(n)),
+                    ec, &mr);
+    if (ec) return reject("malformed token header");
+    if (auto st = check_header(header); !st) return std::move(st).error();
+  }
+
+  // Then the signature, before anything in the payload is trusted.
+  {
+    unsigned char given[kSha256Bytes + 3];
+    const auto n = base64url_decode(signature_b64, given, sizeof given);
+    if (n < 0) return reject("malformed token encoding");
+    unsigned char expected[kSha256Bytes];
+    if (!ThreadHmac::local().sign(secret_, token.substr(0, dot2), expected))
+      return reject("signature check failed");
+    if (n != static_cast<std::ptrdiff_t>(kSha256Bytes) ||
+        CRYPTO_memcmp(given, expected, kSha256Bytes) != 0)
+      return reject("bad token signature");
+  }
+
+  const auto n = base64url_decode(payload_b64, decoded.data(), decoded.size());
+  if (n < 0) return reject("malformed token encoding");
+  json::monotonic_resource mr(arena.data(), arena.size());
+  boost::system::error_code ec;
+  const json::value payload = json::parse(
+      json::string_view(reinterpret_cast<const char*>(decoded.data()), static_cast<std::size_t>(n)),
+      ec, &mr);
+  if (ec) return reject("malformed token claims");
+  const auto* obj = payload.if_object();
+  if (obj == nullptr) return reject("malformed token claims");
+
+  Claims claims;
+  const auto* sub = obj->if_contains("sub");
+  if (sub == nullptr || !sub->is_string() || !valid_sub(sub->get_string()))
+    return reject("invalid sub claim");
+  claims.sub.assign(sub->get_string().data(), sub->get_string().size());
+
+  const auto* exp = obj->if_contains("exp");
+  if (exp == nullptr) return reject("missing exp claim");
+  const auto exp_value = as_integer(*exp);
+  if (!exp_value) return reject("invalid exp claim");
+  claims.exp = *exp_value;
+  const std::int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(clock_.now().time_since_epoch()).count();
+  if (claims.exp <= now) return reject("token expired");
+
+  // Not required by api.md, but a token that says "not yet" must not pass (RFC 7519 4.1.5).
+  if (const auto* nbf = obj->if_contains("nbf")) {
+    const auto nbf_value = as_integer(*nbf);
+    if (!nbf_value) return reject("invalid nbf claim");
+    if (*nbf_value > now) return reject("token not yet valid");
+  }
+
+  if (const auto* created = obj->if_contains("acct_created")) {
+    const auto v = as_integer(*created);
+    if (!v) return reject("invalid acct_created claim");
+    claims.acct_created = *v;
+  }
+  if (const auto* role = obj->if_contains("role")) {
+    if (!role->is_string() || role->get_string().size() > kMaxSubLength)
+      return reject("invalid role claim");
+    claims.role.assign(role->get_string().data(), role->get_string().size());
+  }
+  return claims;
+}
+
+Result<Claims> JwtVerifier::verify_bearer(std::string_view authorization_header) const {
+  constexpr std::string_view kScheme = "bearer";
+  std::string_view v = authorization_header;
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  if (v.size() <= kScheme.size() || !iequals(v.substr(0, kScheme.size()), kScheme) ||
+      (v[kScheme.size()] != ' ' && v[kScheme.size()] != '\t'))
+    return reject("missing bearer token");
+  v.remove_prefix(kScheme.size());
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  if (v.empty()) return reject("missing bearer token");
+  return verify(v);
+}
+
+}  // namespace fs::auth
