@@ -1,0 +1,223 @@
+#include "api/api.hpp"
+
+#include "domain/json_views.hpp"
+#include "domain/jwt.hpp"
+#include "domain/requests.hpp"
+#include "metrics/http_metrics.hpp"
+#include "metrics/metrics_registry.hpp"
+#include "reservation/idempotency_store.hpp"
+#include "reservation/reservation_service.hpp"
+
+namespace fs::api {
+namespace {
+
+using http::Request;
+using http::Response;
+using Awaitable = boost::asio::awaitable<Response>;
+
+const WorkerServices& worker(const ApiDeps& deps, const Request& req) {
+  return deps.workers[req.worker < deps.workers.size() ? req.worker : 0];
+}
+
+Result<auth::Claims> authenticate(const ApiDeps& deps, const Request& req) {
+  auto h = req.header("authorization");
+  if (h.empty()) return Error{Errc::unauthorized, "missing bearer token"};
+  return deps.jwt->verify_bearer(h);
+}
+
+bool json_content_type(const Request& req) {
+  auto ct = req.header("content-type");
+  if (ct.empty()) return true;  // tolerated: curl -d without -H
+  return ct.substr(0, 16) == "application/json";
+}
+
+Awaitable post_reservation(const ApiDeps& deps, Request& req) {
+  auto claims = authenticate(deps, req);
+  if (!claims) co_return error_response(claims.error());
+  if (!json_content_type(req))
+    co_return error_response({Errc::invalid_request, "Content-Type must be application/json"});
+  const auto& w = worker(deps, req);
+  std::optional<std::string> key;
+  if (req.has_header("idempotency-key")) {
+    auto k = req.header("idempotency-key");
+    if (!valid_idempotency_key(k))
+      co_return error_response(
+          {Errc::invalid_request, "Idempotency-Key must be 1-255 visible ASCII characters"});
+    key = std::string(k);
+  }
+  auto parsed = parse_reservation_request(req.body);
+  if (!parsed) co_return error_response(parsed.error());
+
+  std::string fp;
+  if (key) {
+    fp = reservation::fingerprint_hash(parsed->fingerprint());
+    auto claim = co_await w.idempotency->claim(claims->sub, *key, fp);
+    if (!claim) co_return error_response({Errc::unavailable, "idempotency store unavailable"});
+    switch (claim->kind) {
+      case reservation::IdempotencyClaim::Kind::claimed: break;
+      case reservation::IdempotencyClaim::Kind::in_flight:
+        co_return error_response({Errc::idempotency_conflict,
+                                  "a request with this Idempotency-Key is still in flight"});
+      case reservation::IdempotencyClaim::Kind::mismatch:
+        co_return error_response({Errc::idempotency_conflict,
+                                  "Idempotency-Key was used with a different request"});
+      case reservation::IdempotencyClaim::Kind::replay: {
+        auto res = Response::json(claim->status, std::move(claim->body));
+        res.with_header("Idempotent-Replayed", "true");
+        co_return res;
+      }
+    }
+  }
+
+  auto r = co_await w.reservations->reserve(claims->sub, *parsed, key);
+  Response res = r ? Response::json(201, reservation_json(*r)) : error_response(r.error());
+  if (key) {
+    if (res.status >= 500)
+      (void)co_await w.idempotency->release(claims->sub, *key);
+    else
+      (void)co_await w.idempotency->complete(claims->sub, *key, fp, res.status, res.body);
+  }
+  if (r) res.with_header("Location", "/v1/reservations/" + r->reservation_id);
+  co_return res;
+}
+
+Awaitable get_reservation(const ApiDeps& deps, Request& req) {
+  auto claims = authenticate(deps, req);
+  if (!claims) co_return error_response(claims.error());
+  auto r = co_await worker(deps, req).reservations->get(claims->sub, std::string(req.param("id")));
+  if (!r) co_return error_response(r.error());
+  co_return Response::json(200, reservation_json(*r));
+}
+
+Awaitable get_product(const ApiDeps& deps, Request& req) {
+  std::string id(req.param("id"));
+  if (!valid_identifier(id)) co_return error_response({Errc::not_found, "unknown product"});
+  auto& svc = *worker(deps, req).reservations;
+  auto p = co_await svc.product(id);
+  if (!p) co_return error_response(p.error());
+  co_return Response::json(200, product_json(**p, svc.available(**p), deps.clock->now()));
+}
+
+Result<auth::Claims> authenticate_admin(const ApiDeps& deps, const Request& req) {
+  auto claims = authenticate(deps, req);
+  if (!claims) return claims;
+  if (!claims->is_admin()) return Error{Errc::unauthorized, "admin role required"};
+  return claims;
+}
+
+Awaitable put_product(const ApiDeps& deps, Request& req) {
+  auto claims = authenticate_admin(deps, req);
+  if (!claims) co_return error_response(claims.error());
+  if (!json_content_type(req))
+    co_return error_response({Errc::invalid_request, "Content-Type must be application/json"});
+  auto spec = parse_product_request(req.param("id"), req.body);
+  if (!spec) co_return error_response(spec.error());
+  auto p = co_await worker(deps, req).reservations->put_product(*spec);
+  if (!p) co_return error_response(p.error());
+  co_return Response::json(200, admin_product_json(*p));
+}
+
+Awaitable get_stats(const ApiDeps& deps, Request& req) {
+  auto claims = authenticate_admin(deps, req);
+  if (!claims) co_return error_response(claims.error());
+  std::string id(req.param("id"));
+  if (!valid_identifier(id)) co_return error_response({Errc::not_found, "unknown product"});
+  auto& svc = *worker(deps, req).reservations;
+  auto s = co_await svc.stats(id);
+  if (!s) co_return error_response(s.error());
+  auto p = co_await svc.product(id);
+  if (!p) co_return error_response(p.error());
+  co_return Response::json(200, stats_json(**p, *s));
+}
+
+}  // namespace
+
+int http_status(Errc code) noexcept {
+  switch (code) {
+    case Errc::invalid_request: return 400;
+    case Errc::unauthorized: return 401;
+    case Errc::captcha_required: return 403;
+    case Errc::blocked: return 403;
+    case Errc::not_found: return 404;
+    case Errc::queue_timeout: return 408;
+    case Errc::limit_exceeded: return 409;
+    case Errc::idempotency_conflict: return 409;
+    case Errc::invalid_state: return 409;
+    case Errc::sale_in_progress: return 409;
+    case Errc::sold_out: return 410;
+    case Errc::payload_too_large: return 413;
+    case Errc::sale_not_active: return 422;
+    case Errc::rate_limited: return 429;
+    case Errc::overloaded: return 503;
+    default: return 503;
+  }
+}
+
+http::Response error_response(const Error& error) {
+  Errc code = error.code;
+  // Backend details never leave the server: clients see `unavailable`.
+  switch (code) {
+    case Errc::timeout:
+    case Errc::unique_violation:
+    case Errc::serialization_failure:
+    case Errc::protocol_error:
+    case Errc::backend_error:
+    case Errc::cancelled:
+    case Errc::internal: code = Errc::unavailable; break;
+    default: break;
+  }
+  int status = http_status(code);
+  std::string_view message = error.message;
+  if (code != error.code || message.empty()) message = "service temporarily unavailable";
+  auto res = http::Response::error(status, to_string(code), message);
+  if (status == 503) res.with_header("Retry-After", "1");
+  return res;
+}
+
+http::Router build_router(const ApiDeps& deps) {
+  http::Router r;
+  const ApiDeps* d = &deps;
+  r.add("POST", "/v1/reservations", [d](Request& q) { return post_reservation(*d, q); });
+  r.add("GET", "/v1/reservations/{id}", [d](Request& q) { return get_reservation(*d, q); });
+  r.add("GET", "/v1/products/{id}", [d](Request& q) { return get_product(*d, q); });
+  r.add("PUT", "/v1/admin/products/{id}", [d](Request& q) { return put_product(*d, q); });
+  r.add("GET", "/v1/admin/products/{id}/stats", [d](Request& q) { return get_stats(*d, q); });
+  r.add("GET", "/healthz", [](Request&) -> Awaitable {
+    co_return Response::json(200, R"({"status":"ok"})");
+  });
+  r.add("GET", "/readyz", [d](Request& q) -> Awaitable {
+    bool ok = co_await worker(*d, q).ready();
+    if (ok) co_return Response::json(200, R"({"status":"ready"})");
+    auto res = Response::error(503, "unavailable", "Redis or PostgreSQL is not reachable");
+    res.with_header("Retry-After", "1");
+    co_return res;
+  });
+  r.add("GET", "/metrics", [d](Request&) -> Awaitable {
+    Response res;
+    res.status = 200;
+    res.content_type = "text/plain; version=0.0.4";
+    res.body = d->registry->serialize();
+    co_return res;
+  });
+  return r;
+}
+
+std::string_view error_code_of(std::string_view body) noexcept {
+  constexpr std::string_view kKey = "\"code\":\"";
+  auto pos = body.find(kKey);
+  if (pos == std::string_view::npos) return {};
+  pos += kKey.size();
+  auto end = body.find('"', pos);
+  if (end == std::string_view::npos || end - pos > 64) return {};
+  return body.substr(pos, end - pos);
+}
+
+void MetricsObserver::on_request(const http::Request& req, const http::Response& res,
+                                 std::chrono::nanoseconds elapsed) {
+  metrics_.observe(router_.route_of(req), res.status,
+                   res.status >= 400 ? error_code_of(res.body) : std::string_view{}, elapsed);
+}
+
+void MetricsObserver::on_connection_change(int delta) { metrics_.connections(delta); }
+
+}  // namespace fs::api

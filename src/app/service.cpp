@@ -1,0 +1,264 @@
+#include "app/service.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <future>
+#include <stdexcept>
+#include <thread>
+
+#include "api/api.hpp"
+#include "app/migrations.hpp"
+#include "catalog/product_catalog.hpp"
+#include "catalog/product_store.hpp"
+#include "common/random.hpp"
+#include "domain/jwt.hpp"
+#include "http/server.hpp"
+#include "inventory/stock_shards.hpp"
+#include "inventory/stock_view.hpp"
+#include "metrics/backend_metrics.hpp"
+#include "metrics/http_metrics.hpp"
+#include "metrics/metrics_registry.hpp"
+#include "metrics/reservation_metrics.hpp"
+#include "postgres/database_impl.hpp"
+#include "redis/redis_client_impl.hpp"
+#include "reservation/hold_resolver.hpp"
+#include "reservation/idempotency_store.hpp"
+#include "reservation/reservation_service.hpp"
+#include "reservation/reservation_store.hpp"
+#include "runtime/io_runtime.hpp"
+
+namespace fs::app {
+namespace asio = boost::asio;
+
+namespace {
+
+// Runs an awaitable on `ctx` from a non-I/O thread and waits for it (start-up and shutdown only).
+template <class F>
+auto run_on(asio::io_context& ctx, F make) {
+  return asio::co_spawn(ctx, make(), asio::use_future).get();
+}
+
+}  // namespace
+
+struct Worker {
+  std::unique_ptr<redis::Client> redis;
+  std::unique_ptr<pg::Database> db;
+  std::unique_ptr<catalog::ProductStore> products;
+  std::unique_ptr<inventory::StockShards> stock;
+  std::unique_ptr<reservation::ReservationStore> store;
+  std::unique_ptr<reservation::HoldResolver> holds;
+  std::unique_ptr<reservation::IdempotencyStore> idempotency;
+  std::unique_ptr<reservation::ReservationService> service;
+};
+
+struct FlashsaleService::Impl {
+  explicit Impl(ServiceConfig c)
+      : cfg(std::move(c)),
+        http_metrics(registry),
+        backend_metrics(registry),
+        reservation_metrics(registry),
+        catalog(SystemClock::instance()),
+        jwt(cfg.jwt_secret, SystemClock::instance()),
+        runtime(cfg.threads ? cfg.threads : 1) {}
+
+  ServiceConfig cfg;
+  metrics::MetricsRegistry registry;
+  metrics::HttpMetrics http_metrics;
+  metrics::BackendMetrics backend_metrics;
+  metrics::ReservationMetrics reservation_metrics;
+  catalog::ProductCatalog catalog;
+  inventory::StockView stock_view;
+  auth::JwtVerifier jwt;
+  IoRuntime runtime;
+  std::vector<std::unique_ptr<Worker>> workers;
+  api::ApiDeps deps;
+  http::Router router;
+  std::unique_ptr<api::MetricsObserver> observer;
+  std::unique_ptr<http::Server> server;
+
+  std::atomic<bool> stopping{false};
+  std::atomic<int> loops_running{0};
+  std::vector<std::unique_ptr<asio::steady_timer>> loop_timers;
+  bool started = false;
+  bool stopped = false;
+
+  void build_worker(std::size_t i);
+  void start_loop(std::chrono::milliseconds every,
+                  std::function<asio::awaitable<void>(Worker&)> body);
+  asio::awaitable<void> refresh_catalog(Worker& w);
+  asio::awaitable<void> refresh_stock(Worker& w);
+  asio::awaitable<void> sweep_holds(Worker& w);
+};
+
+void FlashsaleService::Impl::build_worker(std::size_t i) {
+  auto ex = runtime.context(i).get_executor();
+  auto w = std::make_unique<Worker>();
+  redis::ClientConfig rc;
+  rc.host = cfg.redis_host;
+  rc.port = cfg.redis_port;
+  rc.command_timeout = cfg.redis_timeout;
+  w->redis = redis::make_client(ex, rc);
+  pg::DatabaseConfig dc;
+  dc.conninfo = cfg.pg_conninfo;
+  dc.connections = cfg.pg_connections_per_thread;
+  dc.query_timeout = cfg.pg_timeout;
+  w->db = pg::make_database(ex, dc);
+  w->products = std::make_unique<catalog::ProductStore>(*w->db);
+  w->stock = std::make_unique<inventory::StockShards>(*w->redis);
+  w->store = std::make_unique<reservation::ReservationStore>(
+      ex, *w->db, backend_metrics, cfg.pg_connections_per_thread);
+  w->holds = std::make_unique<reservation::HoldResolver>(ex, *w->store, *w->stock, stock_view,
+                                                         SystemClock::instance(),
+                                                         reservation_metrics);
+  w->idempotency = std::make_unique<reservation::IdempotencyStore>(*w->redis);
+  w->service = std::make_unique<reservation::ReservationService>(reservation::ReservationServiceDeps{
+      catalog, *w->products, *w->stock, stock_view, *w->store, *w->holds,
+      SystemClock::instance(), SecureRandom::instance(), reservation_metrics});
+  api::WorkerServices ws;
+  ws.reservations = w->service.get();
+  ws.idempotency = w->idempotency.get();
+  Worker* raw = w.get();
+  ws.ready = [raw]() -> asio::awaitable<bool> {
+    std::vector<std::string> ping{"PING"};
+    auto r = co_await raw->redis->command(std::move(ping));
+    if (!r) co_return false;
+    auto q = co_await raw->db->query("SELECT 1");
+    co_return q.ok();
+  };
+  deps.workers.push_back(std::move(ws));
+  workers.push_back(std::move(w));
+}
+
+void FlashsaleService::Impl::start_loop(std::chrono::milliseconds every,
+                                        std::function<asio::awaitable<void>(Worker&)> body) {
+  auto& ctx = runtime.context(0);
+  loop_timers.push_back(std::make_unique<asio::steady_timer>(ctx));
+  asio::steady_timer* timer = loop_timers.back().get();
+  Worker* w = workers[0].get();
+  ++loops_running;
+  asio::co_spawn(
+      ctx,
+      [this, timer, w, every, body = std::move(body)]() -> asio::awaitable<void> {
+        while (!stopping.load()) {
+          try {
+            co_await body(*w);
+          } catch (const std::exception& e) {
+            spdlog::error("background loop failed: {}", e.what());
+          }
+          timer->expires_after(every);
+          auto [ec] = co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+          (void)ec;
+        }
+        --loops_running;
+      },
+      asio::detached);
+}
+
+asio::awaitable<void> FlashsaleService::Impl::refresh_catalog(Worker& w) {
+  auto all = co_await w.products->load_all();
+  if (all) catalog.replace_all(std::move(*all));
+}
+
+asio::awaitable<void> FlashsaleService::Impl::refresh_stock(Worker& w) {
+  for (const auto& p : catalog.all()) {
+    auto levels = co_await w.stock->levels(*p);
+    if (!levels) continue;
+    std::int64_t total = 0;
+    for (auto v : *levels) total += v;
+    stock_view.update_available(p->product_id, p->generation, total);
+    reservation_metrics.stock_available(p->product_id, total);
+  }
+}
+
+asio::awaitable<void> FlashsaleService::Impl::sweep_holds(Worker& w) {
+  for (const auto& p : catalog.all()) (void)co_await w.holds->sweep(*p, cfg.hold_min_age);
+}
+
+FlashsaleService::FlashsaleService(ServiceConfig config)
+    : impl_(std::make_unique<Impl>(std::move(config))) {}
+
+FlashsaleService::~FlashsaleService() { stop(); }
+
+void FlashsaleService::start() {
+  auto& d = *impl_;
+  if (d.cfg.jwt_secret.empty()) throw std::runtime_error("a JWT secret is required");
+  if (d.cfg.pg_conninfo.empty()) throw std::runtime_error("a PostgreSQL connection is required");
+  d.runtime.start();
+  for (std::size_t i = 0; i < d.runtime.size(); ++i) d.build_worker(i);
+
+  Worker* w0 = d.workers[0].get();
+  if (d.cfg.migrate) {
+    Status st = run_on(d.runtime.context(0), [w0]() { return apply_migrations(*w0->db); });
+    if (!st) throw std::runtime_error("database migration failed: " + st.error().message);
+  }
+  run_on(d.runtime.context(0), [&d, w0]() { return d.refresh_catalog(*w0); });
+
+  d.deps.jwt = &d.jwt;
+  d.deps.registry = &d.registry;
+  d.deps.clock = &SystemClock::instance();
+  d.router = api::build_router(d.deps);
+  d.observer = std::make_unique<api::MetricsObserver>(d.router, d.http_metrics);
+  http::ServerConfig sc;
+  sc.address = d.cfg.bind;
+  sc.port = d.cfg.http_port;
+  sc.body_limit = d.cfg.body_limit;
+  sc.header_timeout = d.cfg.header_timeout;
+  sc.idle_timeout = d.cfg.idle_timeout;
+  const http::Router* router = &d.router;
+  d.server = std::make_unique<http::Server>(
+      d.runtime, sc, [router](http::Request& req) { return router->dispatch(req); },
+      d.observer.get());
+  d.server->start();
+
+  d.start_loop(d.cfg.catalog_refresh, [&d](Worker& w) { return d.refresh_catalog(w); });
+  d.start_loop(d.cfg.stock_refresh, [&d](Worker& w) { return d.refresh_stock(w); });
+  d.start_loop(d.cfg.hold_sweep_interval, [&d](Worker& w) { return d.sweep_holds(w); });
+  d.started = true;
+}
+
+std::uint16_t FlashsaleService::port() const {
+  return impl_->server ? impl_->server->port() : 0;
+}
+
+void FlashsaleService::stop() {
+  auto& d = *impl_;
+  if (d.stopped) return;
+  d.stopped = true;
+  if (d.server) d.server->stop(std::chrono::milliseconds{5000});
+  if (d.started) {
+    std::promise<void> cancelled;
+    asio::post(d.runtime.context(0), [&d, &cancelled] {
+      d.stopping = true;
+      for (auto& t : d.loop_timers) t->cancel();
+      cancelled.set_value();
+    });
+    cancelled.get_future().wait();
+    for (int i = 0; i < 500 && d.loops_running.load() > 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+  for (std::size_t i = 0; i < d.workers.size(); ++i) {
+    std::promise<void> closed;
+    Worker* w = d.workers[i].get();
+    asio::post(d.runtime.context(i), [w, &closed] {
+      w->redis->close();
+      w->db->close();
+      closed.set_value();
+    });
+    closed.get_future().wait();
+  }
+  d.runtime.abort();
+  d.server.reset();
+  d.loop_timers.clear();
+  d.workers.clear();
+}
+
+}  // namespace fs::app

@@ -1,0 +1,52 @@
+#pragma once
+// The flashsale service process: wires the adapters (Redis, PostgreSQL, HTTP) to the domain
+// services, one set per I/O thread, and runs the background loops (catalog refresh, stock
+// monitor, hold sweep). Used by `flashsale serve`, `flashsale up` and the end-to-end tests.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+
+namespace fs::app {
+
+struct ServiceConfig {
+  std::string bind = "127.0.0.1";
+  std::uint16_t http_port = 8080;  // 0: any free port
+  std::size_t threads = std::thread::hardware_concurrency();
+  std::string redis_host = "127.0.0.1";
+  std::uint16_t redis_port = 6379;
+  std::string pg_conninfo;
+  std::size_t pg_connections_per_thread = 4;
+  std::string jwt_secret;
+  bool migrate = true;
+  std::size_t body_limit = 16 * 1024;
+  std::chrono::milliseconds redis_timeout{1000};
+  std::chrono::milliseconds pg_timeout{2000};
+  std::chrono::milliseconds stock_refresh{100};
+  std::chrono::milliseconds catalog_refresh{1000};
+  std::chrono::milliseconds hold_sweep_interval{5000};
+  std::chrono::milliseconds hold_min_age{30000};
+  std::chrono::milliseconds header_timeout{10000};
+  std::chrono::milliseconds idle_timeout{30000};
+};
+
+class FlashsaleService {
+ public:
+  explicit FlashsaleService(ServiceConfig config);
+  ~FlashsaleService();
+  FlashsaleService(const FlashsaleService&) = delete;
+  FlashsaleService& operator=(const FlashsaleService&) = delete;
+
+  // Connects, migrates, starts listening. Throws std::runtime_error on start-up failure.
+  void start();
+  std::uint16_t port() const;
+  // Drains in-flight requests, stops background loops, closes backends. Idempotent.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fs::app

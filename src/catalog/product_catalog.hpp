@@ -1,0 +1,44 @@
+#pragma once
+// The products this instance serves, cached in memory and shared by all I/O threads so the hot
+// path never queries PostgreSQL for a known product. A background refresh (every second) picks
+// up sales created on other instances; unknown ids are looked up once and remembered as absent
+// for a second, so random ids cannot hammer the database.
+#include <chrono>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "domain/product.hpp"
+
+namespace fs::catalog {
+
+class ProductCatalog {
+ public:
+  explicit ProductCatalog(const Clock& clock,
+                          std::chrono::milliseconds negative_ttl = std::chrono::seconds{1})
+      : clock_(clock), negative_ttl_(negative_ttl) {}
+
+  enum class Lookup { found, absent, unknown };
+  // found: *out is set; absent: known not to exist (recently); unknown: ask the store.
+  Lookup find(const std::string& product_id, std::shared_ptr<const Product>* out) const;
+
+  void put(Product product);
+  void put_absent(const std::string& product_id);
+  void replace_all(std::vector<Product> products);
+  std::vector<std::shared_ptr<const Product>> all() const;
+
+ private:
+  struct Entry {
+    std::shared_ptr<const Product> product;  // null: known absent
+    std::int64_t absent_until_ns = 0;
+  };
+  const Clock& clock_;
+  std::chrono::milliseconds negative_ttl_;
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::string, Entry> entries_;
+};
+
+}  // namespace fs::catalog

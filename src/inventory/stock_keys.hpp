@@ -1,0 +1,22 @@
+#pragma once
+// Redis key names of one sale (product + generation). See stock_scripts.hpp.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace fs::inventory {
+
+class StockKeys {
+ public:
+  StockKeys(std::string_view product_id, std::int64_t generation)
+      : base_("fs:{" + std::string(product_id) + ":" + std::to_string(generation) + "}") {}
+  std::string shard(int i) const { return base_ + ":stock:" + std::to_string(i); }
+  std::string users() const { return base_ + ":users"; }
+  std::string holds() const { return base_ + ":holds"; }
+  const std::string& base() const { return base_; }
+
+ private:
+  std::string base_;
+};
+
+}  // namespace fs::inventory

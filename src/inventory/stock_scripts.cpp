@@ -1,0 +1,64 @@
+#include "inventory/stock_scripts.hpp"
+
+namespace fs::inventory {
+
+const redis::Script& check_and_decr_script() {
+  static const redis::Script s{R"LUA(
+local qty = tonumber(ARGV[1])
+local stock = tonumber(redis.call('GET', KEYS[1]) or '0')
+if stock < qty then return -1 end
+return redis.call('DECRBY', KEYS[1], qty)
+)LUA"};
+  return s;
+}
+
+const redis::Script& reserve_script() {
+  static const redis::Script s{R"LUA(
+local qty = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local held = tonumber(redis.call('HGET', KEYS[1], ARGV[4]) or '0')
+if held + qty > limit then return {0, 'limit'} end
+for i = 3, #KEYS do
+  local stock = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if stock >= qty then
+    redis.call('DECRBY', KEYS[i], qty)
+    redis.call('HINCRBY', KEYS[1], ARGV[4], qty)
+    local shard = ARGV[3 + i]
+    redis.call('HSET', KEYS[2], ARGV[3], 'h|' .. shard .. '|' .. qty .. '|' .. ARGV[4] .. '|' .. ARGV[5])
+    return {1, tonumber(shard)}
+  end
+end
+return {0, 'sold_out'}
+)LUA"};
+  return s;
+}
+
+const redis::Script& release_script() {
+  static const redis::Script s{R"LUA(
+if redis.call('HDEL', KEYS[2], ARGV[1]) == 0 then return 0 end
+local qty = tonumber(ARGV[3])
+redis.call('INCRBY', KEYS[3], qty)
+if redis.call('HINCRBY', KEYS[1], ARGV[2], -qty) <= 0 then redis.call('HDEL', KEYS[1], ARGV[2]) end
+return 1
+)LUA"};
+  return s;
+}
+
+const redis::Script& commit_hold_script() {
+  static const redis::Script s{R"LUA(
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], 'c' .. string.sub(v, 2))
+return 1
+)LUA"};
+  return s;
+}
+
+const redis::Script& consume_hold_script() {
+  static const redis::Script s{R"LUA(
+return redis.call('HDEL', KEYS[1], ARGV[1])
+)LUA"};
+  return s;
+}
+
+}  // namespace fs::inventory

@@ -1,0 +1,38 @@
+#pragma once
+// The Lua scripts that own stock in Redis. Every key of one sale shares the hash tag
+// {<product>:<generation>}, so each script touches one slot and runs atomically; the
+// per-user limit and the decrement happen in the same script (never check-then-act).
+//
+// Keys of a sale (see StockKeys): <base>:stock:<i> (one counter per shard),
+// <base>:users (hash user → units held), <base>:holds (hash reservation → hold record).
+// A hold record is "<state>|<shard>|<qty>|<user>|<unix_ms>", state h = taken from stock but not
+// yet known durable in PostgreSQL, c = committed. Releasing deletes the hold first, so a unit
+// goes back to stock at most once per reservation however many workers try.
+#include "redis/redis_client.hpp"
+
+namespace fs::inventory {
+
+// check_and_decr (seed flow 1/5): KEYS[1]=shard counter, ARGV[1]=qty.
+// Returns the remaining stock, or -1 when the shard holds fewer than qty units.
+const redis::Script& check_and_decr_script();
+
+// reserve: KEYS[1]=users hash, KEYS[2]=holds hash, KEYS[3..]=shard counters in walk order.
+// ARGV[1]=qty, ARGV[2]=per-user limit, ARGV[3]=reservation id, ARGV[4]=user id,
+// ARGV[5]=now (unix ms), ARGV[6..]=shard numbers matching KEYS[3..].
+// Returns {1, shard} reserved, {0, "limit"} per-user limit reached, {0, "sold_out"}.
+const redis::Script& reserve_script();
+
+// release: KEYS[1]=users hash, KEYS[2]=holds hash, KEYS[3]=shard counter of the hold.
+// ARGV[1]=reservation id, ARGV[2]=user id, ARGV[3]=qty. Returns 1 when the units went back,
+// 0 when this reservation had no hold (already released or consumed).
+const redis::Script& release_script();
+
+// commit_hold: KEYS[1]=holds hash, ARGV[1]=reservation id. Marks a hold durable (h → c).
+// Returns 1 when marked, 0 when there was no hold.
+const redis::Script& commit_hold_script();
+
+// consume_hold: KEYS[1]=holds hash, ARGV[1]=reservation id. The units became an order or are
+// given up without return: the hold is deleted, stock and the user's count stay as they are.
+const redis::Script& consume_hold_script();
+
+}  // namespace fs::inventory

@@ -1,0 +1,165 @@
+#include "inventory/stock_shards.hpp"
+
+#include <charconv>
+
+#include "domain/shard_walk.hpp"
+#include "inventory/stock_keys.hpp"
+#include "inventory/stock_scripts.hpp"
+
+namespace fs::inventory {
+namespace {
+
+template <class Int>
+bool to_int(std::string_view s, Int& out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc{} && p == s.data() + s.size();
+}
+
+}  // namespace
+
+bool parse_hold(std::string_view reservation_id, std::string_view value, Hold& out) {
+  std::string_view parts[5];
+  std::size_t n = 0, start = 0;
+  for (std::size_t i = 0; i <= value.size() && n < 5; ++i) {
+    if (i == value.size() || value[i] == '|') {
+      parts[n++] = value.substr(start, i - start);
+      start = i + 1;
+    }
+  }
+  if (n != 5 || parts[0].size() != 1 || (parts[0][0] != 'h' && parts[0][0] != 'c')) return false;
+  out.reservation_id = std::string(reservation_id);
+  out.state = parts[0][0];
+  out.user_id = std::string(parts[3]);
+  return to_int(parts[1], out.shard) && to_int(parts[2], out.quantity) &&
+         to_int(parts[4], out.taken_at_ms);
+}
+
+boost::asio::awaitable<Result<ReserveOutcome>> StockShards::reserve(
+    const Product& product, const std::string& user_id, int quantity,
+    const std::string& reservation_id, std::int64_t now_ms) {
+  StockKeys keys(product.product_id, product.generation);
+  const auto walk = shard_walk(user_id, product.shards);
+  std::vector<std::string> k;
+  k.reserve(walk.size() + 2);
+  k.push_back(keys.users());
+  k.push_back(keys.holds());
+  std::vector<std::string> a;
+  a.reserve(walk.size() + 5);
+  a.push_back(std::to_string(quantity));
+  a.push_back(std::to_string(product.per_user_limit));
+  a.push_back(reservation_id);
+  a.push_back(user_id);
+  a.push_back(std::to_string(now_ms));
+  for (int s : walk) {
+    k.push_back(keys.shard(s));
+    a.push_back(std::to_string(s));
+  }
+  auto r = co_await redis_.eval(reserve_script(), std::move(k), std::move(a));
+  if (!r) co_return std::move(r).error();
+  const auto& rep = *r;
+  if (rep.type != redis::Reply::Type::array || rep.elements.size() != 2)
+    co_return Error{Errc::protocol_error, "unexpected reply from reserve script"};
+  const auto& flag = rep.elements[0];
+  const auto& detail = rep.elements[1];
+  if (flag.type == redis::Reply::Type::integer && flag.integer == 1 &&
+      detail.type == redis::Reply::Type::integer)
+    co_return ReserveOutcome{ReserveOutcome::Kind::reserved, static_cast<int>(detail.integer)};
+  if (detail.str == "limit") co_return ReserveOutcome{ReserveOutcome::Kind::limit_exceeded, -1};
+  if (detail.str == "sold_out") co_return ReserveOutcome{ReserveOutcome::Kind::sold_out, -1};
+  co_return Error{Errc::protocol_error, "unexpected reply from reserve script"};
+}
+
+boost::asio::awaitable<Result<bool>> StockShards::release(const Product& product,
+                                                          const std::string& user_id, int shard,
+                                                          int quantity,
+                                                          const std::string& reservation_id) {
+  StockKeys keys(product.product_id, product.generation);
+  // Braced lists are built outside co_await: GCC 12 miscompiles them inside one.
+  std::vector<std::string> k{keys.users(), keys.holds(), keys.shard(shard)};
+  std::vector<std::string> a{reservation_id, user_id, std::to_string(quantity)};
+  auto r = co_await redis_.eval(release_script(), std::move(k), std::move(a));
+  if (!r) co_return std::move(r).error();
+  if (r->type != redis::Reply::Type::integer)
+    co_return Error{Errc::protocol_error, "unexpected reply from release script"};
+  co_return r->integer == 1;
+}
+
+boost::asio::awaitable<Result<bool>> StockShards::commit_hold(const Product& product,
+                                                              const std::string& reservation_id) {
+  StockKeys keys(product.product_id, product.generation);
+  std::vector<std::string> k{keys.holds()};
+  std::vector<std::string> a{reservation_id};
+  auto r = co_await redis_.eval(commit_hold_script(), std::move(k), std::move(a));
+  if (!r) co_return std::move(r).error();
+  co_return r->type == redis::Reply::Type::integer && r->integer == 1;
+}
+
+boost::asio::awaitable<Result<bool>> StockShards::consume_hold(const Product& product,
+                                                               const std::string& reservation_id) {
+  StockKeys keys(product.product_id, product.generation);
+  std::vector<std::string> k{keys.holds()};
+  std::vector<std::string> a{reservation_id};
+  auto r = co_await redis_.eval(consume_hold_script(), std::move(k), std::move(a));
+  if (!r) co_return std::move(r).error();
+  co_return r->type == redis::Reply::Type::integer && r->integer == 1;
+}
+
+boost::asio::awaitable<Status> StockShards::initialize(const Product& product,
+                                                       std::int64_t previous_generation) {
+  if (previous_generation > 0) {
+    // The old generation's shard count is unknown here; 256 is the maximum allowed.
+    StockKeys old(product.product_id, previous_generation);
+    std::vector<std::string> del{"DEL", old.users(), old.holds()};
+    for (int i = 0; i < 256; ++i) del.push_back(old.shard(i));
+    auto r = co_await redis_.command(std::move(del));
+    if (!r) co_return std::move(r).error();
+  }
+  StockKeys keys(product.product_id, product.generation);
+  const auto split = split_stock(product.stock_total, product.shards);
+  std::vector<std::string> mset{"MSET"};
+  for (int i = 0; i < product.shards; ++i) {
+    mset.push_back(keys.shard(i));
+    mset.push_back(std::to_string(split[static_cast<std::size_t>(i)]));
+  }
+  auto r = co_await redis_.command(std::move(mset));
+  if (!r) co_return std::move(r).error();
+  std::vector<std::string> del_new{"DEL", keys.users(), keys.holds()};
+  auto d = co_await redis_.command(std::move(del_new));
+  if (!d) co_return std::move(d).error();
+  co_return Status{};
+}
+
+boost::asio::awaitable<Result<std::vector<std::int64_t>>> StockShards::levels(
+    const Product& product) {
+  StockKeys keys(product.product_id, product.generation);
+  std::vector<std::string> mget{"MGET"};
+  for (int i = 0; i < product.shards; ++i) mget.push_back(keys.shard(i));
+  auto r = co_await redis_.command(std::move(mget));
+  if (!r) co_return std::move(r).error();
+  if (r->type != redis::Reply::Type::array)
+    co_return Error{Errc::protocol_error, "unexpected MGET reply"};
+  std::vector<std::int64_t> out;
+  out.reserve(r->elements.size());
+  for (const auto& e : r->elements) {
+    std::int64_t v = 0;
+    if (e.type == redis::Reply::Type::string && !to_int(std::string_view(e.str), v))
+      co_return Error{Errc::protocol_error, "non-integer stock counter"};
+    out.push_back(v);
+  }
+  co_return out;
+}
+
+boost::asio::awaitable<Result<std::vector<Hold>>> StockShards::holds(const Product& product) {
+  StockKeys keys(product.product_id, product.generation);
+  std::vector<std::string> cmd{"HGETALL", keys.holds()};
+  auto r = co_await redis_.command(std::move(cmd));
+  if (!r) co_return std::move(r).error();
+  std::vector<Hold> out;
+  for (std::size_t i = 0; i + 1 < r->elements.size(); i += 2) {
+    Hold h;
+    if (parse_hold(r->elements[i].str, r->elements[i + 1].str, h)) out.push_back(std::move(h));
+  }
+  co_return out;
+}
+
+}  // namespace fs::inventory

@@ -1,0 +1,33 @@
+#pragma once
+// Latency and errors of calls to Redis and PostgreSQL, by operation.
+#include <chrono>
+#include <string_view>
+
+#include "common/error.hpp"
+
+namespace prometheus {
+class Counter;
+class Histogram;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace fs::metrics {
+
+class MetricsRegistry;
+
+class BackendMetrics {
+ public:
+  explicit BackendMetrics(MetricsRegistry& registry);
+  // backend: "redis" | "postgres"; op: a short stable name ("reserve", "insert_batch", ...).
+  void observe(std::string_view backend, std::string_view op, std::chrono::nanoseconds elapsed,
+               const Error* error);
+  void batch_size(std::size_t n);
+
+ private:
+  prometheus::Family<prometheus::Histogram>& latency_;
+  prometheus::Family<prometheus::Counter>& errors_;
+  prometheus::Histogram& batch_;
+};
+
+}  // namespace fs::metrics

@@ -1,0 +1,23 @@
+#include "metrics/metrics_registry.hpp"
+
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+namespace fs::metrics {
+
+MetricsRegistry::MetricsRegistry() : registry_(std::make_shared<prometheus::Registry>()) {}
+MetricsRegistry::~MetricsRegistry() = default;
+
+std::string MetricsRegistry::serialize() const {
+  prometheus::TextSerializer serializer;
+  return serializer.Serialize(registry_->Collect());
+}
+
+const std::vector<double>& latency_buckets() {
+  static const std::vector<double> b{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                     0.01,    0.025,  0.05,    0.1,    0.25,  0.5,    1,
+                                     2.5,     5,      10};
+  return b;
+}
+
+}  // namespace fs::metrics

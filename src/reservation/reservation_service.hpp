@@ -1,0 +1,74 @@
+#pragma once
+// The "Buy Now" hot path (seed flows 1, 5, 6): product and sale-window check from memory,
+// sold-out answer from memory, one atomic Redis script (per-user limit + shard walk +
+// decrement + hold), one group-committed PostgreSQL insert, then the 201. One instance per
+// I/O thread; it shares the catalog and stock view with the other threads.
+#include <boost/asio/awaitable.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/clock.hpp"
+#include "common/random.hpp"
+#include "common/result.hpp"
+#include "domain/json_views.hpp"
+#include "domain/product.hpp"
+#include "domain/requests.hpp"
+#include "domain/reservation.hpp"
+
+namespace fs::metrics {
+class ReservationMetrics;
+}
+namespace fs::catalog {
+class ProductCatalog;
+class ProductStore;
+}  // namespace fs::catalog
+namespace fs::inventory {
+class StockShards;
+class StockView;
+}  // namespace fs::inventory
+
+namespace fs::reservation {
+
+class ReservationStore;
+class HoldResolver;
+
+struct ReservationServiceDeps {
+  catalog::ProductCatalog& catalog;
+  catalog::ProductStore& products;
+  inventory::StockShards& stock;
+  inventory::StockView& stock_view;
+  ReservationStore& store;
+  HoldResolver& holds;
+  const Clock& clock;
+  Random& random;
+  metrics::ReservationMetrics& metrics;
+};
+
+class ReservationService {
+ public:
+  explicit ReservationService(ReservationServiceDeps deps) : d_(deps) {}
+
+  // Errors: not_found, sale_not_active, sold_out, limit_exceeded, unavailable.
+  boost::asio::awaitable<Result<Reservation>> reserve(const std::string& user_id,
+                                                      const ReservationRequest& request,
+                                                      std::optional<std::string> idempotency_key);
+
+  // The owner's view; another user's reservation is not_found.
+  boost::asio::awaitable<Result<Reservation>> get(const std::string& user_id,
+                                                  const std::string& reservation_id);
+
+  boost::asio::awaitable<Result<std::shared_ptr<const Product>>> product(
+      const std::string& product_id);
+  // Available units as this instance last saw them (lags by up to the refresh interval).
+  std::int64_t available(const Product& product) const;
+
+  // Admin: create or replace a sale (PostgreSQL first, then the Redis counters).
+  boost::asio::awaitable<Result<Product>> put_product(const Product& product);
+  boost::asio::awaitable<Result<ProductStats>> stats(const std::string& product_id);
+
+ private:
+  ReservationServiceDeps d_;
+};
+
+}  // namespace fs::reservation

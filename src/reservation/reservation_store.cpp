@@ -1,0 +1,257 @@
+#include "reservation/reservation_store.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <charconv>
+#include <map>
+
+#include "metrics/backend_metrics.hpp"
+
+namespace fs::reservation {
+namespace asio = boost::asio;
+
+namespace {
+
+template <class Int>
+bool to_int(std::string_view s, Int& out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc{} && p == s.data() + s.size();
+}
+
+std::int64_t to_ms(SysTime t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+// One statement inserts a whole group (same product and generation) and moves the allocation;
+// the guard CTE updates nothing when the stock would be exceeded, and then nothing is inserted.
+constexpr std::string_view kInsertGroup = R"SQL(
+WITH guard AS (
+  UPDATE products SET allocated = allocated + $3
+  WHERE product_id = $1 AND generation = $2 AND allocated + $3 <= stock_total
+  RETURNING product_id
+)
+INSERT INTO reservations (reservation_id, product_id, generation, user_id, quantity, status,
+                          amount_cents, currency, shard, idempotency_key, expires_at, created_at)
+SELECT t.id, $1, $2, t.user_id, t.qty, 'PENDING', t.amount, $4, t.shard, t.idem,
+       to_timestamp(t.exp_ms / 1000.0), to_timestamp(t.created_ms / 1000.0)
+FROM guard, unnest($5::uuid[], $6::text[], $7::int[], $8::bigint[], $9::int[], $10::text[],
+                   $11::bigint[], $12::bigint[])
+     AS t(id, user_id, qty, amount, shard, idem, exp_ms, created_ms)
+)SQL";
+
+constexpr std::string_view kSelect =
+    "SELECT reservation_id, product_id, generation, user_id, quantity, status, amount_cents, "
+    "currency, shard, idempotency_key, (extract(epoch from expires_at) * 1000)::bigint, "
+    "(extract(epoch from created_at) * 1000)::bigint, order_id, payment_id, failure_code "
+    "FROM reservations WHERE reservation_id = $1";
+
+}  // namespace
+
+std::string pg_array_literal(const std::vector<std::optional<std::string>>& items) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) out.push_back(',');
+    if (!items[i]) {
+      out.append("NULL");
+      continue;
+    }
+    out.push_back('"');
+    for (char c : *items[i]) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+    out.push_back('"');
+  }
+  out.push_back('}');
+  return out;
+}
+
+Result<Reservation> reservation_from_row(const pg::Rows& rows, std::size_t row) {
+  Reservation r;
+  r.reservation_id = std::string(rows.get(row, 0));
+  r.product_id = std::string(rows.get(row, 1));
+  r.user_id = std::string(rows.get(row, 3));
+  r.currency = std::string(rows.get(row, 7));
+  auto st = parse_reservation_status(rows.get(row, 5));
+  std::int64_t exp_ms = 0, created_ms = 0;
+  bool ok = st && to_int(rows.get(row, 2), r.generation) && to_int(rows.get(row, 4), r.quantity) &&
+            to_int(rows.get(row, 6), r.amount_cents) && to_int(rows.get(row, 8), r.shard) &&
+            to_int(rows.get(row, 10), exp_ms) && to_int(rows.get(row, 11), created_ms);
+  if (!ok) return Error{Errc::protocol_error, "malformed reservation row"};
+  r.status = *st;
+  r.expires_at = SysTime{std::chrono::milliseconds{exp_ms}};
+  r.created_at = SysTime{std::chrono::milliseconds{created_ms}};
+  if (!rows.is_null(row, 9)) r.idempotency_key = std::string(rows.get(row, 9));
+  if (!rows.is_null(row, 12)) r.order_id = std::string(rows.get(row, 12));
+  if (!rows.is_null(row, 13)) r.payment_id = std::string(rows.get(row, 13));
+  if (!rows.is_null(row, 14)) r.failure_code = std::string(rows.get(row, 14));
+  return r;
+}
+
+struct ReservationStore::Pending {
+  const Reservation* r;
+  Status result;
+  asio::steady_timer* done;
+};
+
+ReservationStore::ReservationStore(asio::any_io_executor executor, pg::Database& db,
+                                   metrics::BackendMetrics& metrics,
+                                   std::size_t max_concurrent_batches, std::size_t max_batch)
+    : executor_(std::move(executor)),
+      db_(db),
+      metrics_(metrics),
+      max_concurrent_(max_concurrent_batches ? max_concurrent_batches : 1),
+      max_batch_(max_batch ? max_batch : 1) {}
+
+ReservationStore::~ReservationStore() = default;
+
+asio::awaitable<Status> ReservationStore::insert(const Reservation& r) {
+  asio::steady_timer done(executor_, asio::steady_timer::time_point::max());
+  Pending p{&r, Status{}, &done};
+  queue_.push_back(&p);
+  maybe_flush();
+  co_await done.async_wait(asio::as_tuple(asio::use_awaitable));
+  co_return p.result;
+}
+
+void ReservationStore::maybe_flush() {
+  while (!queue_.empty() && active_ < max_concurrent_) {
+    std::vector<Pending*> batch;
+    while (!queue_.empty() && batch.size() < max_batch_) {
+      batch.push_back(queue_.front());
+      queue_.pop_front();
+    }
+    ++active_;
+    asio::co_spawn(executor_, flush(std::move(batch)), asio::detached);
+  }
+}
+
+asio::awaitable<void> ReservationStore::flush(std::vector<Pending*> batch) {
+  metrics_.batch_size(batch.size());
+  // Group by sale; a flash sale is usually one product, so usually one group.
+  std::map<std::pair<std::string, std::int64_t>, std::vector<Pending*>> groups;
+  for (auto* p : batch) groups[{p->r->product_id, p->r->generation}].push_back(p);
+  for (auto& [key, group] : groups) {
+    auto inserted = co_await insert_group(group);
+    if (!inserted) {
+      for (auto* p : group) p->result = inserted.error();
+      continue;
+    }
+    if (*inserted == static_cast<long long>(group.size())) continue;
+    // The guard refused the batch as a whole: settle each reservation alone, so that only the
+    // ones beyond the stock are refused.
+    for (auto* p : group) {
+      std::vector<Pending*> one{p};
+      auto n = co_await insert_group(one);
+      if (!n)
+        p->result = n.error();
+      else if (*n == 0)
+        p->result = Error{Errc::sold_out, "the ledger has no stock left"};
+    }
+  }
+  for (auto* p : batch) p->done->cancel();
+  --active_;
+  maybe_flush();
+}
+
+asio::awaitable<Result<long long>> ReservationStore::insert_group(
+    const std::vector<Pending*>& group) {
+  const Reservation& first = *group.front()->r;
+  std::vector<std::optional<std::string>> ids, users, qtys, amounts, shards, idems, exps, creates;
+  std::int64_t units = 0;
+  for (auto* p : group) {
+    const Reservation& r = *p->r;
+    ids.emplace_back(r.reservation_id);
+    users.emplace_back(r.user_id);
+    qtys.emplace_back(std::to_string(r.quantity));
+    amounts.emplace_back(std::to_string(r.amount_cents));
+    shards.emplace_back(std::to_string(r.shard));
+    idems.emplace_back(r.idempotency_key);
+    exps.emplace_back(std::to_string(to_ms(r.expires_at)));
+    creates.emplace_back(std::to_string(to_ms(r.created_at)));
+    units += r.quantity;
+  }
+  std::vector<pg::Param> params{first.product_id,
+                                std::to_string(first.generation),
+                                std::to_string(units),
+                                first.currency,
+                                pg_array_literal(ids),
+                                pg_array_literal(users),
+                                pg_array_literal(qtys),
+                                pg_array_literal(amounts),
+                                pg_array_literal(shards),
+                                pg_array_literal(idems),
+                                pg_array_literal(exps),
+                                pg_array_literal(creates)};
+  auto start = std::chrono::steady_clock::now();
+  auto rows = co_await db_.query(kInsertGroup, std::move(params));
+  metrics_.observe("postgres", "insert_reservations", std::chrono::steady_clock::now() - start,
+                   rows ? nullptr : &rows.error());
+  if (!rows) co_return std::move(rows).error();
+  co_return rows->affected();
+}
+
+asio::awaitable<Result<std::optional<Reservation>>> ReservationStore::find(const std::string& id) {
+  std::vector<pg::Param> key{id};
+  auto start = std::chrono::steady_clock::now();
+  auto rows = co_await db_.query(kSelect, std::move(key));
+  metrics_.observe("postgres", "find_reservation", std::chrono::steady_clock::now() - start,
+                   rows ? nullptr : &rows.error());
+  if (!rows) co_return std::move(rows).error();
+  if (rows->empty()) co_return std::optional<Reservation>{};
+  auto r = reservation_from_row(*rows, 0);
+  if (!r) co_return std::move(r).error();
+  co_return std::optional<Reservation>{std::move(*r)};
+}
+
+asio::awaitable<Result<StatusCounts>> ReservationStore::counts(const std::string& product_id,
+                                                               std::int64_t generation) {
+  std::vector<pg::Param> key{product_id, std::to_string(generation)};
+  auto rows = co_await db_.query(
+      "SELECT status, coalesce(sum(quantity), 0)::bigint FROM reservations "
+      "WHERE product_id = $1 AND generation = $2 GROUP BY status",
+      std::move(key));
+  if (!rows) co_return std::move(rows).error();
+  StatusCounts c;
+  for (std::size_t i = 0; i < rows->size(); ++i) {
+    std::int64_t n = 0;
+    to_int(rows->get(i, 1), n);
+    auto st = parse_reservation_status(rows->get(i, 0));
+    if (!st) continue;
+    switch (*st) {
+      case ReservationStatus::pending: c.pending = n; break;
+      case ReservationStatus::paying: c.paying = n; break;
+      case ReservationStatus::paid: c.paid = n; break;
+      case ReservationStatus::failed: c.failed = n; break;
+      case ReservationStatus::expired: c.expired = n; break;
+    }
+  }
+  co_return c;
+}
+
+asio::awaitable<Result<bool>> ReservationStore::tombstone_if_absent(const Reservation& r) {
+  std::vector<pg::Param> params{r.reservation_id,
+                                r.product_id,
+                                std::to_string(r.generation),
+                                r.user_id,
+                                std::to_string(r.quantity),
+                                std::to_string(r.amount_cents),
+                                r.currency,
+                                std::to_string(r.shard),
+                                std::to_string(to_ms(r.expires_at)),
+                                std::to_string(to_ms(r.created_at))};
+  auto rows = co_await db_.query(
+      "INSERT INTO reservations (reservation_id, product_id, generation, user_id, quantity, "
+      "status, amount_cents, currency, shard, expires_at, created_at, failure_code) "
+      "VALUES ($1, $2, $3, $4, $5, 'FAILED', $6, $7, $8, to_timestamp($9 / 1000.0), "
+      "to_timestamp($10 / 1000.0), 'not_persisted') "
+      "ON CONFLICT (reservation_id) DO NOTHING RETURNING 1",
+      std::move(params));
+  if (!rows) co_return std::move(rows).error();
+  co_return !rows->empty();
+}
+
+}  // namespace fs::reservation

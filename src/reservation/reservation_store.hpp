@@ -1,0 +1,71 @@
+#pragma once
+// Reservations in PostgreSQL, the ledger. Inserts are group-committed: concurrent insert()
+// calls on one thread are gathered into one multi-row INSERT (one round trip, one WAL flush)
+// while the previous batch is in flight, so throughput grows with load instead of queueing.
+// Every batch also moves products.allocated under its CHECK (allocated <= stock_total): the
+// database itself refuses an allocation beyond the stock, whatever Redis believed.
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "domain/json_views.hpp"
+#include "domain/reservation.hpp"
+#include "postgres/database.hpp"
+
+namespace fs::metrics {
+class BackendMetrics;
+}
+
+namespace fs::reservation {
+
+struct StatusCounts {
+  std::int64_t pending = 0, paying = 0, paid = 0, failed = 0, expired = 0;  // units
+};
+
+class ReservationStore {
+ public:
+  ReservationStore(boost::asio::any_io_executor executor, pg::Database& db,
+                   metrics::BackendMetrics& metrics, std::size_t max_concurrent_batches = 4,
+                   std::size_t max_batch = 512);
+  ~ReservationStore();
+
+  // Durably inserts a PENDING reservation. Errors: Errc::sold_out (the database refused the
+  // allocation), Errc::unavailable / Errc::timeout / others (the outcome may be unknown: see
+  // HoldResolver).
+  boost::asio::awaitable<Status> insert(const Reservation& r);
+
+  boost::asio::awaitable<Result<std::optional<Reservation>>> find(const std::string& id);
+  boost::asio::awaitable<Result<StatusCounts>> counts(const std::string& product_id,
+                                                      std::int64_t generation);
+
+  // Settles a reservation whose insert outcome is unknown: writes a FAILED tombstone row with
+  // the same id unless the row exists. Returns true when the tombstone was written (the
+  // reservation never became durable: its stock must go back), false when the row existed.
+  boost::asio::awaitable<Result<bool>> tombstone_if_absent(const Reservation& r);
+
+ private:
+  struct Pending;
+  void maybe_flush();
+  boost::asio::awaitable<void> flush(std::vector<Pending*> batch);
+  boost::asio::awaitable<Result<long long>> insert_group(const std::vector<Pending*>& group);
+
+  boost::asio::any_io_executor executor_;
+  pg::Database& db_;
+  metrics::BackendMetrics& metrics_;
+  std::size_t max_concurrent_;
+  std::size_t max_batch_;
+  std::size_t active_ = 0;
+  std::deque<Pending*> queue_;
+};
+
+// PostgreSQL array literal of text elements, every element quoted ("NULL" unquoted for nullopt).
+std::string pg_array_literal(const std::vector<std::optional<std::string>>& items);
+
+Result<Reservation> reservation_from_row(const pg::Rows& rows, std::size_t row);
+
+}  // namespace fs::reservation
