@@ -33,6 +33,8 @@ struct RequestObserver {
   virtual void on_request(const Request& req, const Response& res,
                           std::chrono::nanoseconds elapsed) = 0;
   virtual void on_connection_change(int delta) { (void)delta; }
+  // A connection refused because max_connections was reached (answered 503 and closed).
+  virtual void on_connection_rejected() {}
 };
 
 class Server {
@@ -49,6 +51,8 @@ class Server {
 
   // Stops accepting, lets in-flight requests finish (up to `grace`), closes idle keep-alive
   // connections, then force-closes the rest. Blocks the calling (non-I/O) thread until done.
+  // Idempotent; the destructor calls it. The IoRuntime must be running (or aborted) and must
+  // outlive the Server.
   void stop(std::chrono::milliseconds grace = std::chrono::milliseconds{5000});
 
  private:

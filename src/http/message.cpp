@@ -1,0 +1,89 @@
+#include "http/message.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace fs::http {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+}  // namespace
+
+// Names are stored lowercase, but a case-insensitive compare costs nothing here and keeps
+// callers that pass "Content-Type" from silently getting an empty answer.
+std::string_view Request::header(std::string_view lower_name) const {
+  for (const auto& h : headers)
+    if (iequals(h.name, lower_name)) return h.value;
+  return {};
+}
+
+bool Request::has_header(std::string_view lower_name) const {
+  return std::any_of(headers.begin(), headers.end(),
+                     [&](const Header& h) { return iequals(h.name, lower_name); });
+}
+
+std::string_view Request::param(std::string_view name) const {
+  for (const auto& [key, value] : path_params)
+    if (key == name) return value;
+  return {};
+}
+
+Response Response::json(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+Response Response::error(int status, std::string_view code, std::string_view message) {
+  std::string body;
+  body.reserve(40 + code.size() + message.size());
+  body += R"({"error":{"code":")";
+  body += json_escape(code);
+  body += R"(","message":")";
+  body += json_escape(message);
+  body += R"("}})";
+  return json(status, std::move(body));
+}
+
+Response& Response::with_header(std::string name, std::string value) {
+  headers.push_back(Header{std::move(name), std::move(value)});
+  return *this;
+}
+
+std::string json_escape(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size() + 8);
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default: {
+        auto u = static_cast<unsigned char>(c);
+        if (u < 0x20) {
+          out += "\\u00";
+          out += kHex[u >> 4];
+          out += kHex[u & 0xF];
+        } else {
+          out += c;  // UTF-8 multibyte sequences pass through unchanged
+        }
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace fs::http

@@ -1,0 +1,548 @@
+#include "http/server.hpp"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/url/parse.hpp>
+#include <cassert>
+#include <cctype>
+#include <condition_variable>
+#include <limits>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <vector>
+
+#include "runtime/io_runtime.hpp"
+
+namespace fs::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kFirstReadSize = 4096;
+// After an error response the client may still be sending its (oversized) body. Closing with
+// unread data would make the kernel send a reset, and the client could lose our answer, so we
+// half-close and discard input for a bounded time first (nginx's "lingering close").
+constexpr std::chrono::milliseconds kLingerTime{1000};
+constexpr std::size_t kLingerBytes = 4 * 1024 * 1024;
+// accept() failing with EMFILE etc. would otherwise spin the I/O thread.
+constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
+
+using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string lowercase(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+enum class Phase {
+  awaiting_request,  // no byte of the next request yet: closed at once by stop()
+  busy,              // reading, handling or answering a request: allowed to finish
+  streaming,         // inside Response::stream: stop() makes write() return false
+};
+
+struct Session {
+  explicit Session(tcp::socket socket) : stream(std::move(socket)) {}
+  beast::tcp_stream stream;
+  Phase phase = Phase::awaiting_request;
+  bool stop_requested = false;
+  bool peer_gone = false;
+  asio::cancellation_signal cancel;  // emitted when the grace period is over
+  std::list<Session*>::iterator registration;
+};
+
+// Everything one io_context owns. `sessions` is only touched on that context's thread.
+struct Shard {
+  Shard(std::size_t i, asio::io_context& c) : index(i), ctx(c), acceptor(c) {}
+  std::size_t index;
+  asio::io_context& ctx;
+  tcp::acceptor acceptor;
+  std::list<Session*> sessions;
+};
+
+// Shared with every coroutine so that frames abandoned in a destroyed io_context never
+// reference a destroyed Server.
+struct Core {
+  ServerConfig config;
+  Handler handler;
+  RequestObserver* observer = nullptr;
+  std::vector<std::unique_ptr<Shard>> shards;
+  std::atomic<bool> stopping{false};
+  std::atomic<std::size_t> connections{0};
+  std::atomic<std::size_t> live{0};  // accept loops + connection coroutines
+  std::mutex mutex;
+  std::condition_variable drained;
+
+  void coroutine_ended() {
+    if (live.fetch_sub(1) == 1) {
+      std::lock_guard lock(mutex);
+      drained.notify_all();
+    }
+  }
+};
+
+const std::string& overloaded_reply() {
+  static const std::string reply = [] {
+    std::string body = Response::error(503, "overloaded", "too many connections").body;
+    return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+           "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  }();
+  return reply;
+}
+
+// A fresh socket's send buffer is empty, so one non-blocking write_some sends the whole small
+// reply without ever blocking the I/O thread.
+void reject_overloaded(tcp::socket& socket) {
+  beast::error_code ec;
+  socket.non_blocking(true, ec);
+  socket.write_some(asio::buffer(overloaded_reply()), ec);
+  socket.shutdown(tcp::socket::shutdown_both, ec);
+  socket.close(ec);
+}
+
+std::optional<Response> rejection_for(const beast::error_code& ec, std::size_t body_limit) {
+  if (ec == bhttp::error::body_limit)
+    return Response::error(413, "payload_too_large",
+                           "request body exceeds " + std::to_string(body_limit) + " bytes");
+  if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow)
+    return Response::error(431, "invalid_request", "request header fields too large");
+  // Anything else from the HTTP parser is a malformed request; the rest (EOF, reset, timeout,
+  // abort) means the peer is gone or too slow, and there is nobody to answer.
+  if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
+      ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message &&
+      ec != bhttp::error::need_more && ec != bhttp::error::need_buffer)
+    return Response::error(400, "invalid_request", "malformed HTTP request");
+  return std::nullopt;
+}
+
+bool split_target(std::string_view target, Request& req) {
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url) url = boost::urls::parse_absolute_uri(target);
+  if (!url) return false;
+  req.path = url->path();
+  if (req.path.empty()) req.path = "/";
+  req.query = std::string(url->encoded_query());
+  return true;
+}
+
+bool wants_close(const Response& res) {
+  return std::any_of(res.headers.begin(), res.headers.end(), [](const Header& h) {
+    return iequals(h.name, "connection") && lowercase(h.value).find("close") != std::string::npos;
+  });
+}
+
+// Framing headers are the server's business; a handler setting them would corrupt the stream.
+bool reserved_header(std::string_view name) {
+  return iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
+         iequals(name, "connection");
+}
+
+unsigned checked_status(int status) {
+  return status >= 100 && status <= 999 ? static_cast<unsigned>(status) : 500u;
+}
+
+template <class Body>
+void copy_head(const Response& res, bhttp::response<Body>& msg) {
+  msg.result(checked_status(res.status));
+  if (!res.content_type.empty()) msg.set(bhttp::field::content_type, res.content_type);
+  for (const auto& h : res.headers)
+    if (!reserved_header(h.name)) msg.insert(h.name, h.value);
+}
+
+asio::awaitable<bool> write_response(beast::tcp_stream& stream, unsigned version, Response& res,
+                                     bool keep_alive, std::chrono::milliseconds timeout) {
+  bhttp::response<bhttp::string_body> msg;
+  msg.version(version);
+  copy_head(res, msg);
+  const unsigned status = checked_status(res.status);
+  const bool bodyless = status / 100 == 1 || status == 204 || status == 304;
+  if (!bodyless) msg.body() = std::move(res.body);
+  msg.keep_alive(keep_alive);
+  msg.prepare_payload();
+  stream.expires_after(timeout);
+  auto [ec, written] = co_await bhttp::async_write(stream, msg, kTuple);
+  (void)written;
+  if (!bodyless) res.body = std::move(msg.body());  // the observer still sees the response
+  co_return !ec;
+}
+
+asio::awaitable<void> linger_close(Session& s) {
+  beast::error_code ec;
+  s.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  s.stream.expires_after(kLingerTime);
+  std::array<char, 8192> sink;
+  std::size_t drained = 0;
+  while (drained < kLingerBytes) {
+    auto [read_ec, n] = co_await s.stream.async_read_some(asio::buffer(sink), kTuple);
+    if (read_ec) break;
+    drained += n;
+  }
+}
+
+// Detects a client that went away while a stream is idle between writes (a write into the
+// kernel buffer would succeed for a while). Uses the raw socket so that the tcp_stream's
+// timers stay dedicated to the writes.
+asio::awaitable<void> watch_peer(std::shared_ptr<Session> s) {
+  std::array<char, 512> sink;
+  for (;;) {
+    auto [ec, n] = co_await s->stream.socket().async_read_some(asio::buffer(sink), kTuple);
+    (void)n;
+    if (ec) break;
+  }
+  s->peer_gone = true;
+}
+
+// Chunked transfer coding for HTTP/1.1 clients (the end of the stream is explicit, so a client
+// can tell a clean end from a crash); HTTP/1.0 clients get a close-delimited body.
+class SessionStreamWriter final : public StreamWriter {
+ public:
+  SessionStreamWriter(Session& s, bool chunked, std::chrono::milliseconds timeout)
+      : s_(s), chunked_(chunked), timeout_(timeout) {}
+
+  asio::awaitable<bool> write(std::string chunk) override {
+    if (s_.peer_gone || s_.stop_requested) co_return false;
+    if (chunk.empty()) co_return true;  // an empty chunk would end a chunked body
+    s_.stream.expires_after(timeout_);
+    beast::error_code ec;
+    if (chunked_) {
+      auto [write_ec, n] =
+          co_await asio::async_write(s_.stream, bhttp::make_chunk(asio::buffer(chunk)), kTuple);
+      (void)n;
+      ec = write_ec;
+    } else {
+      auto [write_ec, n] = co_await asio::async_write(s_.stream, asio::buffer(chunk), kTuple);
+      (void)n;
+      ec = write_ec;
+    }
+    if (ec) s_.peer_gone = true;
+    co_return !s_.peer_gone;
+  }
+
+ private:
+  Session& s_;
+  bool chunked_;
+  std::chrono::milliseconds timeout_;
+};
+
+asio::awaitable<void> stream_response(Core& core, Shard& shard, std::shared_ptr<Session> s,
+                                      unsigned version, Response& res) {
+  bhttp::response<bhttp::empty_body> head;
+  head.version(version);
+  copy_head(res, head);
+  head.set(bhttp::field::cache_control, "no-cache");
+  head.keep_alive(false);
+  const bool chunked = version >= 11;
+  if (chunked) head.chunked(true);
+  bhttp::response_serializer<bhttp::empty_body> serializer{head};
+  s->stream.expires_after(core.config.write_timeout);
+  auto [ec, n] = co_await bhttp::async_write_header(s->stream, serializer, kTuple);
+  (void)n;
+  if (ec) co_return;
+
+  s->phase = Phase::streaming;
+  if (core.stopping.load()) s->stop_requested = true;
+  asio::co_spawn(shard.ctx, watch_peer(s), asio::detached);
+  SessionStreamWriter writer(*s, chunked, core.config.write_timeout);
+  try {
+    co_await res.stream(writer);
+  } catch (const std::exception&) {
+    // The stream ends here either way; the client sees the body stop.
+  }
+  if (chunked && !s->peer_gone) {
+    s->stream.expires_after(core.config.write_timeout);
+    auto [last_ec, last_n] = co_await asio::async_write(s->stream, bhttp::make_chunk_last(), kTuple);
+    (void)last_ec;
+    (void)last_n;
+  }
+}
+
+void observe(Core& core, const Request& req, const Response& res, Clock::time_point started) {
+  if (core.observer) core.observer->on_request(req, res, Clock::now() - started);
+}
+
+asio::awaitable<void> serve_requests(Core& core, Shard& shard, std::shared_ptr<Session> s) {
+  const ServerConfig& cfg = core.config;
+  beast::flat_buffer buffer;
+  std::string remote_ip;
+  {
+    beast::error_code ec;
+    auto peer = s->stream.socket().remote_endpoint(ec);
+    if (!ec) remote_ip = peer.address().to_string();
+  }
+  // A new connection gets header_timeout from accept for its whole first request; a
+  // kept-alive one may idle for idle_timeout, then gets header_timeout from its first byte.
+  bool first = true;
+  auto deadline = Clock::now() + cfg.header_timeout;
+
+  while (!core.stopping.load(std::memory_order_relaxed)) {
+    if (buffer.size() == 0) {
+      s->phase = Phase::awaiting_request;
+      if (first)
+        s->stream.expires_at(deadline);
+      else
+        s->stream.expires_after(cfg.idle_timeout);
+      auto [ec, n] = co_await s->stream.async_read_some(buffer.prepare(kFirstReadSize), kTuple);
+      if (ec) co_return;
+      buffer.commit(n);
+      if (!first) deadline = Clock::now() + cfg.header_timeout;
+    } else if (!first) {
+      deadline = Clock::now() + cfg.header_timeout;  // pipelined request already buffered
+    }
+    first = false;
+    s->phase = Phase::busy;
+
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(
+        std::min<std::size_t>(cfg.header_limit, std::numeric_limits<std::uint32_t>::max())));
+    parser.body_limit(cfg.body_limit);
+    s->stream.expires_at(deadline);
+    auto [ec, n] = co_await bhttp::async_read_header(s->stream, buffer, parser, kTuple);
+    (void)n;
+    if (!ec && !parser.is_done()) {
+      if (iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        auto [cont_ec, cont_n] = co_await asio::async_write(
+            s->stream, asio::buffer(kContinue.data(), kContinue.size()), kTuple);
+        (void)cont_n;
+        ec = cont_ec;
+      }
+      if (!ec) {
+        auto [body_ec, body_n] = co_await bhttp::async_read(s->stream, buffer, parser, kTuple);
+        (void)body_n;
+        ec = body_ec;
+      }
+    }
+
+    Request req;
+    req.remote_ip = remote_ip;
+    req.worker = shard.index;
+    if (parser.is_header_done()) {
+      req.method = std::string(parser.get().method_string());
+      req.target = std::string(parser.get().target());
+    }
+    const unsigned version = parser.is_header_done() ? parser.get().version() : 11;
+    auto started = Clock::now();
+
+    if (ec) {
+      std::optional<Response> rejection = rejection_for(ec, cfg.body_limit);
+      if (!rejection) co_return;
+      if (co_await write_response(s->stream, version, *rejection, false, cfg.write_timeout)) {
+        observe(core, req, *rejection, started);
+        co_await linger_close(*s);
+      }
+      co_return;
+    }
+
+    auto& msg = parser.get();
+    bool keep_alive = msg.keep_alive();
+    for (const auto& field : msg)
+      req.headers.push_back(Header{lowercase(field.name_string()), std::string(field.value())});
+    req.body = std::move(msg.body());
+
+    Response res;
+    if (!split_target(req.target, req)) {
+      res = Response::error(400, "invalid_request", "malformed request target");
+    } else {
+      try {
+        res = co_await core.handler(req);
+      } catch (const std::exception&) {
+        // Never leak what went wrong to the client; the connection remains usable.
+        res = Response::error(500, "internal", "internal server error");
+      }
+    }
+
+    if (res.stream) {
+      co_await stream_response(core, shard, s, version, res);
+      observe(core, req, res, started);
+      co_return;
+    }
+
+    keep_alive = keep_alive && !core.stopping.load() && !wants_close(res);
+    if (!co_await write_response(s->stream, version, res, keep_alive, cfg.write_timeout))
+      co_return;
+    observe(core, req, res, started);
+    if (!keep_alive) {
+      beast::error_code shutdown_ec;
+      s->stream.socket().shutdown(tcp::socket::shutdown_send, shutdown_ec);
+      co_return;
+    }
+  }
+}
+
+asio::awaitable<void> serve(std::shared_ptr<Core> core, Shard& shard, std::shared_ptr<Session> s) {
+  shard.sessions.push_front(s.get());
+  s->registration = shard.sessions.begin();
+  if (core->observer) core->observer->on_connection_change(+1);
+  try {
+    co_await serve_requests(*core, shard, s);
+  } catch (const std::exception&) {
+    // Only cancellation after the grace period or a failing observer get here; either way
+    // this connection is finished.
+  }
+  shard.sessions.erase(s->registration);
+  beast::error_code ec;
+  s->stream.socket().close(ec);
+  core->connections.fetch_sub(1);
+  if (core->observer) core->observer->on_connection_change(-1);
+}
+
+asio::awaitable<void> accept_loop(std::shared_ptr<Core> core, Shard& shard) {
+  for (;;) {
+    auto [ec, socket] = co_await shard.acceptor.async_accept(kTuple);
+    if (core->stopping.load() || !shard.acceptor.is_open()) co_return;
+    if (ec) {
+      asio::steady_timer backoff(shard.ctx, kAcceptRetryDelay);
+      co_await backoff.async_wait(kTuple);
+      continue;
+    }
+    if (core->connections.load() >= core->config.max_connections) {
+      reject_overloaded(socket);
+      if (core->observer) core->observer->on_connection_rejected();
+      continue;
+    }
+    core->connections.fetch_add(1);
+    beast::error_code opt_ec;
+    socket.set_option(tcp::no_delay(true), opt_ec);
+    auto session = std::make_shared<Session>(std::move(socket));
+    core->live.fetch_add(1);
+    asio::co_spawn(shard.ctx, serve(core, shard, session),
+                   asio::bind_cancellation_slot(session->cancel.slot(),
+                                                [core, session](std::exception_ptr) {
+                                                  core->coroutine_ended();
+                                                }));
+  }
+}
+
+void begin_stop(Shard& shard) {
+  beast::error_code ec;
+  shard.acceptor.close(ec);
+  std::vector<Session*> sessions(shard.sessions.begin(), shard.sessions.end());
+  for (Session* s : sessions) {
+    if (s->phase == Phase::awaiting_request) {
+      s->stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+      s->stream.close();
+    } else if (s->phase == Phase::streaming) {
+      s->stop_requested = true;
+    }
+  }
+}
+
+void force_stop(Shard& shard) {
+  std::vector<Session*> sessions(shard.sessions.begin(), shard.sessions.end());
+  for (Session* s : sessions) {
+    s->stream.close();
+    s->cancel.emit(asio::cancellation_type::terminal);
+  }
+}
+
+}  // namespace
+
+struct Server::Impl {
+  IoRuntime& runtime;
+  std::shared_ptr<Core> core = std::make_shared<Core>();
+  std::uint16_t port = 0;
+  std::mutex stop_mutex;
+  bool started = false;
+  bool stopped = false;
+
+  explicit Impl(IoRuntime& r) : runtime(r) {}
+};
+
+Server::Server(IoRuntime& runtime, ServerConfig config, Handler handler,
+               RequestObserver* observer)
+    : impl_(std::make_unique<Impl>(runtime)) {
+  Core& core = *impl_->core;
+  core.config = std::move(config);
+  core.handler = std::move(handler);
+  core.observer = observer;
+  for (std::size_t i = 0; i < runtime.size(); ++i)
+    core.shards.push_back(std::make_unique<Shard>(i, runtime.context(i)));
+}
+
+Server::~Server() { stop(); }
+
+void Server::start() {
+  std::lock_guard lock(impl_->stop_mutex);
+  if (impl_->started) throw std::logic_error("http::Server::start called twice");
+  auto& core = impl_->core;
+  const auto address = asio::ip::make_address(core->config.address);
+  std::uint16_t port = core->config.port;
+  // Every io_context gets its own listening socket on the same port; the kernel spreads new
+  // connections across them (SO_REUSEPORT), so no thread hands sockets to another.
+  for (auto& shard : core->shards) {
+    const tcp::endpoint endpoint{address, port};
+    shard->acceptor.open(endpoint.protocol());
+    shard->acceptor.set_option(tcp::acceptor::reuse_address(true));
+    shard->acceptor.set_option(ReusePort(true));
+    shard->acceptor.bind(endpoint);
+    shard->acceptor.listen(asio::socket_base::max_listen_connections);
+    if (port == 0) port = shard->acceptor.local_endpoint().port();
+  }
+  impl_->port = port;
+  impl_->started = true;
+  for (auto& shard : core->shards) {
+    core->live.fetch_add(1);
+    asio::co_spawn(shard->ctx, accept_loop(core, *shard),
+                   [core](std::exception_ptr) { core->coroutine_ended(); });
+  }
+}
+
+std::uint16_t Server::port() const { return impl_->port; }
+
+void Server::stop(std::chrono::milliseconds grace) {
+  std::lock_guard stop_lock(impl_->stop_mutex);
+  if (!impl_->started || impl_->stopped) return;
+  impl_->stopped = true;
+  std::shared_ptr<Core> core = impl_->core;
+  core->stopping.store(true);
+  // A stopped io_context will never run our posts; its coroutines die with it.
+  if (std::any_of(core->shards.begin(), core->shards.end(),
+                  [](const auto& shard) { return shard->ctx.stopped(); }))
+    return;
+  for (auto& shard : core->shards) {
+    assert(!shard->ctx.get_executor().running_in_this_thread() &&
+           "Server::stop must not be called from an I/O thread");
+    asio::post(shard->ctx, [core, shard = shard.get()] { begin_stop(*shard); });
+  }
+  std::unique_lock lock(core->mutex);
+  if (core->drained.wait_for(lock, grace, [&] { return core->live.load() == 0; })) return;
+  lock.unlock();
+  for (auto& shard : core->shards)
+    asio::post(shard->ctx, [core, shard = shard.get()] { force_stop(*shard); });
+  lock.lock();
+  core->drained.wait(lock, [&] { return core->live.load() == 0; });
+}
+
+}  // namespace fs::http
