@@ -295,12 +295,16 @@ void ChildProcess::signal(int sig) {
 void ChildProcess::stop(std::chrono::milliseconds grace) {
   if (!running()) return;
   signal(stop_signal_);
-  const auto deadline = Clock::now() + grace;
-  while (Clock::now() < deadline) {
-    if (!running()) return;
+  if (!wait_for_exit(grace)) kill();
+}
+
+bool ChildProcess::wait_for_exit(std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (running()) {
+    if (Clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds{10});
   }
-  kill();
+  return true;
 }
 
 void ChildProcess::kill() {

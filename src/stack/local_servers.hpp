@@ -52,6 +52,8 @@ class ChildProcess {
   // stop_signal, waits up to `grace`, then SIGKILL; reaps.
   void stop(std::chrono::milliseconds grace = std::chrono::milliseconds{10000});
   void kill();  // SIGKILL and reap
+  // Polls every 10 ms until the child exits (reaping it) or `timeout` passes; true if it exited.
+  bool wait_for_exit(std::chrono::milliseconds timeout);
   // Raw waitpid status once reaped.
   std::optional<int> wait_status() const { return status_; }
 

@@ -1,10 +1,11 @@
 // PostgresServer: a PostgreSQL cluster in a directory, its postmaster in the foreground as our
 // child. No libpq here on purpose (fs_stack sits below the adapters): readiness and set-up go
-// through pg_isready and psql.
+// through postmaster.pid and psql.
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <regex>
 #include <thread>
 
@@ -173,6 +174,16 @@ std::string log_since(const sfs::path& log, std::uintmax_t from) {
                           static_cast<std::size_t>(std::min<std::uintmax_t>(size - from, 1 << 20)));
 }
 
+// postmaster.pid: line 1 is the postmaster's pid, line 8 its status ("ready" once it accepts
+// connections). See PostgreSQL's src/include/utils/pidfile.h.
+bool postmaster_ready(const sfs::path& dir, pid_t pid) {
+  std::ifstream in(dir / "postmaster.pid");
+  std::string line;
+  std::vector<std::string> lines;
+  while (lines.size() < 8 && std::getline(in, line)) lines.push_back(line);
+  return lines.size() == 8 && lines[0] == std::to_string(pid) && lines[7].rfind("ready", 0) == 0;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<PostgresServer>> PostgresServer::start(PostgresOptions options) {
@@ -213,8 +224,6 @@ std::filesystem::path PostgresServer::log_file() const {
 Status PostgresServer::launch() {
   auto server_bin = pg_tool("postgres");
   if (!server_bin) return std::move(server_bin).error();
-  auto isready = pg_tool("pg_isready");
-  if (!isready) return std::move(isready).error();
   const bool auto_port = port_ == 0;
   const auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
   Error last{Errc::unavailable, "postgres did not start"};
@@ -244,20 +253,15 @@ Status PostgresServer::launch() {
     proc_ = std::move(*proc);
 
     const std::string port_str = std::to_string(port_);
-    const std::string isready_str = isready->string();
     const std::uint16_t port = port_;
     auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     auto ready = detail::wait_until_ready(
         *proc_,
-        [&] {
-          // pg_isready also says "rejecting connections" during crash recovery: wait for
-          // "accepting".
-          return port_accepts_connections(port) &&
-                 run_command({isready_str, "-h", "127.0.0.1", "-p", port_str, "-U", "postgres",
-                              "-d", "postgres", "-t", "2"},
-                             5s)
-                     .ok();
+        [&, pid = proc_->pid()] {
+          // Our postmaster (not another server holding the port) says it accepts connections;
+          // during crash recovery it is still "starting".
+          return postmaster_ready(options_.dir, pid) && port_accepts_connections(port);
         },
         std::max(remaining, std::chrono::milliseconds{1000}), "postgres on port " + port_str,
         log_file());

@@ -11,7 +11,7 @@
 
 namespace fs::stack::detail {
 
-bool redis_answers_ping(std::uint16_t port, std::chrono::milliseconds timeout) {
+bool redis_ready(std::uint16_t port, pid_t pid, std::chrono::milliseconds timeout) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
   timeval tv{};
@@ -25,17 +25,19 @@ bool redis_answers_ping(std::uint16_t port, std::chrono::milliseconds timeout) {
   addr.sin_port = htons(port);
   bool ok = false;
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    static constexpr char kPing[] = "PING\r\n";
-    if (::send(fd, kPing, sizeof kPing - 1, MSG_NOSIGNAL) ==
-        static_cast<ssize_t>(sizeof kPing - 1)) {
+    static constexpr char kProbe[] = "PING\r\nINFO server\r\n";
+    constexpr auto kProbeLen = static_cast<ssize_t>(sizeof kProbe - 1);
+    if (::send(fd, kProbe, kProbeLen, MSG_NOSIGNAL) == kProbeLen) {
+      const std::string pid_field = "\r\nprocess_id:" + std::to_string(pid) + "\r\n";
       std::string reply;
-      char buf[64];
-      while (reply.find("\r\n") == std::string::npos && reply.size() < 1024) {
+      char buf[4096];
+      // INFO server is well below 64 KiB; stop at the field or when the server stops talking.
+      while (reply.find(pid_field) == std::string::npos && reply.size() < 65536) {
         ssize_t n = ::recv(fd, buf, sizeof buf, 0);
         if (n <= 0) break;
         reply.append(buf, static_cast<std::size_t>(n));
       }
-      ok = reply.rfind("+PONG", 0) == 0;
+      ok = reply.rfind("+PONG\r\n", 0) == 0 && reply.find(pid_field) != std::string::npos;
     }
   }
   ::close(fd);

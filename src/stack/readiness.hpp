@@ -1,6 +1,8 @@
 #pragma once
 // Internal to fs_stack: how the launchers decide that a server they started is ready, and how
 // they explain a server that is not.
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -12,8 +14,9 @@
 
 namespace fs::stack::detail {
 
-// Sends an inline PING to 127.0.0.1:port and expects "+PONG" (redis-server and redis-sentinel).
-bool redis_answers_ping(std::uint16_t port, std::chrono::milliseconds timeout);
+// Sends inline PING and INFO server to 127.0.0.1:port; true when the server answers "+PONG"
+// (not -LOADING) and is process `pid` (not some other server that holds the port).
+bool redis_ready(std::uint16_t port, pid_t pid, std::chrono::milliseconds timeout);
 
 // The last `max_bytes` of a log file, for error messages.
 std::string log_tail(const std::filesystem::path& file, std::size_t max_bytes = 4000);

@@ -44,14 +44,29 @@ Result<std::unique_ptr<RedisServer>> RedisServer::start(RedisOptions options) {
 std::filesystem::path RedisServer::log_file() const { return options_.dir / "redis.log"; }
 
 Status RedisServer::launch() {
+  if (port_accepts_connections(port_)) {
+    return Error{Errc::unavailable,
+                 "redis-server: port " + std::to_string(port_) + ": Address already in use"};
+  }
   auto program = find_program("redis-server");
   if (!program) return std::move(program).error();
+  // clang-format off
   std::vector<std::string> argv = {
-      program->string(), "--port", std::to_string(port_), "--bind", "127.0.0.1", "--dir",
-      options_.dir.string(), "--daemonize", "no", "--save", "",
+      program->string(),
+      "--port", std::to_string(port_),
+      "--bind", "127.0.0.1",
       // Loopback only, so no password is needed; protected mode would refuse replicas.
-      "--protected-mode", "no", "--logfile", "", "--appendonly",
-      options_.append_only ? "yes" : "no", "--appendfsync", "everysec"};
+      "--protected-mode", "no",
+      "--dir", options_.dir.string(),
+      "--daemonize", "no",
+      "--logfile", "",  // stdout, which is our log file
+      "--save", "",
+      "--appendonly", options_.append_only ? "yes" : "no",
+      "--appendfsync", "everysec",
+      // Replicas attach one by one; waiting 5 s for more to share one transfer only slows
+      // start-up and failover tests.
+      "--repl-diskless-sync-delay", "0"};
+  // clang-format on
   if (options_.replica_of) {
     argv.insert(argv.end(), {"--replicaof", options_.replica_of->first,
                              std::to_string(options_.replica_of->second)});
@@ -67,7 +82,10 @@ Status RedisServer::launch() {
   proc_ = std::move(*proc);
   const std::uint16_t port = port_;
   auto ready = detail::wait_until_ready(
-      *proc_, [port] { return detail::redis_answers_ping(port, std::chrono::milliseconds{500}); },
+      *proc_,
+      [port, pid = proc_->pid()] {
+        return detail::redis_ready(port, pid, std::chrono::milliseconds{500});
+      },
       options_.start_timeout, "redis-server on port " + std::to_string(port_), log_file());
   if (!ready) proc_->kill();
   return ready;
@@ -78,7 +96,15 @@ pid_t RedisServer::pid() const { return proc_ ? proc_->pid() : -1; }
 bool RedisServer::running() const { return proc_ && proc_->running(); }
 
 void RedisServer::stop() {
-  if (proc_) proc_->stop();
+  if (!proc_) return;
+  // Redis ignores a SIGTERM that arrives while it cannot shut down yet (e.g. "Writing initial
+  // AOF, can't exit"): ask again until it goes, then force it.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+  while (proc_->running() && std::chrono::steady_clock::now() < deadline) {
+    proc_->signal(SIGTERM);
+    if (proc_->wait_for_exit(std::chrono::milliseconds{500})) return;
+  }
+  proc_->kill();
 }
 
 void RedisServer::kill() {
@@ -86,7 +112,7 @@ void RedisServer::kill() {
 }
 
 Status RedisServer::restart() {
-  if (proc_) proc_->stop();
+  stop();
   detail::wait_until_port_closed(port_, std::chrono::seconds{5});
   return launch();
 }
@@ -133,7 +159,9 @@ Result<std::unique_ptr<SentinelServer>> SentinelServer::start(SentinelOptions op
     const std::uint16_t port = server->port_;
     auto ready = detail::wait_until_ready(
         *server->proc_,
-        [port] { return detail::redis_answers_ping(port, std::chrono::milliseconds{500}); },
+        [port, pid = server->proc_->pid()] {
+          return detail::redis_ready(port, pid, std::chrono::milliseconds{500});
+        },
         o.start_timeout, "redis-sentinel on port " + std::to_string(port), server->log_file());
     if (ready) return server;
     server->proc_->kill();
