@@ -1,1 +1,257 @@
-int main() { return 0; }
+// flashsale: the flash-sale backend. Subcommands:
+//   up     start Redis, PostgreSQL and the service locally (data under one folder), run a demo sale
+//   serve  run the service against existing Redis and PostgreSQL
+//   crowd  race a crowd of users at a product on a running server and check the invariants
+//   token  mint a JWT for a user (or an admin)
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <pthread.h>
+
+#include "app/readiness_probe.hpp"
+#include "app/service.hpp"
+#include "common/clock.hpp"
+#include "common/random.hpp"
+#include "crowd/crowd.hpp"
+#include "domain/jwt.hpp"
+#include "stack/local_servers.hpp"
+
+namespace {
+
+// Signals are taken synchronously by the main thread (sigwait); every other thread, including
+// the children we spawn before unblocking them, starts with them blocked.
+sigset_t block_termination_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+int wait_for_termination(const sigset_t& set) {
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+std::string secret_from_env_or(const std::string& configured) {
+  if (const char* s = std::getenv("FLASHSALE_JWT_SECRET"); s && *s) return s;
+  return configured;
+}
+
+std::string mint(const std::string& secret, const std::string& sub, bool admin,
+                 std::int64_t ttl_seconds) {
+  fs::auth::Claims c;
+  c.sub = sub;
+  c.exp = std::chrono::duration_cast<std::chrono::seconds>(
+              fs::SystemClock::instance().now().time_since_epoch())
+              .count() +
+          ttl_seconds;
+  if (admin) c.role = "admin";
+  return fs::auth::sign_jwt(c, secret);
+}
+
+void add_service_options(CLI::App& cmd, fs::app::ServiceConfig& cfg) {
+  cmd.add_option("--bind", cfg.bind, "Address to listen on")->capture_default_str();
+  cmd.add_option("--http-port", cfg.http_port, "HTTP port")->capture_default_str();
+  cmd.add_option("--threads", cfg.threads, "I/O threads (one io_context each)")
+      ->capture_default_str();
+  cmd.add_option("--pg-connections", cfg.pg_connections_per_thread,
+                 "PostgreSQL connections per I/O thread")
+      ->capture_default_str();
+  cmd.add_option("--body-limit", cfg.body_limit, "Request body limit in bytes")
+      ->capture_default_str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"flashsale: a flash-sale backend (reserve, pay, never oversell)"};
+  app.require_subcommand(1);
+
+  fs::app::ServiceConfig serve_cfg;
+  std::string redis_addr = "127.0.0.1:6379";
+  auto* serve = app.add_subcommand("serve", "Run the service against running Redis/PostgreSQL");
+  add_service_options(*serve, serve_cfg);
+  serve->add_option("--redis", redis_addr, "Redis host:port")->capture_default_str();
+  serve->add_option("--pg", serve_cfg.pg_conninfo, "PostgreSQL connection string (libpq)")
+      ->required();
+  serve->add_option("--jwt-secret", serve_cfg.jwt_secret,
+                    "Token secret (FLASHSALE_JWT_SECRET overrides)");
+
+  fs::app::ServiceConfig up_cfg;
+  std::string data_dir = ".data";
+  bool demo = true, exit_after_demo = false;
+  std::size_t demo_users = 20000, demo_connections = 256;
+  std::int64_t demo_stock = 100;
+  auto* up = app.add_subcommand("up", "Start Redis, PostgreSQL and the service; run a demo sale");
+  add_service_options(*up, up_cfg);
+  up->add_option("--data-dir", data_dir, "Folder for all data and logs")->capture_default_str();
+  up->add_flag("--demo,!--no-demo", demo, "Run a demonstration flash sale once up")
+      ->capture_default_str();
+  up->add_option("--demo-users", demo_users, "Users in the demo crowd")->capture_default_str();
+  up->add_option("--demo-stock", demo_stock, "Units on sale in the demo")->capture_default_str();
+  up->add_option("--demo-connections", demo_connections, "Connections of the demo crowd")
+      ->capture_default_str();
+  up->add_flag("--exit-after-demo", exit_after_demo, "Stop everything after the demo sale");
+
+  fs::crowd::CrowdOptions crowd_opts;
+  std::string url_port;
+  auto* crowd = app.add_subcommand("crowd", "Race a crowd of users at one product");
+  crowd->add_option("--host", crowd_opts.host)->capture_default_str();
+  crowd->add_option("--port", crowd_opts.port)->capture_default_str();
+  crowd->add_option("--product", crowd_opts.product_id)->capture_default_str();
+  crowd->add_option("--users", crowd_opts.users)->capture_default_str();
+  crowd->add_option("--requests-per-user", crowd_opts.requests_per_user)->capture_default_str();
+  crowd->add_option("--connections", crowd_opts.connections)->capture_default_str();
+  crowd->add_option("--threads", crowd_opts.threads)->capture_default_str();
+  crowd->add_option("--stock", crowd_opts.stock)->capture_default_str();
+  crowd->add_option("--shards", crowd_opts.shards)->capture_default_str();
+  crowd->add_option("--per-user-limit", crowd_opts.per_user_limit)->capture_default_str();
+  crowd->add_option("--payment-method", crowd_opts.payment_method);
+  crowd->add_option("--jwt-secret", crowd_opts.jwt_secret, "FLASHSALE_JWT_SECRET overrides");
+  bool no_setup = false, no_progress = false;
+  crowd->add_flag("--no-setup", no_setup, "Use the existing product as it is");
+  crowd->add_flag("--no-progress", no_progress);
+  crowd->add_flag("--json", crowd_opts.json, "Print the report as JSON");
+
+  std::string token_sub = "user-1", token_secret;
+  bool token_admin = false;
+  std::int64_t token_ttl = 3600;
+  auto* token = app.add_subcommand("token", "Mint a JWT");
+  token->add_option("--sub", token_sub)->capture_default_str();
+  token->add_flag("--admin", token_admin);
+  token->add_option("--ttl", token_ttl, "Seconds")->capture_default_str();
+  token->add_option("--jwt-secret", token_secret, "FLASHSALE_JWT_SECRET overrides");
+
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  if (*token) {
+    std::string secret = secret_from_env_or(token_secret);
+    if (secret.empty()) {
+      std::cerr << "set FLASHSALE_JWT_SECRET or --jwt-secret\n";
+      return 2;
+    }
+    std::cout << mint(secret, token_sub, token_admin, token_ttl) << "\n";
+    return 0;
+  }
+
+  if (*crowd) {
+    crowd_opts.jwt_secret = secret_from_env_or(crowd_opts.jwt_secret);
+    crowd_opts.setup_product = !no_setup;
+    crowd_opts.progress = !no_progress;
+    auto report = fs::crowd::run_crowd(crowd_opts);
+    if (!report) {
+      std::cerr << "crowd failed: " << report.error().message << "\n";
+      return 1;
+    }
+    std::cout << fs::crowd::format_report(*report, crowd_opts.json) << std::flush;
+    return report->invariants.ok ? 0 : 3;
+  }
+
+  sigset_t signals = block_termination_signals();
+
+  if (*serve) {
+    serve_cfg.jwt_secret = secret_from_env_or(serve_cfg.jwt_secret);
+    auto colon = redis_addr.rfind(':');
+    serve_cfg.redis_host = redis_addr.substr(0, colon);
+    serve_cfg.redis_port = static_cast<std::uint16_t>(std::stoi(redis_addr.substr(colon + 1)));
+    try {
+      fs::app::FlashsaleService service(serve_cfg);
+      service.start();
+      spdlog::info("flashsale listening on http://{}:{}", serve_cfg.bind, service.port());
+      int sig = wait_for_termination(signals);
+      spdlog::info("signal {}: draining and stopping", sig);
+      service.stop();
+    } catch (const std::exception& e) {
+      spdlog::error("{}", e.what());
+      return 1;
+    }
+    return 0;
+  }
+
+  // up: the whole system on loopback, data under one folder.
+  namespace stdfs = std::filesystem;
+  const stdfs::path data = stdfs::absolute(data_dir);
+  stdfs::create_directories(data / "redis");
+  stdfs::create_directories(data / "postgres");
+  std::error_code ec;
+  stdfs::permissions(data, stdfs::perms::owner_all | stdfs::perms::group_read |
+                               stdfs::perms::group_exec | stdfs::perms::others_read |
+                               stdfs::perms::others_exec,
+                     ec);
+  fs::stack::RedisOptions ro;
+  ro.dir = data / "redis";
+  auto redis = fs::stack::RedisServer::start(ro);
+  if (!redis) {
+    spdlog::error("redis-server: {}", redis.error().message);
+    return 1;
+  }
+  spdlog::info("redis-server on 127.0.0.1:{} (data in {})", (*redis)->port(), ro.dir.string());
+  fs::stack::PostgresOptions po;
+  po.dir = data / "postgres";
+  auto pg = fs::stack::PostgresServer::start(po);
+  if (!pg) {
+    spdlog::error("postgres: {}", pg.error().message);
+    return 1;
+  }
+  spdlog::info("postgres on 127.0.0.1:{} (data in {})", (*pg)->port(), po.dir.string());
+
+  up_cfg.redis_port = (*redis)->port();
+  up_cfg.pg_conninfo = (*pg)->conninfo();
+  up_cfg.jwt_secret = secret_from_env_or("");
+  bool generated_secret = up_cfg.jwt_secret.empty();
+  if (generated_secret) up_cfg.jwt_secret = fs::SecureRandom::instance().hex(32);
+  int rc = 0;
+  try {
+    fs::app::FlashsaleService service(up_cfg);
+    service.start();
+    if (!fs::app::wait_until_ready(service.port(), "/readyz", std::chrono::seconds{30})) {
+      spdlog::error("the service did not become ready");
+      return 1;
+    }
+    std::cout << "\nflashsale is up: http://127.0.0.1:" << service.port() << "\n";
+    if (generated_secret) std::cout << "JWT secret (generated): " << up_cfg.jwt_secret << "\n";
+    std::cout << "admin token (24 h): " << mint(up_cfg.jwt_secret, "admin", true, 86400) << "\n"
+              << "metrics: http://127.0.0.1:" << service.port() << "/metrics\n\n"
+              << std::flush;
+    if (demo) {
+      fs::crowd::CrowdOptions c;
+      c.port = service.port();
+      c.jwt_secret = up_cfg.jwt_secret;
+      c.users = demo_users;
+      c.stock = demo_stock;
+      c.connections = demo_connections;
+      std::cout << "demo: " << demo_users << " users race for " << demo_stock << " units of '"
+                << c.product_id << "'\n"
+                << std::flush;
+      auto report = fs::crowd::run_crowd(c);
+      if (!report) {
+        spdlog::error("demo failed: {}", report.error().message);
+        rc = 1;
+      } else {
+        std::cout << fs::crowd::format_report(*report, false) << std::flush;
+        if (!report->invariants.ok) rc = 3;
+      }
+    }
+    if (!exit_after_demo) {
+      std::cout << "Ctrl-C stops everything.\n" << std::flush;
+      wait_for_termination(signals);
+    }
+    spdlog::info("stopping");
+    service.stop();
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    rc = 1;
+  }
+  (*pg)->stop();
+  (*redis)->stop();
+  return rc;
+}

@@ -3,10 +3,10 @@
 namespace fs {
 
 std::uint64_t stable_hash(std::string_view s) noexcept {
-  std::uint64_t h = 1469598103934665603ULL;
+  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a 64 offset basis
   for (unsigned char c : s) {
     h ^= c;
-    h *= 1099511628211ULL;
+    h *= 0x100000001b3ULL;  // FNV-1a 64 prime
   }
   return h;
 }

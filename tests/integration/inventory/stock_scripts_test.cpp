@@ -1,0 +1,171 @@
+// The Lua scripts that own stock, run against a real redis-server.
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include "domain/shard_walk.hpp"
+#include "inventory/stock_keys.hpp"
+#include "inventory/stock_scripts.hpp"
+#include "inventory/stock_shards.hpp"
+#include "redis/redis_client_impl.hpp"
+#include "support/servers.hpp"
+
+namespace fs::inventory {
+namespace {
+namespace asio = boost::asio;
+
+class StockScripts : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    redis::ClientConfig cfg;
+    cfg.port = test::shared_redis().port();
+    client_ = redis::make_client(ctx_.get_executor(), cfg);
+    shards_ = std::make_unique<StockShards>(*client_);
+    product_.product_id = test::unique_name("lua");
+    product_.generation = 1;
+    product_.shards = 4;
+    product_.stock_total = 8;
+    product_.per_user_limit = 1;
+  }
+  void TearDown() override { client_->close(); }
+
+  template <class F>
+  auto run(F f) {
+    auto fut = asio::co_spawn(ctx_, f(), asio::use_future);
+    ctx_.restart();
+    ctx_.run();
+    return fut.get();
+  }
+  Result<ReserveOutcome> reserve(const std::string& user, const std::string& id, int qty = 1) {
+    return run([&]() { return shards_->reserve(product_, user, qty, id, 1000); });
+  }
+  std::vector<std::int64_t> levels() {
+    auto l = run([&]() { return shards_->levels(product_); });
+    EXPECT_TRUE(l.ok());
+    return l.ok() ? *l : std::vector<std::int64_t>{};
+  }
+
+  asio::io_context ctx_;
+  std::unique_ptr<redis::Client> client_;
+  std::unique_ptr<StockShards> shards_;
+  Product product_;
+};
+
+TEST_F(StockScripts, CheckAndDecrNeverGoesBelowZero) {
+  StockKeys keys(product_.product_id, 1);
+  auto set = run([&]() {
+    std::vector<std::string> c{"SET", keys.shard(0), "2"};
+    return client_->command(std::move(c));
+  });
+  ASSERT_TRUE(set.ok());
+  std::vector<long long> got;
+  for (int i = 0; i < 4; ++i) {
+    auto r = run([&]() {
+      std::vector<std::string> k{keys.shard(0)};
+      std::vector<std::string> a{"1"};
+      return client_->eval(check_and_decr_script(), std::move(k), std::move(a));
+    });
+    ASSERT_TRUE(r.ok());
+    got.push_back(r->integer);
+  }
+  EXPECT_EQ(got, (std::vector<long long>{1, 0, -1, -1}));
+}
+
+TEST_F(StockScripts, InitializeSplitsStockOverShards) {
+  ASSERT_TRUE(run([&]() { return shards_->initialize(product_, 0); }).ok());
+  EXPECT_EQ(levels(), (std::vector<std::int64_t>{2, 2, 2, 2}));
+}
+
+TEST_F(StockScripts, ReserveStartsAtTheUsersShardAndFallsThrough) {
+  ASSERT_TRUE(run([&]() { return shards_->initialize(product_, 0); }).ok());
+  const std::string user = "walker";
+  const int first = first_shard(user, 4);
+  // Empty the user's own shard: the walk must fall through to the next one.
+  StockKeys keys(product_.product_id, 1);
+  ASSERT_TRUE(run([&]() {
+                std::vector<std::string> c{"SET", keys.shard(first), "0"};
+                return client_->command(std::move(c));
+              }).ok());
+  auto r = reserve(user, "r-1");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->kind, ReserveOutcome::Kind::reserved);
+  EXPECT_EQ(r->shard, (first + 1) % 4);
+  auto l = levels();
+  EXPECT_EQ(l[static_cast<std::size_t>((first + 1) % 4)], 1);
+}
+
+TEST_F(StockScripts, PerUserLimitIsCheckedInTheSameScript) {
+  ASSERT_TRUE(run([&]() { return shards_->initialize(product_, 0); }).ok());
+  EXPECT_EQ(reserve("u1", "a")->kind, ReserveOutcome::Kind::reserved);
+  EXPECT_EQ(reserve("u1", "b")->kind, ReserveOutcome::Kind::limit_exceeded);
+  EXPECT_EQ(reserve("u2", "c", 2)->kind, ReserveOutcome::Kind::limit_exceeded);
+  auto l = levels();
+  EXPECT_EQ(l[0] + l[1] + l[2] + l[3], 7);
+}
+
+TEST_F(StockScripts, SoldOutWhenEveryShardIsEmpty) {
+  product_.stock_total = 3;
+  product_.per_user_limit = 100;
+  ASSERT_TRUE(run([&]() { return shards_->initialize(product_, 0); }).ok());
+  int reserved = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto r = reserve("u" + std::to_string(i), "id" + std::to_string(i));
+    ASSERT_TRUE(r.ok());
+    if (r->kind == ReserveOutcome::Kind::reserved) ++reserved;
+    else EXPECT_EQ(r->kind, ReserveOutcome::Kind::sold_out);
+  }
+  EXPECT_EQ(reserved, 3);
+  for (auto v : levels()) EXPECT_EQ(v, 0);
+}
+
+TEST_F(StockScripts, ReleaseReturnsUnitsExactlyOnce) {
+  ASSERT_TRUE(run([&]() { return shards_->initialize(product_, 0); }).ok());
+  auto r = reserve("u1", "rel-1");
+  ASSERT_EQ(r->kind, ReserveOutcome::Kind::reserved);
+  int shard = r->shard;
+  for (int i = 0; i < 3; ++i) {
+    auto rel = run([&]() { return shards_->release(product_, "u1", shard, 1, "rel-1"); });
+    ASSERT_TRUE(rel.ok());
+    EXPECT_EQ(*rel, i == 0);  // only the first release returns the unit
+  }
+  auto l = levels();
+  EXPECT_EQ(l[0] + l[1] + l[2] + l[3], 8);
+  // The user's count went back too: they may reserve again.
+  EXPECT_EQ(reserve("u1", "rel-2")->kind, ReserveOutcome::Kind::reserved);
+}
+
+TEST_F(StockScripts, HoldsAreRecordedCommittedAndConsumed) {
+  ASSERT_TRUE(run([&]() { return shards_->initialize(product_, 0); }).ok());
+  ASSERT_EQ(reserve("u1", "h-1")->kind, ReserveOutcome::Kind::reserved);
+  ASSERT_EQ(reserve("u2", "h-2")->kind, ReserveOutcome::Kind::reserved);
+  EXPECT_TRUE(*run([&]() { return shards_->commit_hold(product_, "h-1"); }));
+  auto holds = run([&]() { return shards_->holds(product_); });
+  ASSERT_TRUE(holds.ok());
+  ASSERT_EQ(holds->size(), 2u);
+  for (const auto& h : *holds) {
+    EXPECT_EQ(h.state, h.reservation_id == "h-1" ? 'c' : 'h');
+    EXPECT_EQ(h.quantity, 1);
+    EXPECT_EQ(h.taken_at_ms, 1000);
+  }
+  EXPECT_TRUE(*run([&]() { return shards_->consume_hold(product_, "h-2"); }));
+  // A consumed hold cannot be released: its unit never returns.
+  EXPECT_FALSE(*run([&]() { return shards_->release(product_, "u2", 0, 1, "h-2"); }));
+}
+
+TEST(HoldRecord, Parses) {
+  Hold h;
+  ASSERT_TRUE(parse_hold("id", "c|3|2|user-1|1700000000000", h));
+  EXPECT_EQ(h.state, 'c');
+  EXPECT_EQ(h.shard, 3);
+  EXPECT_EQ(h.quantity, 2);
+  EXPECT_EQ(h.user_id, "user-1");
+  EXPECT_EQ(h.taken_at_ms, 1700000000000);
+  EXPECT_FALSE(parse_hold("id", "x|3|2|u|1", h));
+  EXPECT_FALSE(parse_hold("id", "h|3|2|u", h));
+  EXPECT_FALSE(parse_hold("id", "h|a|2|u|1", h));
+}
+
+}  // namespace
+}  // namespace fs::inventory

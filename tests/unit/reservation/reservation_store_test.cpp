@@ -1,0 +1,24 @@
+#include "reservation/reservation_store.hpp"
+
+#include <gtest/gtest.h>
+
+#include "reservation/idempotency_store.hpp"
+
+namespace fs::reservation {
+namespace {
+
+TEST(PgArrayLiteral, QuotesEveryElementAndEscapes) {
+  EXPECT_EQ(pg_array_literal({}), "{}");
+  EXPECT_EQ(pg_array_literal({std::string("a"), std::nullopt, std::string("b c")}),
+            "{\"a\",NULL,\"b c\"}");
+  EXPECT_EQ(pg_array_literal({std::string("q\"uo\\te,{}")}), "{\"q\\\"uo\\\\te,{}\"}");
+}
+
+TEST(Fingerprint, IsSha256Hex) {
+  // sha256("abc")
+  EXPECT_EQ(fingerprint_hash("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+}  // namespace
+}  // namespace fs::reservation
