@@ -188,6 +188,11 @@ Result<pid_t> spawn_process(SpawnRequest req) {
     if (::prctl(PR_SET_PDEATHSIG, req.death_signal) != 0) child_fail(report[1], 5);
     // The parent may have died between fork() and prctl(): then nobody will signal us.
     if (::getppid() != parent) _exit(1);
+    // Ignored signals stay ignored across exec (a server parent typically ignores SIGPIPE);
+    // the program gets default dispositions and an empty mask, as from a shell.
+    for (int sig = 1; sig < NSIG; ++sig) {
+      if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+    }
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);

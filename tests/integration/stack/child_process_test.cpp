@@ -105,6 +105,18 @@ TEST(ChildProcess, StopEscalatesToSigkill) {
   EXPECT_EQ(WTERMSIG(*(*child)->wait_status()), SIGKILL);
 }
 
+TEST(ChildProcess, StartsWithDefaultSignalDispositions) {
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  struct sigaction previous {};
+  ::sigaction(SIGPIPE, &ignore, &previous);
+  auto out = run_command({"sh", "-c", "grep SigIgn /proc/self/status"});
+  ::sigaction(SIGPIPE, &previous, nullptr);
+  ASSERT_TRUE(out.ok()) << out.error().message;
+  // SIGPIPE is bit 13 (mask 0x1000); sh itself ignores nothing at start-up.
+  EXPECT_EQ(*out, "SigIgn:\t0000000000000000\n");
+}
+
 TEST(ChildProcess, ExecFailureIsReported) {
   ChildProcess::Options options;
   options.argv = {"/nonexistent/flashsale-no-such-program"};
