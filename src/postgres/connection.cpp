@@ -17,6 +17,7 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr auto kAsTuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kMaxCachedStatements = 1024;
 
 struct ResultDeleter {
   void operator()(PGresult* res) const { PQclear(res); }
@@ -154,9 +155,9 @@ asio::awaitable<std::optional<Error>> Connection::wait(bool for_write) {
     broken_ = true;
     co_return Error{Errc::unavailable, "connection closed"};
   }
-  auto [ec] = co_await socket_->async_wait(
-      for_write ? asio::posix::descriptor_base::wait_write : asio::posix::descriptor_base::wait_read,
-      kAsTuple);
+  auto [ec] = co_await socket_->async_wait(for_write ? asio::posix::descriptor_base::wait_write
+                                                     : asio::posix::descriptor_base::wait_read,
+                                           kAsTuple);
   if (abort_ != Abort::none) {
     broken_ = true;
     co_return abort_error();
@@ -246,15 +247,22 @@ asio::awaitable<Result<Rows>> Connection::query(std::string sql, std::vector<Par
   if (auto found = statements_.find(sql); found != statements_.end()) {
     name = found->second;
   } else {
-    name = statement_name(sql);
-    while (statement_names_.contains(name)) name += '_';  // FNV collision: still unique
+    // Past the cap (SQL built at run time) the unnamed statement is re-prepared on every call,
+    // so neither this map nor the backend's memory grows without bound.
+    const bool cache = statements_.size() < kMaxCachedStatements;
+    if (cache) {
+      name = statement_name(sql);
+      while (statement_names_.contains(name)) name += '_';  // FNV collision: still unique
+    }
     if (!PQsendPrepare(pg_, name.c_str(), sql.c_str(), 0, nullptr)) {
       co_return connection_error("prepare");
     }
     auto prepared = co_await finish_command();
     if (!prepared) co_return std::move(prepared).error();
-    statement_names_.insert(name);
-    statements_.emplace(std::move(sql), name);
+    if (cache) {
+      statement_names_.insert(name);
+      statements_.emplace(std::move(sql), name);
+    }
   }
 
   std::vector<const char*> values;
@@ -287,20 +295,19 @@ bool Connection::in_failed_transaction() const {
 void Connection::watch_idle(std::function<void()> on_lost) {
   if (!socket_) return;
   const std::uint64_t id = ++idle_watch_id_;
-  socket_->async_wait(
-      asio::posix::descriptor_base::wait_read,
-      [weak = weak_from_this(), id, on_lost = std::move(on_lost)](
-          boost::system::error_code ec) mutable {
-        auto self = weak.lock();
-        if (!self || ec || self->idle_watch_id_ != id || !self->pg_) return;
-        if (!PQconsumeInput(self->pg_) || PQstatus(self->pg_) == CONNECTION_BAD) {
-          self->broken_ = true;
-          on_lost();
-          return;
-        }
-        while (PGnotify* note = PQnotifies(self->pg_)) PQfreemem(note);
-        self->watch_idle(std::move(on_lost));
-      });
+  socket_->async_wait(asio::posix::descriptor_base::wait_read,
+                      [weak = weak_from_this(), id,
+                       on_lost = std::move(on_lost)](boost::system::error_code ec) mutable {
+                        auto self = weak.lock();
+                        if (!self || ec || self->idle_watch_id_ != id || !self->pg_) return;
+                        if (!PQconsumeInput(self->pg_) || PQstatus(self->pg_) == CONNECTION_BAD) {
+                          self->broken_ = true;
+                          on_lost();
+                          return;
+                        }
+                        while (PGnotify* note = PQnotifies(self->pg_)) PQfreemem(note);
+                        self->watch_idle(std::move(on_lost));
+                      });
 }
 
 void Connection::stop_watching_idle() {

@@ -1,6 +1,10 @@
 #pragma once
 // Async PostgreSQL access (libpq in non-blocking mode driven by Asio; never blocks an I/O thread).
 // A Database is bound to one executor (one io_context thread) and owns a small connection pool.
+// Call it only from that thread, and destroy it (or close() it) before its io_context; callers
+// suspended at that point resume with Errc::cancelled. Broken connections are replaced in the
+// background with jittered exponential backoff; while none can be made, calls fail at once with
+// Errc::unavailable. Implementation: database_impl.cpp (pool), connection.cpp (one libpq conn).
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <functional>
@@ -58,7 +62,9 @@ class Database {
   virtual ~Database() = default;
 
   // One statement with parameters on a free pooled connection. Statements are prepared once per
-  // connection and cached by SQL text. Errors: Errc::unavailable (connection broken / server
+  // connection and cached by SQL text. Waiting for a free connection and running the statement
+  // are each bounded by query_timeout; on a timeout the connection is discarded (the server may
+  // still finish the statement) and replaced. Errors: Errc::unavailable (connection broken / server
   // down), Errc::timeout, Errc::unique_violation (23505), Errc::serialization_failure
   // (40001, 40P01), Errc::backend_error (other SQL errors; message has SQLSTATE and text),
   // Errc::overloaded (too many waiters).
@@ -69,6 +75,9 @@ class Database {
   virtual boost::asio::awaitable<Result<void>> execute_script(std::string_view sql) = 0;
 
   // BEGIN; fn(session); COMMIT — ROLLBACK when fn returns an error or the connection fails.
+  // Returns fn's error, or COMMIT's (e.g. a deferred unique_violation). If fn swallows a failed
+  // statement and returns success, the transaction is rolled back and Errc::backend_error
+  // returned. The Session is valid only until fn's awaitable completes.
   virtual boost::asio::awaitable<Result<void>> transaction(
       std::function<boost::asio::awaitable<Result<void>>(Session&)> fn) = 0;
 

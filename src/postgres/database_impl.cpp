@@ -26,7 +26,7 @@ constexpr std::chrono::milliseconds kFirstBackoff{50};
 // One of the `connections` places in the pool; its keeper coroutine (re)connects it.
 struct Slot {
   explicit Slot(const asio::any_io_executor& executor) : wake(executor) {}
-  asio::steady_timer wake;  // backoff sleep, then "your connection was dropped"
+  asio::steady_timer wake;                 // backoff sleep, then "your connection was dropped"
   std::shared_ptr<Connection> connection;  // while connecting or up
   bool up = false;
 };
@@ -167,8 +167,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
   std::chrono::milliseconds jittered(std::chrono::milliseconds backoff) {
     // Half fixed, half random, so a restarted server is not hit by every pool in lockstep.
     const auto half = std::max<std::int64_t>(backoff.count() / 2, 1);
-    const auto spread =
-        static_cast<std::int64_t>(SecureRandom::instance().next_u64() % static_cast<std::uint64_t>(half));
+    const auto spread = static_cast<std::int64_t>(SecureRandom::instance().next_u64() %
+                                                  static_cast<std::uint64_t>(half));
     return std::chrono::milliseconds{half + spread};
   }
 
@@ -188,7 +188,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
         pool->connect_failed(std::move(error));
         slot->wake.expires_after(pool->jittered(backoff));
         co_await slot->wake.async_wait(kAsTuple);
-        backoff = std::min(backoff * 2, std::max(pool->config_.reconnect_backoff_max, kFirstBackoff));
+        backoff =
+            std::min(backoff * 2, std::max(pool->config_.reconnect_backoff_max, kFirstBackoff));
         continue;
       }
       backoff = kFirstBackoff;
@@ -264,8 +265,7 @@ asio::awaitable<Result<void>> run_script(std::shared_ptr<Pool> pool, std::string
 }
 
 asio::awaitable<Result<void>> run_transaction(
-    std::shared_ptr<Pool> pool,
-    std::function<asio::awaitable<Result<void>>(Session&)> fn) {
+    std::shared_ptr<Pool> pool, std::function<asio::awaitable<Result<void>>(Session&)> fn) {
   auto leased = co_await Pool::lease(pool);
   if (!leased) co_return std::move(leased).error();
   Lease connection(pool, std::move(*leased));
@@ -336,7 +336,8 @@ class PooledDatabase final : public Database {
 }  // namespace
 
 std::unique_ptr<Database> make_database(asio::any_io_executor executor, DatabaseConfig config) {
-  if (config.connections == 0) throw std::invalid_argument("DatabaseConfig.connections must be > 0");
+  if (config.connections == 0)
+    throw std::invalid_argument("DatabaseConfig.connections must be > 0");
   if (config.conninfo.empty()) throw std::invalid_argument("DatabaseConfig.conninfo is empty");
   return std::make_unique<PooledDatabase>(std::move(executor), std::move(config));
 }

@@ -10,9 +10,9 @@ namespace {
 std::size_t cell_index(const Rows& rows, std::size_t row, std::size_t col) {
   // Asking for a cell that is not there is a caller bug, not an expected failure.
   if (row >= rows.size() || col >= rows.columns()) {
-    throw std::out_of_range("pg::Rows: cell (" + std::to_string(row) + ", " +
-                            std::to_string(col) + ") outside " + std::to_string(rows.size()) +
-                            "x" + std::to_string(rows.columns()));
+    throw std::out_of_range("pg::Rows: cell (" + std::to_string(row) + ", " + std::to_string(col) +
+                            ") outside " + std::to_string(rows.size()) + "x" +
+                            std::to_string(rows.columns()));
   }
   return row * rows.columns() + col;
 }

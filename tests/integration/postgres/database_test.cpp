@@ -79,7 +79,8 @@ TEST_F(DatabaseTest, CreateInsertSelectWithNulls) {
   const std::string table = test::unique_name("items");
   auto created = run(db->execute_script("CREATE TABLE " + table +
                                         " (id int PRIMARY KEY, name text, note text);"
-                                        "CREATE INDEX ON " + table + " (name);"));
+                                        "CREATE INDEX ON " +
+                                        table + " (name);"));
   ASSERT_TRUE(created.ok()) << created.error().message;
   EXPECT_TRUE(db->healthy());
 
@@ -146,6 +147,25 @@ TEST_F(DatabaseTest, SqlErrorsAreMappedAndTheConnectionStaysUsable) {
   EXPECT_EQ(after->get(0, 0), "1");
 }
 
+TEST_F(DatabaseTest, PreparedStatementsAreReusedAndTheCacheIsBounded) {
+  auto db = open(config(1));  // one connection, so pg_prepared_statements shows all of them
+  const std::string count = "SELECT count(*) FROM pg_prepared_statements";
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(run(db->query("SELECT $1::int", {"1"})).ok());
+  auto few = run(db->query(count));
+  ASSERT_TRUE(few.ok()) << few.error().message;
+  EXPECT_EQ(few->get(0, 0), "2");  // "SELECT $1::int" once, and the count query itself
+
+  // SQL text built at run time: past the cap the statements are no longer kept.
+  for (int i = 0; i < 1100; ++i) {
+    auto one = run(db->query("SELECT " + std::to_string(i) + " AS n"));
+    ASSERT_TRUE(one.ok()) << one.error().message;
+    ASSERT_EQ(one->get(0, "n"), std::to_string(i));
+  }
+  auto many = run(db->query(count));
+  ASSERT_TRUE(many.ok()) << many.error().message;
+  EXPECT_EQ(many->get(0, 0), "1024");
+}
+
 TEST_F(DatabaseTest, FiveHundredConcurrentQueriesOverAPoolOfFour) {
   constexpr int kQueries = 500;
   auto db = open(config(4));
@@ -163,7 +183,8 @@ TEST_F(DatabaseTest, FiveHundredConcurrentQueriesOverAPoolOfFour) {
                             outcomes[i], finished),
                      asio::detached);
     }
-    ASSERT_TRUE(test::run_until(io_, [&] { return finished == kQueries; }, 30s));
+    ASSERT_TRUE(test::run_until(
+        io_, [&] { return finished == kQueries; }, 30s));
     const auto elapsed = Clock::now() - start;
 
     std::set<std::string> backends;
@@ -182,8 +203,8 @@ TEST_F(DatabaseTest, FiveHundredConcurrentQueriesOverAPoolOfFour) {
                    std::to_string(static_cast<long>(kQueries / seconds)));
   }
 
-  auto sessions = run(db->query(
-      "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", {app_name_}));
+  auto sessions = run(
+      db->query("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", {app_name_}));
   ASSERT_TRUE(sessions.ok()) << sessions.error().message;
   EXPECT_EQ(sessions->get(0, 0), "4");
 }
@@ -198,10 +219,12 @@ TEST_F(DatabaseTest, WaitersBeyondMaxWaitersAreOverloaded) {
   std::vector<std::optional<Result<Rows>>> outcomes(kQueries);
   int finished = 0;
   for (int i = 0; i < kQueries; ++i) {
-    asio::co_spawn(io_, record(db->query("SELECT $1::int", {std::to_string(i)}), outcomes[i], finished),
+    asio::co_spawn(io_,
+                   record(db->query("SELECT $1::int", {std::to_string(i)}), outcomes[i], finished),
                    asio::detached);
   }
-  ASSERT_TRUE(test::run_until(io_, [&] { return finished == kQueries; }, 30s));
+  ASSERT_TRUE(test::run_until(
+      io_, [&] { return finished == kQueries; }, 30s));
   int ok = 0;
   int overloaded = 0;
   for (int i = 0; i < kQueries; ++i) {
@@ -356,7 +379,8 @@ TEST_F(DatabaseTest, DestroyingTheDatabaseCancelsSuspendedCallers) {
 
   const auto start = Clock::now();
   db.reset();
-  ASSERT_TRUE(test::run_until(io_, [&] { return finished == kCallers; }, 5s));
+  ASSERT_TRUE(test::run_until(
+      io_, [&] { return finished == kCallers; }, 5s));
   EXPECT_LT(since(start), 1000ms);
   for (const auto& outcome : outcomes) {
     ASSERT_FALSE(outcome->ok());
@@ -431,7 +455,8 @@ TEST(DatabaseFailoverTest, KilledServerFailsFastThenThePoolRecoversByItself) {
     EXPECT_EQ(down.code(), Errc::unavailable) << down.error().message;
     EXPECT_LT(since(start), 100ms);
   }
-  EXPECT_TRUE(test::run_until(io, [&] { return !db->healthy(); }, 5s));
+  EXPECT_TRUE(test::run_until(
+      io, [&] { return !db->healthy(); }, 5s));
 
   const auto restarting = Clock::now();
   ASSERT_TRUE(server.restart().ok());
