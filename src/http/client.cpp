@@ -73,44 +73,10 @@ class BeastConnection final : public Connection {
     // A kept-alive socket the server has meanwhile closed fails on write or yields EOF before
     // any response byte. The server cannot have acted on such a request, so one retry on a
     // fresh connection is safe. A fresh connection's failure is reported as is.
-    for (int attempt = 0;; ++attempt) {
-      const bool reused = stream_.has_value();
-      if (!reused) {
-        Status connected = co_await connect();
-        if (!connected) co_return connected.error();
-      }
-      std::optional<bhttp::response_parser<bhttp::string_body>> parser;
-      parser.emplace();
-      parser->body_limit(kResponseBodyLimit);
-      parser->header_limit(kResponseHeaderLimit);
-      if (head) parser->skip(true);
-
-      stream_->expires_after(config_.timeout);
-      auto [write_ec, written] = co_await bhttp::async_write(*stream_, msg, kTuple);
-      (void)written;
-      beast::error_code ec = write_ec;
-      if (!ec) {
-        auto [read_ec, read_n] = co_await bhttp::async_read(*stream_, buffer_, *parser, kTuple);
-        (void)read_n;
-        ec = read_ec;
-      }
-      if (ec) {
-        const bool nothing_received = !parser->got_some();
-        close();
-        if (reused && attempt == 0 && nothing_received && ec != beast::error::timeout) continue;
-        co_return io_error(ec, "http request to " + config_.host);
-      }
-
-      auto& res = parser->get();
-      ClientResponse out;
-      out.status = static_cast<int>(res.result_int());
-      out.headers.reserve(std::distance(res.begin(), res.end()));
-      for (const auto& field : res)
-        out.headers.push_back(Header{lowercase(field.name_string()), std::string(field.value())});
-      out.body = std::move(res.body());
-      if (!res.keep_alive()) close();
-      co_return out;
-    }
+    Attempt attempt = co_await exchange(msg, head);
+    if (attempt.retryable) attempt = co_await exchange(msg, head);
+    if (attempt.error) co_return std::move(*attempt.error);
+    co_return std::move(*attempt.response);
   }
 
   void close() override {
@@ -123,6 +89,54 @@ class BeastConnection final : public Connection {
   }
 
  private:
+  struct Attempt {
+    std::optional<ClientResponse> response;
+    std::optional<Error> error;
+    bool retryable = false;
+  };
+
+  asio::awaitable<Attempt> exchange(bhttp::request<bhttp::string_body>& msg, bool head) {
+    Attempt out;
+    const bool reused = stream_.has_value();
+    if (!reused) {
+      Status connected = co_await connect();
+      if (!connected) {
+        out.error = connected.error();
+        co_return out;
+      }
+    }
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(kResponseBodyLimit);
+    parser.header_limit(kResponseHeaderLimit);
+    if (head) parser.skip(true);
+
+    stream_->expires_after(config_.timeout);
+    auto [write_ec, written] = co_await bhttp::async_write(*stream_, msg, kTuple);
+    (void)written;
+    beast::error_code ec = write_ec;
+    if (!ec) {
+      auto [read_ec, read_n] = co_await bhttp::async_read(*stream_, buffer_, parser, kTuple);
+      (void)read_n;
+      ec = read_ec;
+    }
+    if (ec) {
+      out.retryable = reused && !parser.got_some() && ec != beast::error::timeout;
+      close();
+      out.error = io_error(ec, "http request to " + config_.host);
+      co_return out;
+    }
+
+    auto& res = parser.get();
+    ClientResponse response;
+    response.status = static_cast<int>(res.result_int());
+    for (const auto& field : res)
+      response.headers.push_back(Header{lowercase(field.name_string()), std::string(field.value())});
+    response.body = std::move(res.body());
+    if (!res.keep_alive()) close();
+    out.response = std::move(response);
+    co_return out;
+  }
+
   asio::awaitable<Status> connect() {
     if (endpoints_.empty()) {
       beast::error_code ec;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/result.hpp"
@@ -20,7 +21,18 @@ struct ClientResponse {
   std::string_view header(std::string_view lower_name) const;
 };
 
+// Not an aggregate on purpose: GCC 12 miscompiles an aggregate temporary written inside a
+// co_await expression (`co_await conn->send(ClientRequest{...})` frees a dangling SSO
+// pointer); going through a constructor avoids that bug.
 struct ClientRequest {
+  ClientRequest() = default;
+  ClientRequest(std::string method_, std::string target_, std::vector<Header> headers_ = {},
+                std::string body_ = {})
+      : method(std::move(method_)),
+        target(std::move(target_)),
+        headers(std::move(headers_)),
+        body(std::move(body_)) {}
+
   std::string method = "GET";
   std::string target = "/";
   std::vector<Header> headers;
