@@ -7,9 +7,16 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "common/result.hpp"
+
+namespace fs {
+class Random;
+}
 
 namespace fs::redis {
 
@@ -38,6 +45,11 @@ struct ClientConfig {
   std::chrono::milliseconds reconnect_backoff_min{50};
   std::chrono::milliseconds reconnect_backoff_max{2000};
   std::size_t max_in_flight = 65536;  // beyond this, command() fails fast with Errc::overloaded
+  // When the oldest unanswered command is this old the connection is presumed stuck (e.g. a
+  // black-holed peer) and is reset; zero means 2 x command_timeout.
+  std::chrono::milliseconds stuck_reset_after{0};
+  // Source of reconnect jitter; nullptr means fs::SecureRandom::instance(). Must outlive the client.
+  Random* random = nullptr;
 };
 
 class Client {
@@ -48,6 +60,18 @@ class Client {
   // reply), Errc::timeout (no reply within command_timeout: the outcome is unknown),
   // Errc::backend_error (Redis answered -ERR ...; message holds Redis' text).
   virtual boost::asio::awaitable<Result<Reply>> command(std::vector<std::string> args) = 0;
+
+  // command("SET", key, value): the same, with the arguments listed. Prefer this form inside
+  // coroutines: GCC 12 rejects a braced list inside co_await ("array used as initializer"), so
+  // `co_await client.command({"GET", key})` does not compile there.
+  template <class... Args>
+    requires(sizeof...(Args) > 0 && (std::is_convertible_v<const Args&, std::string_view> && ...))
+  boost::asio::awaitable<Result<Reply>> command(Args&&... args) {
+    std::vector<std::string> argv;
+    argv.reserve(sizeof...(Args));
+    (argv.emplace_back(std::forward<Args>(args)), ...);
+    return command(std::move(argv));
+  }
 
   // EVALSHA script keys... args...; on NOSCRIPT it sends SCRIPT LOAD and retries once.
   virtual boost::asio::awaitable<Result<Reply>> eval(const Script& script,

@@ -1,0 +1,368 @@
+// Pipelined Redis client: one connection, one writer coroutine that coalesces every command
+// queued since its last write into one async_write, one reader coroutine that feeds hiredis and
+// completes waiters in FIFO order. See redis_client.hpp for the contract.
+#include "redis/redis_client_impl.hpp"
+
+#include <algorithm>
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <deque>
+#include <exception>
+
+#include "common/random.hpp"
+#include "redis/resp.hpp"
+
+namespace fs::redis {
+
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
+using ReplyHandler = asio::any_completion_handler<void(Result<Reply>)>;
+using WakeHandler = asio::any_completion_handler<void()>;
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kReadChunk = 64 * 1024;
+
+// Background coroutines must not swallow bugs.
+void rethrow_if_failed(std::exception_ptr e) {
+  if (e) std::rethrow_exception(e);
+}
+
+// A command sent (or queued to be sent) on the current connection, waiting for its reply.
+struct Pending {
+  Pending(ReplyHandler h, SteadyClock::time_point d) : handler(std::move(h)), deadline(d) {}
+  Pending(Pending&&) = default;
+  // Boost 1.81's any_completion_handler move assignment recurses forever (it wraps the source in
+  // a new handler instead of moving it); keep it unreachable.
+  Pending& operator=(Pending&&) = delete;
+
+  ReplyHandler handler;  // empty once timed out: a tombstone that only absorbs its reply
+  SteadyClock::time_point deadline;
+};
+
+// One TCP connection. Its reader and writer hold it by shared_ptr, so a connection that ended
+// can finish its coroutines without touching the socket of its successor.
+struct Session {
+  explicit Session(const asio::any_io_executor& ex) : socket(ex), resolver(ex), connect_timer(ex) {}
+  tcp::socket socket;
+  tcp::resolver resolver;
+  asio::steady_timer connect_timer;
+  std::string writing;       // bytes handed to the current async_write
+  WakeHandler writer_wake;   // set while the writer waits for bytes to send
+  bool connecting = false;
+  bool connect_timed_out = false;
+  bool stuck = false;  // reset because a reply was long overdue
+  bool ended = false;
+};
+
+class ClientState : public std::enable_shared_from_this<ClientState> {
+ public:
+  ClientState(asio::any_io_executor executor, ClientConfig config)
+      : executor_(std::move(executor)),
+        config_(std::move(config)),
+        random_(config_.random != nullptr ? *config_.random : SecureRandom::instance()),
+        backoff_timer_(executor_),
+        sweep_timer_(executor_) {
+    if (config_.stuck_reset_after.count() <= 0) config_.stuck_reset_after = 2 * config_.command_timeout;
+  }
+
+  bool connected() const { return phase_ == Phase::connected; }
+
+  // Formats and queues one command. `args` is read before the caller is suspended, so it only
+  // has to live until the returned awaitable is co_awaited (same full-expression is fine).
+  asio::awaitable<Result<Reply>> execute(const std::vector<std::string>& args) {
+    return asio::async_initiate<decltype(asio::use_awaitable), void(Result<Reply>)>(
+        [self = shared_from_this(), &args](auto handler) {
+          self->enqueue(ReplyHandler(std::move(handler)), args);
+        },
+        asio::use_awaitable);
+  }
+
+  void close() {
+    if (phase_ == Phase::closed) return;
+    phase_ = Phase::closed;
+    if (session_) end_session(session_);
+    backoff_timer_.cancel();
+    sweep_timer_.cancel();
+    fail_all(Error{Errc::cancelled, "redis client closed"});
+  }
+
+ private:
+  enum class Phase {
+    idle,          // never used: the first command starts connecting
+    connecting,    // first connect: commands queue up and are sent once connected
+    connected,
+    reconnecting,  // lost or never reached: commands fail fast until a reconnect succeeds
+    closed,
+  };
+
+  void enqueue(ReplyHandler handler, const std::vector<std::string>& args) {
+    switch (phase_) {
+      case Phase::closed:
+        return complete(std::move(handler), Error{Errc::cancelled, "redis client closed"});
+      case Phase::reconnecting:
+        return complete(std::move(handler), Error{Errc::unavailable, unavailable_reason_});
+      case Phase::idle:
+        start();
+        break;
+      case Phase::connecting:
+      case Phase::connected:
+        break;
+    }
+    if (fifo_.size() >= config_.max_in_flight) {
+      return complete(std::move(handler), Error{Errc::overloaded, "redis client: too many commands in flight"});
+    }
+    if (!append_command(outgoing_, args)) {
+      return complete(std::move(handler), Error{Errc::internal, "redis client: cannot format command"});
+    }
+    fifo_.emplace_back(std::move(handler), SteadyClock::now() + config_.command_timeout);
+    if (session_ && session_->writer_wake) {
+      asio::post(executor_, std::move(session_->writer_wake));
+    }
+  }
+
+  // Waiters always resume from the executor queue, never inline: the reader keeps draining its
+  // buffer and a resumed caller cannot re-enter the client in the middle of an update.
+  void complete(ReplyHandler handler, Result<Reply> result) {
+    asio::post(executor_, [h = std::move(handler), r = std::move(result)]() mutable {
+      std::move(h)(std::move(r));
+    });
+  }
+
+  void fail_all(const Error& error) {
+    std::deque<Pending> failed;
+    failed.swap(fifo_);
+    tombstones_ = 0;
+    outgoing_.clear();
+    for (auto& p : failed) {
+      if (p.handler) complete(std::move(p.handler), error);
+    }
+  }
+
+  void start() {
+    phase_ = Phase::connecting;
+    auto self = shared_from_this();
+    asio::co_spawn(executor_, self->run_connection(self), rethrow_if_failed);
+    asio::co_spawn(executor_, self->run_sweeper(self), rethrow_if_failed);
+  }
+
+  void end_session(const std::shared_ptr<Session>& s) {
+    s->ended = true;
+    boost::system::error_code ignored;
+    s->socket.close(ignored);
+    s->resolver.cancel();
+    s->connect_timer.cancel();
+    if (s->writer_wake) asio::post(executor_, std::move(s->writer_wake));
+    if (session_ == s) session_.reset();
+  }
+
+  std::chrono::milliseconds jittered(std::chrono::milliseconds backoff) {
+    // Jitter spreads the reconnects of many clients so a restarted Redis is not stampeded.
+    auto half = std::max<std::int64_t>(backoff.count() / 2, 1);
+    return std::chrono::milliseconds{half + static_cast<std::int64_t>(
+                                                random_.next_u64() % static_cast<std::uint64_t>(half + 1))};
+  }
+
+  asio::awaitable<void> run_connection(std::shared_ptr<ClientState> self) {
+    auto backoff = config_.reconnect_backoff_min;
+    while (phase_ != Phase::closed) {
+      auto session = std::make_shared<Session>(executor_);
+      session_ = session;
+      Status connected = co_await connect(session);
+      if (phase_ == Phase::closed) co_return;
+      if (connected.ok()) {
+        phase_ = Phase::connected;
+        backoff = config_.reconnect_backoff_min;
+        asio::co_spawn(executor_, write_loop(self, session), rethrow_if_failed);
+        std::string reason = co_await read_loop(session);
+        if (phase_ == Phase::closed) co_return;
+        unavailable_reason_ = "redis connection lost: " + reason;
+      } else {
+        unavailable_reason_ = connected.error().message;
+      }
+      end_session(session);
+      phase_ = Phase::reconnecting;
+      fail_all(Error{Errc::unavailable, unavailable_reason_});
+      backoff_timer_.expires_after(jittered(backoff));
+      co_await backoff_timer_.async_wait(kNoThrow);
+      backoff = std::min(backoff * 2, config_.reconnect_backoff_max);
+    }
+  }
+
+  asio::awaitable<Status> connect(std::shared_ptr<Session> s) {
+    s->connecting = true;
+    s->connect_timer.expires_after(config_.connect_timeout);
+    s->connect_timer.async_wait([s](boost::system::error_code ec) {
+      if (ec || !s->connecting) return;
+      s->connect_timed_out = true;
+      boost::system::error_code ignored;
+      s->socket.close(ignored);
+      s->resolver.cancel();
+    });
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(config_.host, ec);
+    if (!ec) {
+      std::tie(ec) = co_await s->socket.async_connect(tcp::endpoint(address, config_.port), kNoThrow);
+    } else {
+      auto [resolve_ec, endpoints] =
+          co_await s->resolver.async_resolve(config_.host, std::to_string(config_.port), kNoThrow);
+      ec = resolve_ec;
+      if (!ec && !s->connect_timed_out && !s->ended) {
+        std::tie(ec, std::ignore) = co_await asio::async_connect(s->socket, endpoints, kNoThrow);
+      }
+    }
+    s->connecting = false;
+    s->connect_timer.cancel();
+    std::string where = config_.host + ":" + std::to_string(config_.port);
+    if (s->connect_timed_out) co_return Error{Errc::unavailable, "redis connect to " + where + " timed out"};
+    if (s->ended) co_return Error{Errc::unavailable, "redis connect to " + where + " aborted"};
+    if (ec) co_return Error{Errc::unavailable, "redis connect to " + where + ": " + ec.message()};
+    s->socket.set_option(tcp::no_delay(true), ec);
+    co_return Status{};
+  }
+
+  // Returns why the connection ended.
+  asio::awaitable<std::string> read_loop(std::shared_ptr<Session> s) {
+    ReplyReader reader;
+    auto buffer = std::make_unique<char[]>(kReadChunk);
+    while (true) {
+      auto [ec, n] = co_await s->socket.async_read_some(asio::buffer(buffer.get(), kReadChunk), kNoThrow);
+      if (phase_ == Phase::closed || s->ended) co_return "closed";
+      if (s->stuck) co_return "reset after a reply was overdue by " + std::to_string(config_.stuck_reset_after.count()) + " ms";
+      if (ec) co_return ec.message();
+      if (!reader.feed(buffer.get(), n)) co_return "protocol error: " + reader.failure();
+      while (auto reply = reader.next()) {
+        if (fifo_.empty()) co_return "reply without a pending command";
+        Pending p = std::move(fifo_.front());
+        fifo_.pop_front();
+        if (tombstones_ > 0) --tombstones_;  // tombstones are always a prefix of the FIFO
+        if (p.handler) complete(std::move(p.handler), std::move(*reply));
+      }
+      if (reader.failed()) co_return "protocol error: " + reader.failure();
+    }
+  }
+
+  asio::awaitable<void> write_loop(std::shared_ptr<ClientState> self, std::shared_ptr<Session> s) {
+    while (!s->ended) {
+      if (outgoing_.empty()) {
+        // A raw pointer, not a shared_ptr copy: GCC 12 may destroy temporaries of a co_await
+        // expression twice, which is only harmless for trivially destructible ones.
+        Session* session = s.get();
+        co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
+            [session](auto handler) {
+              WakeHandler wake(std::move(handler));
+              session->writer_wake.swap(wake);  // not operator=: see Pending
+            },
+            asio::use_awaitable);
+        continue;
+      }
+      s->writing.clear();
+      s->writing.swap(outgoing_);
+      auto [ec, n] = co_await asio::async_write(s->socket, asio::buffer(s->writing), kNoThrow);
+      if (ec) {
+        // The reader sees the closed socket and ends the session in one place.
+        boost::system::error_code ignored;
+        s->socket.close(ignored);
+        co_return;
+      }
+    }
+    (void)self;
+  }
+
+  // Times out overdue commands. Deadlines grow along the FIFO (constant timeout), so the timed-out
+  // entries are always a prefix and one timer aimed at the oldest live deadline suffices.
+  asio::awaitable<void> run_sweeper(std::shared_ptr<ClientState> self) {
+    while (phase_ != Phase::closed) {
+      auto now = SteadyClock::now();
+      while (tombstones_ < fifo_.size() && fifo_[tombstones_].deadline <= now) {
+        complete(std::move(fifo_[tombstones_].handler),
+                 Error{Errc::timeout, "redis command got no reply within " +
+                                          std::to_string(config_.command_timeout.count()) + " ms"});
+        ++tombstones_;
+      }
+      auto stuck_at = [&] {
+        return fifo_.front().deadline - config_.command_timeout + config_.stuck_reset_after;
+      };
+      if (tombstones_ > 0 && phase_ == Phase::connected && session_ && stuck_at() <= now) {
+        boost::system::error_code ignored;
+        session_->stuck = true;
+        session_->socket.close(ignored);  // the reader ends the session and reconnects
+      }
+      auto wake = tombstones_ < fifo_.size() ? fifo_[tombstones_].deadline : now + config_.command_timeout;
+      if (tombstones_ > 0 && stuck_at() > now) wake = std::min(wake, stuck_at());
+      sweep_timer_.expires_at(wake);
+      co_await sweep_timer_.async_wait(kNoThrow);
+    }
+    (void)self;
+  }
+
+  asio::any_io_executor executor_;
+  ClientConfig config_;
+  Random& random_;
+  asio::steady_timer backoff_timer_;
+  asio::steady_timer sweep_timer_;
+  Phase phase_ = Phase::idle;
+  std::string unavailable_reason_ = "redis not connected";
+  std::shared_ptr<Session> session_;
+  std::string outgoing_;  // formatted commands not yet handed to the writer
+  std::deque<Pending> fifo_;
+  std::size_t tombstones_ = 0;
+};
+
+class PipelinedClient final : public Client {
+ public:
+  PipelinedClient(asio::any_io_executor executor, ClientConfig config)
+      : state_(std::make_shared<ClientState>(std::move(executor), std::move(config))) {}
+  ~PipelinedClient() override { state_->close(); }
+
+  // Each call copies state_ into its frame: a caller may still be suspended here when the
+  // PipelinedClient is destroyed, and resumes without touching `this`.
+  asio::awaitable<Result<Reply>> command(std::vector<std::string> args) override {
+    auto state = state_;
+    co_return co_await state->execute(args);
+  }
+
+  asio::awaitable<Result<Reply>> eval(const Script& script, std::vector<std::string> keys,
+                                      std::vector<std::string> args) override {
+    auto state = state_;
+    std::vector<std::string> cmd;
+    cmd.reserve(3 + keys.size() + args.size());
+    cmd.emplace_back("EVALSHA");
+    cmd.push_back(script.sha1);
+    cmd.push_back(std::to_string(keys.size()));
+    for (auto& k : keys) cmd.push_back(std::move(k));
+    for (auto& a : args) cmd.push_back(std::move(a));
+    auto reply = co_await state->execute(cmd);
+    if (!reply.ok() && reply.code() == Errc::backend_error &&
+        reply.error().message.starts_with("NOSCRIPT")) {
+      std::vector<std::string> load{"SCRIPT", "LOAD", script.source};
+      auto loaded = co_await state->execute(load);
+      if (!loaded.ok()) co_return std::move(loaded).error();
+      reply = co_await state->execute(cmd);
+    }
+    co_return reply;
+  }
+
+  bool connected() const override { return state_->connected(); }
+  void close() override { state_->close(); }
+
+ private:
+  std::shared_ptr<ClientState> state_;
+};
+
+}  // namespace
+
+std::unique_ptr<Client> make_client(asio::any_io_executor executor, ClientConfig config) {
+  return std::make_unique<PipelinedClient>(std::move(executor), std::move(config));
+}
+
+}  // namespace fs::redis

@@ -1,0 +1,105 @@
+#include "redis/resp.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace fs::redis {
+namespace {
+
+using namespace std::string_literals;
+
+TEST(AppendCommand, FormatsBinarySafeArguments) {
+  std::string out = "prefix";
+  ASSERT_TRUE(append_command(out, {"SET", "k", "a\r\nb\0c"s}));
+  EXPECT_EQ(out, "prefix*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$6\r\na\r\nb\0c\r\n"s);
+}
+
+TEST(AppendCommand, ManyArgumentsUseTheHeapPath) {
+  std::vector<std::string> args{"RPUSH", "list"};
+  for (int i = 0; i < 40; ++i) args.push_back(std::to_string(i));
+  std::string out;
+  ASSERT_TRUE(append_command(out, args));
+  EXPECT_TRUE(out.starts_with("*42\r\n$5\r\nRPUSH\r\n"));
+  EXPECT_TRUE(out.ends_with("$2\r\n39\r\n"));
+}
+
+Result<Reply> parse_one(const std::string& bytes) {
+  ReplyReader reader;
+  EXPECT_TRUE(reader.feed(bytes.data(), bytes.size()));
+  auto reply = reader.next();
+  EXPECT_TRUE(reply.has_value());
+  EXPECT_FALSE(reader.next().has_value());
+  if (!reply) return Errc::internal;
+  return std::move(*reply);
+}
+
+TEST(ReplyReader, ConvertsScalars) {
+  auto s = parse_one("$5\r\nhello\r\n");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->type, Reply::Type::string);
+  EXPECT_EQ(s->str, "hello");
+
+  auto st = parse_one("+OK\r\n");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->type, Reply::Type::status);
+  EXPECT_EQ(st->str, "OK");
+
+  auto i = parse_one(":-42\r\n");
+  ASSERT_TRUE(i.ok());
+  EXPECT_EQ(i->type, Reply::Type::integer);
+  EXPECT_EQ(i->integer, -42);
+
+  auto nil = parse_one("$-1\r\n");
+  ASSERT_TRUE(nil.ok());
+  EXPECT_TRUE(nil->is_nil());
+}
+
+TEST(ReplyReader, TopLevelErrorBecomesBackendError) {
+  auto e = parse_one("-NOSCRIPT No matching script\r\n");
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.code(), Errc::backend_error);
+  EXPECT_EQ(e.error().message, "NOSCRIPT No matching script");
+}
+
+TEST(ReplyReader, NestedArraysKeepErrorsAndNils) {
+  auto a = parse_one("*4\r\n:1\r\n*2\r\n$1\r\na\r\n$-1\r\n-ERR inner\r\n*0\r\n");
+  ASSERT_TRUE(a.ok());
+  ASSERT_EQ(a->type, Reply::Type::array);
+  ASSERT_EQ(a->elements.size(), 4u);
+  EXPECT_EQ(a->elements[0].integer, 1);
+  ASSERT_EQ(a->elements[1].elements.size(), 2u);
+  EXPECT_EQ(a->elements[1].elements[0].str, "a");
+  EXPECT_TRUE(a->elements[1].elements[1].is_nil());
+  EXPECT_EQ(a->elements[2].type, Reply::Type::error);
+  EXPECT_EQ(a->elements[2].str, "ERR inner");
+  EXPECT_EQ(a->elements[3].type, Reply::Type::array);
+  EXPECT_TRUE(a->elements[3].elements.empty());
+}
+
+TEST(ReplyReader, ReassemblesRepliesSplitAcrossFeeds) {
+  const std::string stream = ":1\r\n$11\r\nhello world\r\n+PONG\r\n";
+  ReplyReader reader;
+  std::vector<Result<Reply>> replies;
+  for (char c : stream) {  // worst case: one byte per read
+    ASSERT_TRUE(reader.feed(&c, 1));
+    while (auto r = reader.next()) replies.push_back(std::move(*r));
+  }
+  ASSERT_EQ(replies.size(), 3u);
+  EXPECT_EQ(replies[0]->integer, 1);
+  EXPECT_EQ(replies[1]->str, "hello world");
+  EXPECT_EQ(replies[2]->str, "PONG");
+}
+
+TEST(ReplyReader, MalformedStreamFails) {
+  ReplyReader reader;
+  const std::string junk = "?what\r\n";
+  ASSERT_TRUE(reader.feed(junk.data(), junk.size()));
+  EXPECT_FALSE(reader.next().has_value());
+  EXPECT_TRUE(reader.failed());
+  EXPECT_FALSE(reader.failure().empty());
+  EXPECT_FALSE(reader.feed("+OK\r\n", 5));
+}
+
+}  // namespace
+}  // namespace fs::redis
