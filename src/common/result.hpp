@@ -11,6 +11,8 @@ namespace fs {
 template <class T>
 class [[nodiscard]] Result {
  public:
+  // An unset result is an internal error; it exists because asio::use_future needs a default.
+  Result() : v_(std::in_place_index<1>, Error{Errc::internal, "unset result"}) {}
   Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
   Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
   Result(Errc code) : v_(std::in_place_index<1>, Error{code}) {}  // NOLINT

@@ -33,9 +33,10 @@ class StockScripts : public ::testing::Test {
 
   template <class F>
   auto run(F f) {
+    // The client keeps background coroutines (reader, reconnect) alive: run until this one ends.
     auto fut = asio::co_spawn(ctx_, f(), asio::use_future);
     ctx_.restart();
-    ctx_.run();
+    while (fut.wait_for(std::chrono::seconds{0}) != std::future_status::ready) ctx_.run_one();
     return fut.get();
   }
   Result<ReserveOutcome> reserve(const std::string& user, const std::string& id, int qty = 1) {
@@ -113,8 +114,11 @@ TEST_F(StockScripts, SoldOutWhenEveryShardIsEmpty) {
   for (int i = 0; i < 10; ++i) {
     auto r = reserve("u" + std::to_string(i), "id" + std::to_string(i));
     ASSERT_TRUE(r.ok());
-    if (r->kind == ReserveOutcome::Kind::reserved) ++reserved;
-    else EXPECT_EQ(r->kind, ReserveOutcome::Kind::sold_out);
+    if (r->kind == ReserveOutcome::Kind::reserved) {
+      ++reserved;
+    } else {
+      EXPECT_EQ(r->kind, ReserveOutcome::Kind::sold_out);
+    }
   }
   EXPECT_EQ(reserved, 3);
   for (auto v : levels()) EXPECT_EQ(v, 0);
@@ -126,7 +130,7 @@ TEST_F(StockScripts, ReleaseReturnsUnitsExactlyOnce) {
   ASSERT_EQ(r->kind, ReserveOutcome::Kind::reserved);
   int shard = r->shard;
   for (int i = 0; i < 3; ++i) {
-    auto rel = run([&]() { return shards_->release(product_, "u1", shard, 1, "rel-1"); });
+    auto rel = run([&]() -> asio::awaitable<Result<bool>> { co_return co_await shards_->release(product_, "u1", shard, 1, "rel-1"); });
     ASSERT_TRUE(rel.ok());
     EXPECT_EQ(*rel, i == 0);  // only the first release returns the unit
   }
@@ -140,7 +144,7 @@ TEST_F(StockScripts, HoldsAreRecordedCommittedAndConsumed) {
   ASSERT_TRUE(run([&]() { return shards_->initialize(product_, 0); }).ok());
   ASSERT_EQ(reserve("u1", "h-1")->kind, ReserveOutcome::Kind::reserved);
   ASSERT_EQ(reserve("u2", "h-2")->kind, ReserveOutcome::Kind::reserved);
-  EXPECT_TRUE(*run([&]() { return shards_->commit_hold(product_, "h-1"); }));
+  EXPECT_TRUE(*run([&]() -> asio::awaitable<Result<bool>> { co_return co_await shards_->commit_hold(product_, "h-1"); }));
   auto holds = run([&]() { return shards_->holds(product_); });
   ASSERT_TRUE(holds.ok());
   ASSERT_EQ(holds->size(), 2u);
@@ -149,9 +153,9 @@ TEST_F(StockScripts, HoldsAreRecordedCommittedAndConsumed) {
     EXPECT_EQ(h.quantity, 1);
     EXPECT_EQ(h.taken_at_ms, 1000);
   }
-  EXPECT_TRUE(*run([&]() { return shards_->consume_hold(product_, "h-2"); }));
+  EXPECT_TRUE(*run([&]() -> asio::awaitable<Result<bool>> { co_return co_await shards_->consume_hold(product_, "h-2"); }));
   // A consumed hold cannot be released: its unit never returns.
-  EXPECT_FALSE(*run([&]() { return shards_->release(product_, "u2", 0, 1, "h-2"); }));
+  EXPECT_FALSE(*run([&]() -> asio::awaitable<Result<bool>> { co_return co_await shards_->release(product_, "u2", 0, 1, "h-2"); }));
 }
 
 TEST(HoldRecord, Parses) {

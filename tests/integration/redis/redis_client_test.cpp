@@ -120,7 +120,8 @@ TEST_F(RedisClientTest, TenThousandConcurrentCommandsGetTheirOwnRepliesInOrder) 
         },
         asio::detached);
   }
-  ASSERT_TRUE(run_until(io_, [&] { return finished == kCoroutines; }));
+  ASSERT_TRUE(run_until(io_, [&] { return finished == kCoroutines; }))
+      << finished << " finished, " << failures << " failed";
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(failures, 0);

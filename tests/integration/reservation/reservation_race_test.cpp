@@ -67,8 +67,11 @@ TEST(ReservationRace, OneUserTwoHundredConcurrentClicksGetsOneReservation) {
   auto h = status_histogram(rs);
   EXPECT_EQ(h[201], 1);
   EXPECT_EQ(h[409], 199);
-  for (const auto& r : rs)
-    if (r.status == 409) EXPECT_EQ(code_of(r), "limit_exceeded");
+  for (const auto& r : rs) {
+    if (r.status == 409) {
+      EXPECT_EQ(code_of(r), "limit_exceeded");
+    }
+  }
   auto s = svc.stats(product);
   EXPECT_EQ(s.pending, 1);
   EXPECT_EQ(s.available, 49);

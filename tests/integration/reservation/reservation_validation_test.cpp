@@ -29,7 +29,9 @@ class Hostile : public ::testing::Test {
   }
   void expect_error(const http::ClientResponse& r, int status, const std::string& code) {
     EXPECT_EQ(r.status, status) << r.body;
-    if (r.status == status) EXPECT_EQ(code_of(r), code);
+    if (r.status == status) {
+      EXPECT_EQ(code_of(r), code);
+    }
   }
   void TearDown() override {
     // Nothing a hostile request did took stock.
