@@ -48,7 +48,8 @@ struct ClientConfig {
   // When the oldest unanswered command is this old the connection is presumed stuck (e.g. a
   // black-holed peer) and is reset; zero means 2 x command_timeout.
   std::chrono::milliseconds stuck_reset_after{0};
-  // Source of reconnect jitter; nullptr means fs::SecureRandom::instance(). Must outlive the client.
+  // Source of reconnect jitter; nullptr means fs::SecureRandom::instance(). Must outlive the
+  // client.
   Random* random = nullptr;
 };
 
@@ -65,8 +66,9 @@ class Client {
   // coroutines: GCC 12 rejects a braced list inside co_await ("array used as initializer"), so
   // `co_await client.command({"GET", key})` does not compile there.
   template <class... Args>
-    requires(sizeof...(Args) > 0 && (std::is_convertible_v<const Args&, std::string_view> && ...))
-  boost::asio::awaitable<Result<Reply>> command(Args&&... args) {
+  requires(sizeof...(Args) > 0 &&
+           (std::is_convertible_v<const Args&, std::string_view> &&
+            ...)) boost::asio::awaitable<Result<Reply>> command(Args&&... args) {
     std::vector<std::string> argv;
     argv.reserve(sizeof...(Args));
     (argv.emplace_back(std::forward<Args>(args)), ...);

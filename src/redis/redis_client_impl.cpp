@@ -56,8 +56,8 @@ struct Session {
   tcp::socket socket;
   tcp::resolver resolver;
   asio::steady_timer connect_timer;
-  std::string writing;       // bytes handed to the current async_write
-  WakeHandler writer_wake;   // set while the writer waits for bytes to send
+  std::string writing;      // bytes handed to the current async_write
+  WakeHandler writer_wake;  // set while the writer waits for bytes to send
   bool connecting = false;
   bool connect_timed_out = false;
   bool stuck = false;  // reset because a reply was long overdue
@@ -72,7 +72,8 @@ class ClientState : public std::enable_shared_from_this<ClientState> {
         random_(config_.random != nullptr ? *config_.random : SecureRandom::instance()),
         backoff_timer_(executor_),
         sweep_timer_(executor_) {
-    if (config_.stuck_reset_after.count() <= 0) config_.stuck_reset_after = 2 * config_.command_timeout;
+    if (config_.stuck_reset_after.count() <= 0)
+      config_.stuck_reset_after = 2 * config_.command_timeout;
   }
 
   bool connected() const { return phase_ == Phase::connected; }
@@ -98,8 +99,8 @@ class ClientState : public std::enable_shared_from_this<ClientState> {
 
  private:
   enum class Phase {
-    idle,          // never used: the first command starts connecting
-    connecting,    // first connect: commands queue up and are sent once connected
+    idle,        // never used: the first command starts connecting
+    connecting,  // first connect: commands queue up and are sent once connected
     connected,
     reconnecting,  // lost or never reached: commands fail fast until a reconnect succeeds
     closed,
@@ -119,10 +120,12 @@ class ClientState : public std::enable_shared_from_this<ClientState> {
         break;
     }
     if (fifo_.size() >= config_.max_in_flight) {
-      return complete(std::move(handler), Error{Errc::overloaded, "redis client: too many commands in flight"});
+      return complete(std::move(handler),
+                      Error{Errc::overloaded, "redis client: too many commands in flight"});
     }
     if (!append_command(outgoing_, args)) {
-      return complete(std::move(handler), Error{Errc::internal, "redis client: cannot format command"});
+      return complete(std::move(handler),
+                      Error{Errc::internal, "redis client: cannot format command"});
     }
     fifo_.emplace_back(std::move(handler), SteadyClock::now() + config_.command_timeout);
     if (session_ && session_->writer_wake) {
@@ -168,8 +171,9 @@ class ClientState : public std::enable_shared_from_this<ClientState> {
   std::chrono::milliseconds jittered(std::chrono::milliseconds backoff) {
     // Jitter spreads the reconnects of many clients so a restarted Redis is not stampeded.
     auto half = std::max<std::int64_t>(backoff.count() / 2, 1);
-    return std::chrono::milliseconds{half + static_cast<std::int64_t>(
-                                                random_.next_u64() % static_cast<std::uint64_t>(half + 1))};
+    return std::chrono::milliseconds{
+        half +
+        static_cast<std::int64_t>(random_.next_u64() % static_cast<std::uint64_t>(half + 1))};
   }
 
   asio::awaitable<void> run_connection(std::shared_ptr<ClientState> self) {
@@ -211,10 +215,12 @@ class ClientState : public std::enable_shared_from_this<ClientState> {
     boost::system::error_code ec;
     auto address = asio::ip::make_address(config_.host, ec);
     if (!ec) {
-      std::tie(ec) = co_await s->socket.async_connect(tcp::endpoint(address, config_.port), kNoThrow);
+      std::tie(ec) =
+          co_await s->socket.async_connect(tcp::endpoint(address, config_.port), kNoThrow);
     } else {
+      const std::string service = std::to_string(config_.port);
       auto [resolve_ec, endpoints] =
-          co_await s->resolver.async_resolve(config_.host, std::to_string(config_.port), kNoThrow);
+          co_await s->resolver.async_resolve(config_.host, service, kNoThrow);
       ec = resolve_ec;
       if (!ec && !s->connect_timed_out && !s->ended) {
         std::tie(ec, std::ignore) = co_await asio::async_connect(s->socket, endpoints, kNoThrow);
@@ -223,7 +229,8 @@ class ClientState : public std::enable_shared_from_this<ClientState> {
     s->connecting = false;
     s->connect_timer.cancel();
     std::string where = config_.host + ":" + std::to_string(config_.port);
-    if (s->connect_timed_out) co_return Error{Errc::unavailable, "redis connect to " + where + " timed out"};
+    if (s->connect_timed_out)
+      co_return Error{Errc::unavailable, "redis connect to " + where + " timed out"};
     if (s->ended) co_return Error{Errc::unavailable, "redis connect to " + where + " aborted"};
     if (ec) co_return Error{Errc::unavailable, "redis connect to " + where + ": " + ec.message()};
     s->socket.set_option(tcp::no_delay(true), ec);
@@ -235,9 +242,12 @@ class ClientState : public std::enable_shared_from_this<ClientState> {
     ReplyReader reader;
     auto buffer = std::make_unique<char[]>(kReadChunk);
     while (true) {
-      auto [ec, n] = co_await s->socket.async_read_some(asio::buffer(buffer.get(), kReadChunk), kNoThrow);
+      auto [ec, n] =
+          co_await s->socket.async_read_some(asio::buffer(buffer.get(), kReadChunk), kNoThrow);
       if (phase_ == Phase::closed || s->ended) co_return "closed";
-      if (s->stuck) co_return "reset after a reply was overdue by " + std::to_string(config_.stuck_reset_after.count()) + " ms";
+      if (s->stuck)
+        co_return "reset after a reply was overdue by " +
+            std::to_string(config_.stuck_reset_after.count()) + " ms";
       if (ec) co_return ec.message();
       if (!reader.feed(buffer.get(), n)) co_return "protocol error: " + reader.failure();
       while (auto reply = reader.next()) {
@@ -297,7 +307,8 @@ class ClientState : public std::enable_shared_from_this<ClientState> {
         session_->stuck = true;
         session_->socket.close(ignored);  // the reader ends the session and reconnects
       }
-      auto wake = tombstones_ < fifo_.size() ? fifo_[tombstones_].deadline : now + config_.command_timeout;
+      auto wake =
+          tombstones_ < fifo_.size() ? fifo_[tombstones_].deadline : now + config_.command_timeout;
       if (tombstones_ > 0 && stuck_at() > now) wake = std::min(wake, stuck_at());
       sweep_timer_.expires_at(wake);
       co_await sweep_timer_.async_wait(kNoThrow);

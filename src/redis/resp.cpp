@@ -27,11 +27,13 @@ bool append_command(std::string& out, const std::vector<std::string>& args) {
     argv[i] = args[i].data();
     lens[i] = args[i].size();
   }
-  char* cmd = nullptr;
-  int len = redisFormatCommandArgv(&cmd, static_cast<int>(args.size()), argv, lens);
+  // The sds variant formats lengths with hiredis' own sdscatfmt; redisFormatCommandArgv uses
+  // sprintf, which showed up as ~8% of the client's CPU time under load.
+  sds cmd = nullptr;
+  int len = redisFormatSdsCommandArgv(&cmd, static_cast<int>(args.size()), argv, lens);
   if (len < 0 || cmd == nullptr) return false;
   out.append(cmd, static_cast<std::size_t>(len));
-  redisFreeCommand(cmd);
+  redisFreeSdsCommand(cmd);
   return true;
 }
 

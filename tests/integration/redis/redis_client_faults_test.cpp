@@ -273,7 +273,8 @@ TEST(RedisClientFaults, CloseCancelsPendingCommands) {
   ASSERT_TRUE(run_until(io, [&] { return client->connected() && !peer.held.empty(); }));
   EXPECT_FALSE(results.front().has_value());
   client->close();
-  ASSERT_TRUE(run_until(io, [&] { return all_done(results); }, milliseconds{2000}));
+  ASSERT_TRUE(run_until(
+      io, [&] { return all_done(results); }, milliseconds{2000}));
   for (const auto& r : results) {
     ASSERT_FALSE(r->ok());
     EXPECT_EQ(r->code(), Errc::cancelled);
@@ -292,7 +293,8 @@ TEST(RedisClientFaults, DestroyingTheClientWithSuspendedCallersIsSafe) {
   spawn_commands(io, *client, 50, results);
   ASSERT_TRUE(run_until(io, [&] { return client->connected(); }));
   client.reset();
-  ASSERT_TRUE(run_until(io, [&] { return all_done(results); }, milliseconds{2000}));
+  ASSERT_TRUE(run_until(
+      io, [&] { return all_done(results); }, milliseconds{2000}));
   for (const auto& r : results) EXPECT_EQ(r->code(), Errc::cancelled);
   io.poll();  // the client's own coroutines wind down without touching freed memory
 }
@@ -313,7 +315,8 @@ TEST(RedisClientFaults, BeyondMaxInFlightFailsFastWithOverloaded) {
   EXPECT_LT(since(start), kFailFast);
   EXPECT_FALSE(all_done(results));
   client->close();
-  ASSERT_TRUE(run_until(io, [&] { return all_done(results); }, milliseconds{2000}));
+  ASSERT_TRUE(run_until(
+      io, [&] { return all_done(results); }, milliseconds{2000}));
 }
 
 }  // namespace

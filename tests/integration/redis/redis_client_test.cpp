@@ -160,7 +160,8 @@ TEST_F(RedisClientTest, SustainedThroughputWithManyCoroutines) {
         },
         asio::detached);
   }
-  ASSERT_TRUE(run_until(io_, [&] { return finished == kCoroutines; }, std::chrono::seconds{120}));
+  ASSERT_TRUE(run_until(
+      io_, [&] { return finished == kCoroutines; }, std::chrono::seconds{120}));
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(failures, 0);

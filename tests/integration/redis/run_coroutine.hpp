@@ -63,10 +63,9 @@ inline boost::asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
 }
 
 // Polls `predicate` from inside a coroutine without blocking the io_context between polls.
-inline boost::asio::awaitable<bool> poll_until(std::function<bool()> predicate,
-                                               std::chrono::milliseconds timeout,
-                                               std::chrono::milliseconds interval =
-                                                   std::chrono::milliseconds{5}) {
+inline boost::asio::awaitable<bool> poll_until(
+    std::function<bool()> predicate, std::chrono::milliseconds timeout,
+    std::chrono::milliseconds interval = std::chrono::milliseconds{5}) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!predicate()) {
     if (std::chrono::steady_clock::now() >= deadline) co_return false;
