@@ -31,8 +31,7 @@ std::string lowercase(std::string_view s) {
 }
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });
@@ -41,8 +40,7 @@ bool iequals(std::string_view a, std::string_view b) {
 Error io_error(const beast::error_code& ec, std::string_view what) {
   // A timeout after the request was sent leaves its outcome unknown; everything else means
   // the request was not (fully) processed by a live peer.
-  if (ec == beast::error::timeout)
-    return Error(Errc::timeout, std::string(what) + ": timed out");
+  if (ec == beast::error::timeout) return Error(Errc::timeout, std::string(what) + ": timed out");
   return Error(Errc::unavailable, std::string(what) + ": " + ec.message());
 }
 
@@ -130,7 +128,8 @@ class BeastConnection final : public Connection {
     ClientResponse response;
     response.status = static_cast<int>(res.result_int());
     for (const auto& field : res)
-      response.headers.push_back(Header{lowercase(field.name_string()), std::string(field.value())});
+      response.headers.push_back(
+          Header{lowercase(field.name_string()), std::string(field.value())});
     response.body = std::move(res.body());
     if (!res.keep_alive()) close();
     out.response = std::move(response);
@@ -148,7 +147,8 @@ class BeastConnection final : public Connection {
         auto [resolve_ec, results] =
             co_await resolver.async_resolve(config_.host, std::to_string(config_.port), kTuple);
         if (resolve_ec)
-          co_return Error(Errc::unavailable, "resolve " + config_.host + ": " + resolve_ec.message());
+          co_return Error(Errc::unavailable,
+                          "resolve " + config_.host + ": " + resolve_ec.message());
         for (const auto& entry : results) endpoints_.push_back(entry.endpoint());
       }
     }

@@ -22,8 +22,8 @@ struct Request {
   std::string query;   // raw query string (without '?')
   std::vector<Header> headers;
   std::string body;
-  std::string remote_ip;    // socket peer address
-  std::size_t worker = 0;   // index of the io_context thread serving this request
+  std::string remote_ip;   // socket peer address
+  std::size_t worker = 0;  // index of the io_context thread serving this request
   std::vector<std::pair<std::string, std::string>> path_params;  // filled by Router
 
   // Value of the first header with this (lowercase) name, or empty.

@@ -53,8 +53,7 @@ constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });
@@ -282,7 +281,8 @@ asio::awaitable<void> stream_response(Core& core, Shard& shard, std::shared_ptr<
   }
   if (chunked && !s->peer_gone) {
     s->stream.expires_after(core.config.write_timeout);
-    auto [last_ec, last_n] = co_await asio::async_write(s->stream, bhttp::make_chunk_last(), kTuple);
+    auto [last_ec, last_n] =
+        co_await asio::async_write(s->stream, bhttp::make_chunk_last(), kTuple);
     (void)last_ec;
     (void)last_n;
   }
@@ -390,8 +390,7 @@ asio::awaitable<void> serve_requests(Core& core, Shard& shard, std::shared_ptr<S
     }
 
     keep_alive = keep_alive && !core.stopping.load() && !wants_close(res);
-    if (!co_await write_response(s->stream, version, res, keep_alive, cfg.write_timeout))
-      co_return;
+    if (!co_await write_response(s->stream, version, res, keep_alive, cfg.write_timeout)) co_return;
     observe(core, req, res, started);
     if (!keep_alive) {
       beast::error_code shutdown_ec;
@@ -437,11 +436,11 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Core> core, Shard& shard) {
     socket.set_option(tcp::no_delay(true), opt_ec);
     auto session = std::make_shared<Session>(std::move(socket));
     core->live.fetch_add(1);
-    asio::co_spawn(shard.ctx, serve(core, shard, session),
-                   asio::bind_cancellation_slot(session->cancel.slot(),
-                                                [core, session](std::exception_ptr) {
-                                                  core->coroutine_ended();
-                                                }));
+    asio::co_spawn(
+        shard.ctx, serve(core, shard, session),
+        asio::bind_cancellation_slot(session->cancel.slot(), [core, session](std::exception_ptr) {
+          core->coroutine_ended();
+        }));
   }
 }
 
@@ -480,8 +479,7 @@ struct Server::Impl {
   explicit Impl(IoRuntime& r) : runtime(r) {}
 };
 
-Server::Server(IoRuntime& runtime, ServerConfig config, Handler handler,
-               RequestObserver* observer)
+Server::Server(IoRuntime& runtime, ServerConfig config, Handler handler, RequestObserver* observer)
     : impl_(std::make_unique<Impl>(runtime)) {
   Core& core = *impl_->core;
   core.config = std::move(config);

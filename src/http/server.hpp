@@ -16,11 +16,27 @@ class IoRuntime;
 
 namespace fs::http {
 
+// Behaviour worth knowing (see server.cpp for the why):
+// - A new connection must deliver its whole first request within header_timeout of accept; a
+//   kept-alive one may idle for idle_timeout, then has header_timeout from its first byte.
+//   Every response write has write_timeout. Timed-out connections are closed without an answer.
+// - Errors answered by the server itself, as api.md JSON, always with Connection: close:
+//   400 invalid_request (malformed HTTP or target), 413 payload_too_large (body over
+//   body_limit, decided from Content-Length before reading the body), 431 invalid_request
+//   (header block over header_limit), 500 internal (exception escaped the handler; the
+//   connection stays open for this one), 503 overloaded (over max_connections, then closed).
+// - Response::stream: HTTP/1.1 clients get Transfer-Encoding: chunked with a terminating
+//   chunk when stream() returns; HTTP/1.0 clients get a close-delimited body. Both carry
+//   Cache-Control: no-cache and Connection: close. write() returns false once the peer closed
+//   or reset, a write timed out, or stop() began.
+// - Request::path is percent-decoded, Request::query is raw, header names are lowercase.
+// - RequestObserver::on_request runs after the response was written; `elapsed` counts from
+//   the end of reading the request.
 struct ServerConfig {
   std::string address = "127.0.0.1";
-  std::uint16_t port = 0;  // 0: pick a free port (see Server::port())
-  std::size_t body_limit = 16 * 1024;    // larger bodies → 413 payload_too_large
-  std::size_t header_limit = 8 * 1024;   // larger header blocks → 431 / 400
+  std::uint16_t port = 0;                            // 0: pick a free port (see Server::port())
+  std::size_t body_limit = 16 * 1024;                // larger bodies → 413 payload_too_large
+  std::size_t header_limit = 8 * 1024;               // larger header blocks → 431 / 400
   std::chrono::milliseconds header_timeout{10'000};  // whole request must arrive within this
   std::chrono::milliseconds idle_timeout{30'000};    // keep-alive idle limit
   std::chrono::milliseconds write_timeout{10'000};

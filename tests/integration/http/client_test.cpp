@@ -35,7 +35,8 @@ class HttpClientTest : public ::testing::Test {
 };
 
 TEST_F(HttpClientTest, LowercasesResponseHeadersAndSendsBody) {
-  auto res = send_once(server->port(), ClientRequest{"PUT", "/x?y=1", {{"Content-Type", "text/plain"}}, "payload"});
+  auto res = send_once(server->port(),
+                       ClientRequest{"PUT", "/x?y=1", {{"Content-Type", "text/plain"}}, "payload"});
   ASSERT_TRUE(res) << res.error().message;
   EXPECT_EQ(res->status, 200);
   EXPECT_EQ(res->body, "PUT /x?y=1 payload");

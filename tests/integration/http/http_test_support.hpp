@@ -108,10 +108,11 @@ auto run_sync(F&& make) {
 
 inline Result<ClientResponse> send_once(std::uint16_t port, ClientRequest request,
                                         std::chrono::milliseconds timeout = 5000ms) {
-  return run_sync([&](boost::asio::any_io_executor ex) -> boost::asio::awaitable<Result<ClientResponse>> {
-    auto conn = make_connection(ex, ConnectionConfig{"127.0.0.1", port, timeout});
-    co_return co_await conn->send(std::move(request));
-  });
+  return run_sync(
+      [&](boost::asio::any_io_executor ex) -> boost::asio::awaitable<Result<ClientResponse>> {
+        auto conn = make_connection(ex, ConnectionConfig{"127.0.0.1", port, timeout});
+        co_return co_await conn->send(std::move(request));
+      });
 }
 
 // A blocking loopback client for hostile or byte-exact cases.
@@ -181,7 +182,8 @@ class RawSocket {
 
   ReadEnd wait_closed(std::chrono::milliseconds timeout) {
     std::string ignored;
-    return read_until(ignored, [](const std::string&) { return false; }, timeout);
+    return read_until(
+        ignored, [](const std::string&) { return false; }, timeout);
   }
 
   void close() {

@@ -37,9 +37,7 @@ std::shared_ptr<Router> make_router(std::shared_ptr<Probe> probe) {
                        ";ip=" + req.remote_ip + ";has_upper=" +
                        (req.has_header("X-Test") && !req.headers.empty() &&
                                 std::any_of(req.headers.begin(), req.headers.end(),
-                                            [](const Header& h) {
-                                              return h.name != lower(h.name);
-                                            })
+                                            [](const Header& h) { return h.name != lower(h.name); })
                             ? "yes"
                             : "no");
     co_return Response::json(200, body);
@@ -120,25 +118,28 @@ class HttpServerTest : public ::testing::Test {
 
 TEST_F(HttpServerTest, KeepAliveServesManyRequestsOnOneConnection) {
   const auto port = server->port();
-  auto bodies = run_sync([&](asio::any_io_executor ex) -> asio::awaitable<std::vector<std::string>> {
-    auto conn = make_connection(ex, ConnectionConfig{"127.0.0.1", port});
-    std::vector<std::string> out;
-    for (int i = 0; i < 200; ++i) {
-      ClientRequest req;
-      req.target = "/echo/w" + std::to_string(i) + "?i=" + std::to_string(i);
-      auto res = co_await conn->send(req);
-      if (!res) {
-        out.push_back("error: " + res.error().message);
-        continue;
-      }
-      out.push_back(std::to_string(res->status) + " " + res->body);
-    }
-    co_return out;
-  });
+  auto bodies =
+      run_sync([&](asio::any_io_executor ex) -> asio::awaitable<std::vector<std::string>> {
+        auto conn = make_connection(ex, ConnectionConfig{"127.0.0.1", port});
+        std::vector<std::string> out;
+        for (int i = 0; i < 200; ++i) {
+          ClientRequest req;
+          req.target = "/echo/w" + std::to_string(i) + "?i=" + std::to_string(i);
+          auto res = co_await conn->send(req);
+          if (!res) {
+            out.push_back("error: " + res.error().message);
+            continue;
+          }
+          out.push_back(std::to_string(res->status) + " " + res->body);
+        }
+        co_return out;
+      });
   ASSERT_EQ(bodies.size(), 200u);
   for (int i = 0; i < 200; ++i) {
     const auto i_str = std::to_string(i);
-    EXPECT_EQ(bodies[i].rfind("200 word=w" + i_str + ";path=/echo/w" + i_str + ";query=i=" + i_str, 0), 0u)
+    EXPECT_EQ(
+        bodies[i].rfind("200 word=w" + i_str + ";path=/echo/w" + i_str + ";query=i=" + i_str, 0),
+        0u)
         << bodies[i];
   }
   EXPECT_EQ(observer.connections_opened.load(), 1);
@@ -210,11 +211,13 @@ TEST_F(HttpServerTest, ChunkedBodyOverLimitIs413) {
 
 TEST_F(HttpServerTest, BodyOfExactlyTheLimitPasses) {
   const std::size_t limit = ServerConfig{}.body_limit;
-  auto at_limit = send_once(server->port(), ClientRequest{"POST", "/echo", {}, std::string(limit, 'a')});
+  auto at_limit =
+      send_once(server->port(), ClientRequest{"POST", "/echo", {}, std::string(limit, 'a')});
   ASSERT_TRUE(at_limit);
   EXPECT_EQ(at_limit->status, 200);
   EXPECT_EQ(at_limit->body, "size=" + std::to_string(limit));
-  auto over = send_once(server->port(), ClientRequest{"POST", "/echo", {}, std::string(limit + 1, 'a')});
+  auto over =
+      send_once(server->port(), ClientRequest{"POST", "/echo", {}, std::string(limit + 1, 'a')});
   ASSERT_TRUE(over);
   EXPECT_EQ(over->status, 413);
 }
@@ -224,7 +227,8 @@ TEST_F(HttpServerTest, MalformedRequestLineIs400AndCloses) {
   s.send("THIS IS NOT HTTP\r\n\r\n");
   std::string raw = s.read_response();
   EXPECT_EQ(status_of(raw), 400) << raw;
-  EXPECT_EQ(body_of(raw), R"({"error":{"code":"invalid_request","message":"malformed HTTP request"}})");
+  EXPECT_EQ(body_of(raw),
+            R"({"error":{"code":"invalid_request","message":"malformed HTTP request"}})");
   EXPECT_EQ(s.wait_closed(2000ms), RawSocket::ReadEnd::closed);
 }
 
@@ -247,7 +251,8 @@ TEST_F(HttpServerTest, OversizedHeaderIs431AndCloses) {
 
 TEST_F(HttpServerTest, SlowlorisDribblingHeadersIsCutOff) {
   RawSocket s(server->port());
-  const std::string partial = "GET /echo/a HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+  const std::string partial =
+      "GET /echo/a HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
   auto t0 = Clock::now();
   bool cut_off = false;
   // One byte every 25 ms: each read makes progress, but the whole request has a deadline.
@@ -257,8 +262,8 @@ TEST_F(HttpServerTest, SlowlorisDribblingHeadersIsCutOff) {
       break;
     }
     std::string got;
-    if (s.read_until(got, [](const std::string&) { return false; }, 25ms) ==
-        RawSocket::ReadEnd::closed) {
+    if (s.read_until(
+            got, [](const std::string&) { return false; }, 25ms) == RawSocket::ReadEnd::closed) {
       cut_off = true;
       break;
     }
@@ -298,17 +303,34 @@ TEST_F(HttpServerTest, Http10WithoutKeepAliveClosesAfterResponse) {
   RawSocket s(server->port());
   s.send("GET /worker HTTP/1.0\r\n\r\n");
   std::string raw;
-  EXPECT_EQ(s.read_until(raw, [](const std::string&) { return false; }, 2000ms),
+  EXPECT_EQ(s.read_until(
+                raw, [](const std::string&) { return false; }, 2000ms),
             RawSocket::ReadEnd::closed);
   EXPECT_EQ(raw.rfind("HTTP/1.0 200", 0), 0u) << raw;
+}
+
+TEST_F(HttpServerTest, ExpectContinueGetsInterimResponse) {
+  RawSocket s(server->port());
+  s.send("POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+  std::string interim;
+  ASSERT_EQ(
+      s.read_until(
+          interim, [](const std::string& r) { return r.find("\r\n\r\n") != std::string::npos; },
+          2000ms),
+      RawSocket::ReadEnd::predicate);
+  EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+  s.send("hello");
+  std::string raw = s.read_response();
+  EXPECT_EQ(status_of(raw), 200) << raw;
+  EXPECT_EQ(body_of(raw), "size=5");
 }
 
 TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
   RawSocket s(server->port());
   s.send("GET /echo/one HTTP/1.1\r\nHost: x\r\n\r\nGET /echo/two HTTP/1.1\r\nHost: x\r\n\r\n");
   std::string raw;
-  s.read_until(raw, [](const std::string& r) { return r.find("word=two") != std::string::npos; },
-               2000ms);
+  s.read_until(
+      raw, [](const std::string& r) { return r.find("word=two") != std::string::npos; }, 2000ms);
   auto one = raw.find("word=one");
   auto two = raw.find("word=two");
   ASSERT_NE(one, std::string::npos) << raw;
@@ -339,7 +361,8 @@ TEST_F(HttpServerTest, FiveHundredConcurrentConnectionsTwentyRequestsEach) {
   std::vector<std::string> failures;
   std::set<std::string> workers;
   for (int c = 0; c < kConnections; ++c)
-    asio::co_spawn(ctx, hammer(ctx.get_executor(), server->port(), kRequests, ok, failures, workers),
+    asio::co_spawn(ctx,
+                   hammer(ctx.get_executor(), server->port(), kRequests, ok, failures, workers),
                    asio::detached);
   auto t0 = Clock::now();
   ctx.run();
@@ -356,16 +379,17 @@ TEST_F(HttpServerTest, FiveHundredConcurrentConnectionsTwentyRequestsEach) {
 
 TEST_F(HttpServerTest, HandlerExceptionIs500AndConnectionStaysUsable) {
   const auto port = server->port();
-  auto results = run_sync([&](asio::any_io_executor ex) -> asio::awaitable<std::vector<ClientResponse>> {
-    auto conn = make_connection(ex, ConnectionConfig{"127.0.0.1", port});
-    std::vector<ClientResponse> out;
-    for (const char* target : {"/throw", "/echo/after", "/throw", "/worker"}) {
-      auto res = co_await conn->send(ClientRequest{"GET", target, {}, {}});
-      if (!res) throw std::runtime_error(res.error().message);
-      out.push_back(std::move(*res));
-    }
-    co_return out;
-  });
+  auto results =
+      run_sync([&](asio::any_io_executor ex) -> asio::awaitable<std::vector<ClientResponse>> {
+        auto conn = make_connection(ex, ConnectionConfig{"127.0.0.1", port});
+        std::vector<ClientResponse> out;
+        for (const char* target : {"/throw", "/echo/after", "/throw", "/worker"}) {
+          auto res = co_await conn->send(ClientRequest{"GET", target, {}, {}});
+          if (!res) throw std::runtime_error(res.error().message);
+          out.push_back(std::move(*res));
+        }
+        co_return out;
+      });
   ASSERT_EQ(results.size(), 4u);
   EXPECT_EQ(results[0].status, 500);
   EXPECT_EQ(results[0].body, R"({"error":{"code":"internal","message":"internal server error"}})");
@@ -380,9 +404,10 @@ TEST_F(HttpServerTest, StreamDeliversChunksAndNoticesDisconnect) {
   RawSocket s(server->port());
   s.send("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
   std::string raw;
-  ASSERT_EQ(s.read_until(raw, [](const std::string& r) { return r.find("event-2") != std::string::npos; },
-                         2000ms),
-            RawSocket::ReadEnd::predicate)
+  ASSERT_EQ(
+      s.read_until(
+          raw, [](const std::string& r) { return r.find("event-2") != std::string::npos; }, 2000ms),
+      RawSocket::ReadEnd::predicate)
       << raw;
   const std::string head = lower(raw.substr(0, raw.find("\r\n\r\n")));
   EXPECT_EQ(status_of(raw), 200);
@@ -422,7 +447,8 @@ TEST_F(HttpServerTest, MaxConnectionsAnswers503Overloaded) {
 
   RawSocket c(server->port());
   std::string raw;
-  c.read_until(raw, [](const std::string&) { return false; }, 2000ms);
+  c.read_until(
+      raw, [](const std::string&) { return false; }, 2000ms);
   EXPECT_EQ(status_of(raw), 503) << raw;
   EXPECT_NE(body_of(raw).find(R"("code":"overloaded")"), std::string::npos);
   EXPECT_TRUE(wait_for([&] { return observer.rejected.load() == 1; }));
@@ -487,16 +513,18 @@ TEST_F(HttpServerTest, StopEndsActiveStreams) {
   RawSocket s(server->port());
   s.send("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
   std::string raw;
-  ASSERT_EQ(s.read_until(raw, [](const std::string& r) { return r.find("event-2") != std::string::npos; },
-                         2000ms),
-            RawSocket::ReadEnd::predicate);
+  ASSERT_EQ(
+      s.read_until(
+          raw, [](const std::string& r) { return r.find("event-2") != std::string::npos; }, 2000ms),
+      RawSocket::ReadEnd::predicate);
   auto t0 = Clock::now();
   server->server().stop(5000ms);
   EXPECT_LT(ms_since(t0), 1000);
   EXPECT_TRUE(probe->stream_write_failed.load());
   // The chunked body is terminated properly before the close.
   std::string rest;
-  s.read_until(rest, [](const std::string&) { return false; }, 1000ms);
+  s.read_until(
+      rest, [](const std::string&) { return false; }, 1000ms);
   raw += rest;
   EXPECT_NE(raw.find("\r\n0\r\n\r\n"), std::string::npos);
 }

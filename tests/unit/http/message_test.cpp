@@ -14,7 +14,9 @@ TEST(JsonEscape, QuotesBackslashesAndControls) {
   EXPECT_EQ(json_escape(std::string_view("a\0b", 3)), R"(a\u0000b)");
 }
 
-TEST(JsonEscape, Utf8PassesThrough) { EXPECT_EQ(json_escape("caf\xc3\xa9 \xe2\x82\xac"), "caf\xc3\xa9 \xe2\x82\xac"); }
+TEST(JsonEscape, Utf8PassesThrough) {
+  EXPECT_EQ(json_escape("caf\xc3\xa9 \xe2\x82\xac"), "caf\xc3\xa9 \xe2\x82\xac");
+}
 
 TEST(ResponseTest, ErrorBodyShape) {
   auto r = Response::error(409, "invalid_state", R"(reservation is "PAID")");
