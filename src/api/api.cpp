@@ -5,6 +5,7 @@
 #include "domain/requests.hpp"
 #include "metrics/http_metrics.hpp"
 #include "metrics/metrics_registry.hpp"
+#include "metrics/reservation_metrics.hpp"
 #include "reservation/idempotency_store.hpp"
 #include "reservation/reservation_service.hpp"
 
@@ -25,43 +26,47 @@ Result<auth::Claims> authenticate(const ApiDeps& deps, const Request& req) {
   return deps.jwt->verify_bearer(h);
 }
 
-bool json_content_type(const Request& req) {
-  auto ct = req.header("content-type");
-  if (ct.empty()) return true;  // tolerated: curl -d without -H
-  return ct.substr(0, 16) == "application/json";
+// Rejections decided before the service runs are counted here; the service counts its own.
+Response rejected(const ApiDeps& deps, std::string_view outcome, const Error& error) {
+  if (deps.reservation_metrics) deps.reservation_metrics->outcome(outcome);
+  return error_response(error);
 }
 
 Awaitable post_reservation(const ApiDeps& deps, Request& req) {
   auto claims = authenticate(deps, req);
-  if (!claims) co_return error_response(claims.error());
-  if (!json_content_type(req))
-    co_return error_response({Errc::invalid_request, "Content-Type must be application/json"});
+  if (!claims) co_return rejected(deps, "unauthorized", claims.error());
+  // The body must be JSON whatever Content-Type claims (curl -d sends a form type).
   const auto& w = worker(deps, req);
   std::optional<std::string> key;
   if (req.has_header("idempotency-key")) {
     auto k = req.header("idempotency-key");
     if (!valid_idempotency_key(k))
-      co_return error_response(
+      co_return rejected(
+          deps, "invalid_request",
           {Errc::invalid_request, "Idempotency-Key must be 1-255 visible ASCII characters"});
     key = std::string(k);
   }
   auto parsed = parse_reservation_request(req.body);
-  if (!parsed) co_return error_response(parsed.error());
+  if (!parsed) co_return rejected(deps, "invalid_request", parsed.error());
 
   std::string fp;
   if (key) {
     fp = reservation::fingerprint_hash(parsed->fingerprint());
     auto claim = co_await w.idempotency->claim(claims->sub, *key, fp);
-    if (!claim) co_return error_response({Errc::unavailable, "idempotency store unavailable"});
+    if (!claim)
+      co_return rejected(deps, "unavailable", {Errc::unavailable, "idempotency store unavailable"});
     switch (claim->kind) {
       case reservation::IdempotencyClaim::Kind::claimed: break;
       case reservation::IdempotencyClaim::Kind::in_flight:
-        co_return error_response({Errc::idempotency_conflict,
-                                  "a request with this Idempotency-Key is still in flight"});
+        co_return rejected(deps, "idempotency_conflict",
+                           {Errc::idempotency_conflict,
+                            "a request with this Idempotency-Key is still in flight"});
       case reservation::IdempotencyClaim::Kind::mismatch:
-        co_return error_response({Errc::idempotency_conflict,
-                                  "Idempotency-Key was used with a different request"});
+        co_return rejected(deps, "idempotency_conflict",
+                           {Errc::idempotency_conflict,
+                            "Idempotency-Key was used with a different request"});
       case reservation::IdempotencyClaim::Kind::replay: {
+        if (deps.reservation_metrics) deps.reservation_metrics->outcome("idempotent_replay");
         auto res = Response::json(claim->status, std::move(claim->body));
         res.with_header("Idempotent-Replayed", "true");
         co_return res;
@@ -108,8 +113,6 @@ Result<auth::Claims> authenticate_admin(const ApiDeps& deps, const Request& req)
 Awaitable put_product(const ApiDeps& deps, Request& req) {
   auto claims = authenticate_admin(deps, req);
   if (!claims) co_return error_response(claims.error());
-  if (!json_content_type(req))
-    co_return error_response({Errc::invalid_request, "Content-Type must be application/json"});
   auto spec = parse_product_request(req.param("id"), req.body);
   if (!spec) co_return error_response(spec.error());
   auto p = co_await worker(deps, req).reservations->put_product(*spec);

@@ -18,6 +18,7 @@ class JwtVerifier;
 namespace fs::metrics {
 class MetricsRegistry;
 class HttpMetrics;
+class ReservationMetrics;
 }  // namespace fs::metrics
 namespace fs::reservation {
 class ReservationService;
@@ -38,6 +39,7 @@ struct ApiDeps {
   std::vector<WorkerServices> workers;  // indexed by Request::worker
   const auth::JwtVerifier* jwt = nullptr;
   metrics::MetricsRegistry* registry = nullptr;
+  metrics::ReservationMetrics* reservation_metrics = nullptr;  // outcomes decided in the API
   const Clock* clock = nullptr;
 };
 

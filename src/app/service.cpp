@@ -204,6 +204,7 @@ void FlashsaleService::start() {
 
   d.deps.jwt = &d.jwt;
   d.deps.registry = &d.registry;
+  d.deps.reservation_metrics = &d.reservation_metrics;
   d.deps.clock = &SystemClock::instance();
   d.router = api::build_router(d.deps);
   d.observer = std::make_unique<api::MetricsObserver>(d.router, d.http_metrics);

@@ -26,7 +26,7 @@ ReservationMetrics::ReservationMetrics(MetricsRegistry& registry)
                  .Register(registry.prometheus())) {
   for (const char* o : {"created", "sold_out", "sold_out_cached", "limit_exceeded",
                         "sale_not_active", "not_found", "unavailable", "idempotent_replay",
-                        "idempotency_conflict", "invalid_request", "db_rejected"})
+                        "idempotency_conflict", "invalid_request", "unauthorized", "db_rejected"})
     outcomes_.Add({{"outcome", o}});
 }
 

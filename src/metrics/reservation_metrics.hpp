@@ -18,7 +18,8 @@ class ReservationMetrics {
  public:
   explicit ReservationMetrics(MetricsRegistry& registry);
   // outcome: created, sold_out, sold_out_cached, limit_exceeded, sale_not_active, not_found,
-  // unavailable, idempotent_replay, idempotency_conflict, invalid_request, db_rejected.
+  // unavailable, idempotent_replay, idempotency_conflict, invalid_request, unauthorized,
+  // db_rejected.
   void outcome(std::string_view outcome);
   void stock_available(std::string_view product_id, std::int64_t units);
   // Holds resolved by reconciliation: result = released | kept | pending.

@@ -95,6 +95,7 @@ struct ReservationStore::Pending {
   const Reservation* r;
   Status result;
   asio::steady_timer* done;
+  bool completed = false;
 };
 
 ReservationStore::ReservationStore(asio::any_io_executor executor, pg::Database& db,
@@ -113,7 +114,9 @@ asio::awaitable<Status> ReservationStore::insert(const Reservation& r) {
   Pending p{&r, Status{}, &done};
   queue_.push_back(&p);
   maybe_flush();
-  co_await done.async_wait(asio::as_tuple(asio::use_awaitable));
+  // co_spawn may run the flush inline up to its first suspension, and a database that is down
+  // answers without suspending: the batch can be complete before we get here.
+  while (!p.completed) co_await done.async_wait(asio::as_tuple(asio::use_awaitable));
   co_return p.result;
 }
 
@@ -152,7 +155,10 @@ asio::awaitable<void> ReservationStore::flush(std::vector<Pending*> batch) {
         p->result = Error{Errc::sold_out, "the ledger has no stock left"};
     }
   }
-  for (auto* p : batch) p->done->cancel();
+  for (auto* p : batch) {
+    p->completed = true;
+    p->done->cancel();
+  }
   --active_;
   maybe_flush();
 }

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <iostream>
+#include <map>
 #include <set>
 
 #include "sale_fixture.hpp"
@@ -43,6 +45,10 @@ TEST(ReservationOutage, PostgresKilledMidSaleConservesStock) {
   auto during = race(svc.port(), crowd(product, "during-", 100), 100);
   auto elapsed = std::chrono::steady_clock::now() - start;
   int unavailable = 0;
+  std::map<int, int> histogram;
+  for (const auto& r : during) ++histogram[r.status];
+  for (auto [status, n] : histogram) std::cerr << "during outage: " << status << " x" << n << "\n";
+  std::cerr << "answered in " << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms\n";
   for (const auto& r : during) {
     ASSERT_TRUE(r.status == 201 || r.status == 503) << r.status << " " << r.body;
     if (r.status == 503) {

@@ -113,8 +113,7 @@ void ServiceUnderTest::put_product(const std::string& id, std::int64_t stock, in
 
 ServiceUnderTest::Stats ServiceUnderTest::stats(const std::string& id) {
   auto r = send_one(port(), {"GET", "/v1/admin/products/" + id + "/stats", admin_token(), "", {}});
-  Stats s;
-  EXPECT_EQ(r.status, 200) << r.body;
+  Stats s;  // all -1 when the stats could not be read (callers assert on the values)
   if (r.status != 200) return s;
   auto v = boost::json::parse(r.body).as_object();
   s.stock_total = v["stock_total"].as_int64();
