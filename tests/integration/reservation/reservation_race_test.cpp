@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "inventory/stock_scripts.hpp"
 #include "sale_fixture.hpp"
 #include "support/servers.hpp"
 
@@ -180,20 +181,59 @@ TEST(ReservationRace, SoldOutIsAnsweredFromMemoryAndStockComingBackIsSeen) {
   auto a = send_one(svc.port(), {"POST", "/v1/reservations", user_token("first"),
                                  reservation_body(product), {}});
   ASSERT_EQ(a.status, 201);
+  auto id = std::string(boost::json::parse(a.body).as_object().at("reservation_id").as_string());
   for (int i = 0; i < 5; ++i) {
-    auto b = send_one(svc.port(), {"POST", "/v1/reservations", user_token("next" + std::to_string(i)),
-                                   reservation_body(product), {}});
+    auto b = send_one(svc.port(), {"POST", "/v1/reservations",
+                                   user_token("next" + std::to_string(i)), reservation_body(product), {}});
     EXPECT_EQ(b.status, 410);
   }
-  // Stock returns (as a payment failure or an expiry would do): the instance notices promptly.
-  auto key = "fs:{" + product + ":1}:stock:0";
-  ASSERT_TRUE(redis_cli(shared_redis().port(), {"INCRBY", key, "1"}).ok());
+  auto metrics = send_one(svc.port(), {"GET", "/metrics", "", "", {}});
+  EXPECT_NE(metrics.body.find("flashsale_reservations_total{outcome=\"sold_out_cached\"}"),
+            std::string::npos);
+  // The unit comes back the way an expiry does it: the ledger first, then the hold's release.
+  svc.sql("UPDATE reservations SET status = 'EXPIRED' WHERE reservation_id = '" + id + "'; "
+          "UPDATE products SET allocated = allocated - 1 WHERE product_id = '" + product + "'");
+  const auto& release = inventory::release_script();
+  const std::string base = "fs:{" + product + ":1}";
+  auto released = redis_cli(shared_redis().port(),
+                            {"EVAL", release.source, "3", base + ":users", base + ":holds",
+                             base + ":stock:0", id, "first", "1"});
+  ASSERT_TRUE(released.ok());
+  EXPECT_EQ(*released, "1");
+  // This instance sees the stock again within its refresh interval (50 ms here).
   bool reserved = wait_until([&] {
     auto c = send_one(svc.port(), {"POST", "/v1/reservations", user_token("returner"),
                                    reservation_body(product), {}});
     return c.status == 201;
   }, std::chrono::seconds{5}, std::chrono::milliseconds{20});
   EXPECT_TRUE(reserved);
+}
+
+// Redis believes in more stock than the ledger (as after a failover that lost decrements): the
+// database refuses the extra allocation, so nothing is oversold.
+TEST(ReservationRace, LedgerRefusesStockThatRedisInvented) {
+  auto& svc = shared_service();
+  const std::string product = unique_name("ledger");
+  svc.put_product(product, 10, 2, 1);
+  const std::string base = "fs:{" + product + ":1}";
+  ASSERT_TRUE(redis_cli(shared_redis().port(), {"INCRBY", base + ":stock:0", "20"}).ok());
+  ASSERT_TRUE(redis_cli(shared_redis().port(), {"INCRBY", base + ":stock:1", "20"}).ok());
+  std::vector<Call> calls;
+  for (int u = 0; u < 200; ++u)
+    calls.push_back({"POST", "/v1/reservations", user_token("ledger-" + std::to_string(u)),
+                     reservation_body(product), {}});
+  auto rs = race(svc.port(), calls, 100);
+  int created = 0, sold_out = 0;
+  for (const auto& r : rs) {
+    created += r.status == 201;
+    sold_out += r.status == 410;
+  }
+  EXPECT_EQ(created, 10);
+  EXPECT_EQ(sold_out, 190);
+  EXPECT_EQ(svc.sql("SELECT count(*) FROM reservations WHERE product_id = '" + product +
+                    "' AND status = 'PENDING'"),
+            "10");
+  EXPECT_EQ(svc.sql("SELECT allocated FROM products WHERE product_id = '" + product + "'"), "10");
 }
 
 }  // namespace

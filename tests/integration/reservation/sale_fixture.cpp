@@ -87,7 +87,8 @@ http::ClientResponse send_one(std::uint16_t port, const Call& call) {
 }
 
 ServiceUnderTest::ServiceUnderTest(std::uint16_t redis_port, const std::string& pg_conninfo,
-                                   const std::function<void(app::ServiceConfig&)>& tune) {
+                                   const std::function<void(app::ServiceConfig&)>& tune)
+    : pg_conninfo_(pg_conninfo) {
   app::ServiceConfig cfg;
   cfg.http_port = 0;
   cfg.threads = 2;
@@ -103,6 +104,16 @@ ServiceUnderTest::ServiceUnderTest(std::uint16_t redis_port, const std::string& 
 }
 
 ServiceUnderTest::~ServiceUnderTest() { service_->stop(); }
+
+std::string ServiceUnderTest::sql(const std::string& statement) {
+  auto out = stack::run_command(
+      {"psql", pg_conninfo_, "-v", "ON_ERROR_STOP=1", "-At", "-c", statement});
+  EXPECT_TRUE(out.ok()) << (out.ok() ? "" : out.error().message);
+  if (!out.ok()) return "";
+  std::string text = *out;
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  return text;
+}
 
 void ServiceUnderTest::put_product(const std::string& id, std::int64_t stock, int shards,
                                    int per_user_limit) {

@@ -43,6 +43,9 @@ class ServiceUnderTest {
                    const std::function<void(app::ServiceConfig&)>& tune = {});
   ~ServiceUnderTest();
   std::uint16_t port() const { return service_->port(); }
+  const std::string& pg_conninfo() const { return pg_conninfo_; }
+  // Runs SQL against the service's database (psql); returns its unaligned output.
+  std::string sql(const std::string& statement);
   app::FlashsaleService& service() { return *service_; }
 
   // PUT the product; asserts 200.
@@ -56,6 +59,7 @@ class ServiceUnderTest {
   Stats stats(const std::string& id);
 
  private:
+  std::string pg_conninfo_;
   std::unique_ptr<app::FlashsaleService> service_;
 };
 
