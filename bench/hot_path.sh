@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Benchmarks the "Buy Now" hot path against reference systems measured in the same invocation
+# on the same machine (so the figures are ratios, robust to a shared and noisy host):
+#   (a) sold-out path          vs nginx answering a static 410 (same wrk, same connections)
+#   (b) refused at Redis (per-user limit) vs redis-benchmark running the same check_and_decr
+#       EVALSHA unpipelined
+#   (c) durable reservation (201, row committed) vs pgbench running a single-row INSERT of a
+#       reservation
+# Each measurement runs ROUNDS times; the median is reported.
+# Usage: bench/hot_path.sh [build dir, default build/release]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+BUILD=${1:-build/release}
+FLASHSALE=$BUILD/src/flashsale
+DURATION=${DURATION:-8}
+CONNS=${CONNS:-256}
+ROUNDS=${ROUNDS:-3}
+THREADS=2
+[ -x "$FLASHSALE" ] || { echo "build first: cmake --preset release && cmake --build --preset release"; exit 1; }
+command -v wrk >/dev/null && command -v nginx >/dev/null || bash scripts/install-deps.sh
+
+WORK=$(mktemp -d /tmp/flashsale-bench-XXXXXX)
+chmod 755 "$WORK"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ -n "${KEEP:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+export FLASHSALE_JWT_SECRET=bench-secret-$RANDOM
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+HTTP_PORT=$(free_port)
+NGINX_PORT=$(free_port)
+
+# --- the system under test: Redis + PostgreSQL + service, as `flashsale up` runs it -------------
+"$FLASHSALE" up --data-dir "$WORK/data" --http-port "$HTTP_PORT" --no-demo --threads "$THREADS" \
+  > "$WORK/up.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 300); do grep -q "flashsale is up" "$WORK/up.log" && break; sleep 0.2; done
+grep -q "flashsale is up" "$WORK/up.log" || { cat "$WORK/up.log"; exit 1; }
+REDIS_PORT=$(grep -o 'redis-server on 127.0.0.1:[0-9]*' "$WORK/up.log" | grep -o '[0-9]*$')
+PG_PORT=$(grep -o 'postgres on 127.0.0.1:[0-9]*' "$WORK/up.log" | grep -o '[0-9]*$')
+ADMIN=$("$FLASHSALE" token --sub admin --admin)
+BASE=http://127.0.0.1:$HTTP_PORT
+
+put_product() {  # id stock per_user_limit
+  curl -sf -X PUT "$BASE/v1/admin/products/$1" -H "Authorization: Bearer $ADMIN" \
+    -d "{\"name\":\"Bench\",\"price_cents\":79900,\"currency\":\"usd\",\"stock\":$2,\"per_user_limit\":$3,\"shards\":10}" >/dev/null
+}
+mint_tokens() {  # file count prefix
+  python3 - "$1" "$2" "$3" <<'PY'
+import base64, hashlib, hmac, json, os, sys, time
+path, n, prefix = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+secret = os.environ["FLASHSALE_JWT_SECRET"].encode()
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+exp = int(time.time()) + 3600
+with open(path, "w") as f:
+    for i in range(n):
+        claims = b64(json.dumps({"sub": f"{prefix}{i}", "exp": exp}, separators=(",", ":")).encode())
+        sig = b64(hmac.new(secret, f"{head}.{claims}".encode(), hashlib.sha256).digest())
+        f.write(f"{head}.{claims}.{sig}\n")
+PY
+}
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+field() { grep -o "$1=[0-9.]*" | cut -d= -f2; }
+
+run_wrk() {  # url product tokens_file -> prints the wrk done() line
+  TOKENS_FILE=$3 PRODUCT=$2 WRK_THREADS=$THREADS \
+    wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --timeout 10s -s bench/wrk_post.lua "$1" 2>&1 |
+    grep p50_ms
+}
+
+# --- (a) sold-out path vs nginx static 410 -------------------------------------------------------
+cat > "$WORK/nginx.conf" <<NGX
+worker_processes $THREADS;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$NGINX_PORT reuseport;
+    keepalive_requests 1000000;
+    location / { default_type application/json; return 410 '{"error":{"code":"sold_out","message":"sold out"}}'; }
+  }
+}
+NGX
+nginx -c "$WORK/nginx.conf" -g 'daemon off;' &
+PIDS+=($!)
+sleep 0.5
+put_product bench-soldout 0 1
+mint_tokens "$WORK/one-user.txt" 1 solo-
+mint_tokens "$WORK/many-users.txt" 400000 buyer-
+
+declare -A R
+for i in $(seq 1 "$ROUNDS"); do
+  R[nginx_rps]+="$(run_wrk "http://127.0.0.1:$NGINX_PORT" bench-soldout "$WORK/one-user.txt" | field rps) "
+  line=$(run_wrk "$BASE" bench-soldout "$WORK/many-users.txt")
+  R[soldout_rps]+="$(echo "$line" | field rps) "
+  R[soldout_p99]+="$(echo "$line" | field p99_ms) "
+done
+
+# --- (b) refused at Redis: per-user limit (one user who already holds a reservation) ------------
+put_product bench-limit 1000000000 1
+curl -sf -X POST "$BASE/v1/reservations" -H "Authorization: Bearer $(head -1 "$WORK/one-user.txt")" \
+  -d '{"product_id":"bench-limit"}' >/dev/null
+# The very script the service ships (src/inventory/stock_scripts.cpp), not a copy.
+LUA=$(python3 -c 'import re,sys; s=open("src/inventory/stock_scripts.cpp").read(); i=s.index("check_and_decr_script()"); print(re.search(r"R\"LUA\((.*?)\)LUA\"", s[i:], re.S).group(1))')
+SHA=$(redis-cli -p "$REDIS_PORT" SCRIPT LOAD "$LUA")
+redis-cli -p "$REDIS_PORT" SET bench:stock 1000000000000 >/dev/null
+for i in $(seq 1 "$ROUNDS"); do
+  line=$(run_wrk "$BASE" bench-limit "$WORK/one-user.txt")
+  R[limit_rps]+="$(echo "$line" | field rps) "
+  R[limit_p99]+="$(echo "$line" | field p99_ms) "
+  rb=$(redis-benchmark -p "$REDIS_PORT" -c "$CONNS" -n 300000 -P 1 --threads "$THREADS" -q \
+        EVALSHA "$SHA" 1 bench:stock 1 2>/dev/null | grep -o '[0-9.]* requests per second' | cut -d' ' -f1)
+  R[redis_rps]+="$rb "
+done
+
+# --- (c) durable reservations vs pgbench single-row INSERT ---------------------------------------
+cat > "$WORK/insert.sql" <<'SQL'
+INSERT INTO reservations (reservation_id, product_id, generation, user_id, quantity, status,
+  amount_cents, currency, shard, expires_at, created_at)
+VALUES (gen_random_uuid(), 'bench-pgbench', 1, 'pgbench-user', 1, 'PENDING', 79900, 'usd', 0,
+  now() + interval '10 minutes', now());
+SQL
+PGPASSWORD=flashsale psql -q -h 127.0.0.1 -p "$PG_PORT" -U flashsale -d flashsale -c \
+  "INSERT INTO products (product_id, name, price_cents, currency, stock_total) VALUES ('bench-pgbench','x',1,'usd',0) ON CONFLICT DO NOTHING" >/dev/null
+for i in $(seq 1 "$ROUNDS"); do
+  put_product "bench-durable-$i" 1000000000 1
+  line=$(run_wrk "$BASE" "bench-durable-$i" "$WORK/many-users.txt")
+  R[durable_rps]+="$(echo "$line" | field rps) "
+  R[durable_p99]+="$(echo "$line" | field p99_ms) "
+  R[durable_p50]+="$(echo "$line" | field p50_ms) "
+  created=$(PGPASSWORD=flashsale psql -At -h 127.0.0.1 -p "$PG_PORT" -U flashsale -d flashsale -c \
+    "SELECT count(*) FROM reservations WHERE product_id = 'bench-durable-$i'")
+  R[durable_rows]+="$created "
+  tps=$(PGPASSWORD=flashsale pgbench -n -h 127.0.0.1 -p "$PG_PORT" -U flashsale -c 16 -j "$THREADS" \
+        -T "$DURATION" -f "$WORK/insert.sql" flashsale 2>/dev/null | grep -o 'tps = [0-9.]*' | head -1 | cut -d' ' -f3)
+  R[pgbench_tps]+="$tps "
+done
+BATCH=$(curl -s "$BASE/metrics" | awk '/^flashsale_reservation_insert_batch_size_sum/{s=$2} /^flashsale_reservation_insert_batch_size_count/{c=$2} END{if(c>0) printf "%.1f", s/c}')
+
+m() { echo "${R[$1]}" | tr ' ' '\n' | grep -v '^$' | median; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a"}'; }
+echo
+echo "flashsale hot-path benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, ${DURATION}s x ${ROUNDS} rounds, medians, wrk -t$THREADS -c$CONNS)"
+printf '%-44s %12s %10s %10s\n' "measurement" "throughput" "p99 ms" "ratio"
+printf '%-44s %12s %10s %10s\n' "(a) nginx static 410" "$(m nginx_rps)/s" "" ""
+printf '%-44s %12s %10s %10s\n' "    flashsale sold-out (410 from memory)" "$(m soldout_rps)/s" "$(m soldout_p99)" "$(ratio "$(m soldout_rps)" "$(m nginx_rps)")"
+printf '%-44s %12s %10s %10s\n' "(b) redis-benchmark EVALSHA check_and_decr" "$(m redis_rps)/s" "" ""
+printf '%-44s %12s %10s %10s\n' "    flashsale refused at Redis (409 limit)" "$(m limit_rps)/s" "$(m limit_p99)" "$(ratio "$(m limit_rps)" "$(m redis_rps)")"
+printf '%-44s %12s %10s %10s\n' "(c) pgbench single-row INSERT (16 clients)" "$(m pgbench_tps)/s" "" ""
+printf '%-44s %12s %10s %10s\n' "    flashsale durable 201 (row committed)" "$(m durable_rps)/s" "$(m durable_p99)" "$(ratio "$(m durable_rps)" "$(m pgbench_tps)")"
+echo "durable p50 $(m durable_p50) ms; rows committed per round: ${R[durable_rows]}; mean group-commit batch: ${BATCH:-n/a}"
