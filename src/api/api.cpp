@@ -56,15 +56,16 @@ Awaitable post_reservation(const ApiDeps& deps, Request& req) {
     if (!claim)
       co_return rejected(deps, "unavailable", {Errc::unavailable, "idempotency store unavailable"});
     switch (claim->kind) {
-      case reservation::IdempotencyClaim::Kind::claimed: break;
+      case reservation::IdempotencyClaim::Kind::claimed:
+        break;
       case reservation::IdempotencyClaim::Kind::in_flight:
-        co_return rejected(deps, "idempotency_conflict",
-                           {Errc::idempotency_conflict,
-                            "a request with this Idempotency-Key is still in flight"});
+        co_return rejected(
+            deps, "idempotency_conflict",
+            {Errc::idempotency_conflict, "a request with this Idempotency-Key is still in flight"});
       case reservation::IdempotencyClaim::Kind::mismatch:
-        co_return rejected(deps, "idempotency_conflict",
-                           {Errc::idempotency_conflict,
-                            "Idempotency-Key was used with a different request"});
+        co_return rejected(
+            deps, "idempotency_conflict",
+            {Errc::idempotency_conflict, "Idempotency-Key was used with a different request"});
       case reservation::IdempotencyClaim::Kind::replay: {
         if (deps.reservation_metrics) deps.reservation_metrics->outcome("idempotent_replay");
         auto res = Response::json(claim->status, std::move(claim->body));
@@ -137,22 +138,38 @@ Awaitable get_stats(const ApiDeps& deps, Request& req) {
 
 int http_status(Errc code) noexcept {
   switch (code) {
-    case Errc::invalid_request: return 400;
-    case Errc::unauthorized: return 401;
-    case Errc::captcha_required: return 403;
-    case Errc::blocked: return 403;
-    case Errc::not_found: return 404;
-    case Errc::queue_timeout: return 408;
-    case Errc::limit_exceeded: return 409;
-    case Errc::idempotency_conflict: return 409;
-    case Errc::invalid_state: return 409;
-    case Errc::sale_in_progress: return 409;
-    case Errc::sold_out: return 410;
-    case Errc::payload_too_large: return 413;
-    case Errc::sale_not_active: return 422;
-    case Errc::rate_limited: return 429;
-    case Errc::overloaded: return 503;
-    default: return 503;
+    case Errc::invalid_request:
+      return 400;
+    case Errc::unauthorized:
+      return 401;
+    case Errc::captcha_required:
+      return 403;
+    case Errc::blocked:
+      return 403;
+    case Errc::not_found:
+      return 404;
+    case Errc::queue_timeout:
+      return 408;
+    case Errc::limit_exceeded:
+      return 409;
+    case Errc::idempotency_conflict:
+      return 409;
+    case Errc::invalid_state:
+      return 409;
+    case Errc::sale_in_progress:
+      return 409;
+    case Errc::sold_out:
+      return 410;
+    case Errc::payload_too_large:
+      return 413;
+    case Errc::sale_not_active:
+      return 422;
+    case Errc::rate_limited:
+      return 429;
+    case Errc::overloaded:
+      return 503;
+    default:
+      return 503;
   }
 }
 
@@ -166,8 +183,11 @@ http::Response error_response(const Error& error) {
     case Errc::protocol_error:
     case Errc::backend_error:
     case Errc::cancelled:
-    case Errc::internal: code = Errc::unavailable; break;
-    default: break;
+    case Errc::internal:
+      code = Errc::unavailable;
+      break;
+    default:
+      break;
   }
   int status = http_status(code);
   std::string_view message = error.message;
@@ -185,9 +205,8 @@ http::Router build_router(const ApiDeps& deps) {
   r.add("GET", "/v1/products/{id}", [d](Request& q) { return get_product(*d, q); });
   r.add("PUT", "/v1/admin/products/{id}", [d](Request& q) { return put_product(*d, q); });
   r.add("GET", "/v1/admin/products/{id}/stats", [d](Request& q) { return get_stats(*d, q); });
-  r.add("GET", "/healthz", [](Request&) -> Awaitable {
-    co_return Response::json(200, R"({"status":"ok"})");
-  });
+  r.add("GET", "/healthz",
+        [](Request&) -> Awaitable { co_return Response::json(200, R"({"status":"ok"})"); });
   r.add("GET", "/readyz", [d](Request& q) -> Awaitable {
     bool ok = co_await worker(*d, q).ready();
     if (ok) co_return Response::json(200, R"({"status":"ready"})");

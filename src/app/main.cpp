@@ -3,14 +3,14 @@
 //   serve  run the service against existing Redis and PostgreSQL
 //   crowd  race a crowd of users at a product on a running server and check the invariants
 //   token  mint a JWT for a user (or an admin)
-#include <CLI/CLI.hpp>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
-#include <pthread.h>
 
 #include "app/readiness_probe.hpp"
 #include "app/service.hpp"
@@ -183,9 +183,9 @@ int main(int argc, char** argv) {
   stdfs::create_directories(data / "redis");
   stdfs::create_directories(data / "postgres");
   std::error_code ec;
-  stdfs::permissions(data, stdfs::perms::owner_all | stdfs::perms::group_read |
-                               stdfs::perms::group_exec | stdfs::perms::others_read |
-                               stdfs::perms::others_exec,
+  stdfs::permissions(data,
+                     stdfs::perms::owner_all | stdfs::perms::group_read | stdfs::perms::group_exec |
+                         stdfs::perms::others_read | stdfs::perms::others_exec,
                      ec);
   fs::stack::RedisOptions ro;
   ro.dir = data / "redis";

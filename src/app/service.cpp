@@ -114,15 +114,15 @@ void FlashsaleService::Impl::build_worker(std::size_t i) {
   w->db = pg::make_database(ex, dc);
   w->products = std::make_unique<catalog::ProductStore>(*w->db);
   w->stock = std::make_unique<inventory::StockShards>(*w->redis);
-  w->store = std::make_unique<reservation::ReservationStore>(
-      ex, *w->db, backend_metrics, cfg.pg_connections_per_thread);
-  w->holds = std::make_unique<reservation::HoldResolver>(ex, *w->store, *w->stock, stock_view,
-                                                         SystemClock::instance(),
-                                                         reservation_metrics);
+  w->store = std::make_unique<reservation::ReservationStore>(ex, *w->db, backend_metrics,
+                                                             cfg.pg_connections_per_thread);
+  w->holds = std::make_unique<reservation::HoldResolver>(
+      ex, *w->store, *w->stock, stock_view, SystemClock::instance(), reservation_metrics);
   w->idempotency = std::make_unique<reservation::IdempotencyStore>(*w->redis);
-  w->service = std::make_unique<reservation::ReservationService>(reservation::ReservationServiceDeps{
-      catalog, *w->products, *w->stock, stock_view, *w->store, *w->holds,
-      SystemClock::instance(), SecureRandom::instance(), reservation_metrics});
+  w->service =
+      std::make_unique<reservation::ReservationService>(reservation::ReservationServiceDeps{
+          catalog, *w->products, *w->stock, stock_view, *w->store, *w->holds,
+          SystemClock::instance(), SecureRandom::instance(), reservation_metrics});
   api::WorkerServices ws;
   ws.reservations = w->service.get();
   ws.idempotency = w->idempotency.get();
@@ -226,9 +226,7 @@ void FlashsaleService::start() {
   d.started = true;
 }
 
-std::uint16_t FlashsaleService::port() const {
-  return impl_->server ? impl_->server->port() : 0;
-}
+std::uint16_t FlashsaleService::port() const { return impl_->server ? impl_->server->port() : 0; }
 
 void FlashsaleService::stop() {
   auto& d = *impl_;

@@ -35,9 +35,8 @@ void ProductCatalog::put_absent(const std::string& product_id) {
   }
   auto& e = entries_[product_id];
   if (e.product) return;
-  e.absent_until_ns =
-      clock_.steady_ns() +
-      std::chrono::duration_cast<std::chrono::nanoseconds>(negative_ttl_).count();
+  e.absent_until_ns = clock_.steady_ns() +
+                      std::chrono::duration_cast<std::chrono::nanoseconds>(negative_ttl_).count();
 }
 
 void ProductCatalog::replace_all(std::vector<Product> products) {

@@ -1,6 +1,6 @@
 #include "catalog/product_store.hpp"
 
-#include <charconv>
+#include "common/parse_int.hpp"
 
 namespace fs::catalog {
 namespace {
@@ -10,16 +10,10 @@ constexpr std::string_view kColumns =
     "reservation_ttl_seconds, (extract(epoch from sale_starts_at) * 1000)::bigint AS starts_ms, "
     "(extract(epoch from sale_ends_at) * 1000)::bigint AS ends_ms, generation";
 
-template <class Int>
-bool to_int(std::string_view s, Int& out) {
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc{} && p == s.data() + s.size();
-}
-
 std::optional<SysTime> ms_time(const pg::Rows& rows, std::size_t row, std::size_t col) {
   if (rows.is_null(row, col)) return std::nullopt;
   std::int64_t ms = 0;
-  if (!to_int(rows.get(row, col), ms)) return std::nullopt;
+  if (!parse_int(rows.get(row, col), ms)) return std::nullopt;
   return SysTime{std::chrono::milliseconds{ms}};
 }
 
@@ -35,10 +29,11 @@ Result<Product> product_from_row(const pg::Rows& rows, std::size_t row) {
   p.product_id = std::string(rows.get(row, 0));
   p.name = std::string(rows.get(row, 1));
   p.currency = std::string(rows.get(row, 3));
-  bool ok = to_int(rows.get(row, 2), p.price_cents) && to_int(rows.get(row, 4), p.stock_total) &&
-            to_int(rows.get(row, 5), p.per_user_limit) && to_int(rows.get(row, 6), p.shards) &&
-            to_int(rows.get(row, 7), p.reservation_ttl_seconds) &&
-            to_int(rows.get(row, 10), p.generation);
+  bool ok =
+      parse_int(rows.get(row, 2), p.price_cents) && parse_int(rows.get(row, 4), p.stock_total) &&
+      parse_int(rows.get(row, 5), p.per_user_limit) && parse_int(rows.get(row, 6), p.shards) &&
+      parse_int(rows.get(row, 7), p.reservation_ttl_seconds) &&
+      parse_int(rows.get(row, 10), p.generation);
   if (!ok) return Error{Errc::protocol_error, "malformed product row"};
   p.sale_starts_at = ms_time(rows, row, 8);
   p.sale_ends_at = ms_time(rows, row, 9);
@@ -54,7 +49,7 @@ boost::asio::awaitable<Result<UpsertOutcome>> ProductStore::upsert(const Product
                                 std::move(key));
     if (!cur) co_return std::move(cur).error();
     if (!cur->empty()) {
-      to_int(cur->get(0, 0), out.previous_generation);
+      parse_int(cur->get(0, 0), out.previous_generation);
       std::vector<pg::Param> args{product.product_id, std::to_string(out.previous_generation)};
       auto active = co_await s.query(
           "SELECT 1 FROM reservations WHERE product_id = $1 AND generation = $2 "

@@ -11,7 +11,7 @@
 namespace fs::catalog {
 
 struct UpsertOutcome {
-  Product product;                      // as stored, with its new generation
+  Product product;                       // as stored, with its new generation
   std::int64_t previous_generation = 0;  // 0 when the product is new
 };
 

@@ -24,12 +24,12 @@ enum class Errc {
   rate_limited,
   overloaded,
   // Backend outcomes a retry policy can switch on.
-  unavailable,        // backend down / connection broken; safe to retry elsewhere
-  timeout,            // backend did not answer in time; outcome unknown
-  unique_violation,   // PostgreSQL 23505
+  unavailable,            // backend down / connection broken; safe to retry elsewhere
+  timeout,                // backend did not answer in time; outcome unknown
+  unique_violation,       // PostgreSQL 23505
   serialization_failure,  // PostgreSQL 40001 / 40P01: retry the transaction
-  protocol_error,     // malformed reply from a backend
-  backend_error,      // backend answered with an error (e.g. Redis -ERR, SQL error)
+  protocol_error,         // malformed reply from a backend
+  backend_error,          // backend answered with an error (e.g. Redis -ERR, SQL error)
   cancelled,
   internal,
 };
@@ -41,7 +41,8 @@ struct Error {
   std::string message;
 
   Error() = default;
-  Error(Errc c, std::string msg = {}) : code(c), message(std::move(msg)) {}  // NOLINT(google-explicit-constructor)
+  Error(Errc c, std::string msg = {})
+      : code(c), message(std::move(msg)) {}  // NOLINT(google-explicit-constructor)
 
   friend bool operator==(const Error& e, Errc c) { return e.code == c; }
 };

@@ -66,7 +66,8 @@ std::string stats_json(const Product& p, const ProductStats& s) {
   o["expired"] = s.expired;
   json::array shards;
   for (std::size_t i = 0; i < s.shards.size(); ++i)
-    shards.push_back(json::object{{"shard", static_cast<std::int64_t>(i)}, {"available", s.shards[i]}});
+    shards.push_back(
+        json::object{{"shard", static_cast<std::int64_t>(i)}, {"available", s.shards[i]}});
   o["shards"] = std::move(shards);
   return json::serialize(o);
 }

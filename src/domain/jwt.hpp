@@ -14,9 +14,9 @@ namespace fs::auth {
 
 struct Claims {
   std::string sub;
-  std::int64_t exp = 0;                       // unix seconds
-  std::optional<std::int64_t> acct_created;   // unix seconds
-  std::string role;                           // "admin" for admin endpoints, else empty
+  std::int64_t exp = 0;                      // unix seconds
+  std::optional<std::int64_t> acct_created;  // unix seconds
+  std::string role;                          // "admin" for admin endpoints, else empty
   bool is_admin() const { return role == "admin"; }
 };
 

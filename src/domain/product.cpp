@@ -4,10 +4,14 @@ namespace fs {
 
 std::string_view to_string(SaleState s) noexcept {
   switch (s) {
-    case SaleState::upcoming: return "UPCOMING";
-    case SaleState::live: return "LIVE";
-    case SaleState::sold_out: return "SOLD_OUT";
-    case SaleState::ended: return "ENDED";
+    case SaleState::upcoming:
+      return "UPCOMING";
+    case SaleState::live:
+      return "LIVE";
+    case SaleState::sold_out:
+      return "SOLD_OUT";
+    case SaleState::ended:
+      return "ENDED";
   }
   return "LIVE";
 }

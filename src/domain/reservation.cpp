@@ -4,11 +4,16 @@ namespace fs {
 
 std::string_view to_string(ReservationStatus s) noexcept {
   switch (s) {
-    case ReservationStatus::pending: return "PENDING";
-    case ReservationStatus::paying: return "PAYING";
-    case ReservationStatus::paid: return "PAID";
-    case ReservationStatus::failed: return "FAILED";
-    case ReservationStatus::expired: return "EXPIRED";
+    case ReservationStatus::pending:
+      return "PENDING";
+    case ReservationStatus::paying:
+      return "PAYING";
+    case ReservationStatus::paid:
+      return "PAID";
+    case ReservationStatus::failed:
+      return "FAILED";
+    case ReservationStatus::expired:
+      return "EXPIRED";
   }
   return "PENDING";
 }

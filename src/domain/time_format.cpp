@@ -71,7 +71,7 @@ std::optional<SysTime> parse_impl(std::string_view s, char date_time_sep, bool p
   long long days = days_from_civil(Y, static_cast<unsigned>(M), static_cast<unsigned>(D));
   long long secs = days * 86400 + h * 3600LL + m * 60LL + sec - offset_s;
   return SysTime{std::chrono::duration_cast<SysTime::duration>(std::chrono::seconds{secs} +
-                                                                 std::chrono::microseconds{micros})};
+                                                               std::chrono::microseconds{micros})};
 }
 
 }  // namespace

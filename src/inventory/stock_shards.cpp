@@ -1,21 +1,11 @@
 #include "inventory/stock_shards.hpp"
 
-#include <charconv>
-
+#include "common/parse_int.hpp"
 #include "domain/shard_walk.hpp"
 #include "inventory/stock_keys.hpp"
 #include "inventory/stock_scripts.hpp"
 
 namespace fs::inventory {
-namespace {
-
-template <class Int>
-bool to_int(std::string_view s, Int& out) {
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc{} && p == s.data() + s.size();
-}
-
-}  // namespace
 
 bool parse_hold(std::string_view reservation_id, std::string_view value, Hold& out) {
   std::string_view parts[5];
@@ -30,8 +20,8 @@ bool parse_hold(std::string_view reservation_id, std::string_view value, Hold& o
   out.reservation_id = std::string(reservation_id);
   out.state = parts[0][0];
   out.user_id = std::string(parts[3]);
-  return to_int(parts[1], out.shard) && to_int(parts[2], out.quantity) &&
-         to_int(parts[4], out.taken_at_ms);
+  return parse_int(parts[1], out.shard) && parse_int(parts[2], out.quantity) &&
+         parse_int(parts[4], out.taken_at_ms);
 }
 
 boost::asio::awaitable<Result<ReserveOutcome>> StockShards::reserve(
@@ -142,7 +132,7 @@ boost::asio::awaitable<Result<std::vector<std::int64_t>>> StockShards::levels(
   out.reserve(r->elements.size());
   for (const auto& e : r->elements) {
     std::int64_t v = 0;
-    if (e.type == redis::Reply::Type::string && !to_int(std::string_view(e.str), v))
+    if (e.type == redis::Reply::Type::string && !parse_int(std::string_view(e.str), v))
       co_return Error{Errc::protocol_error, "non-integer stock counter"};
     out.push_back(v);
   }

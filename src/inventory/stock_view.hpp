@@ -25,8 +25,7 @@ class StockView {
   // Stock came back (a release on this instance): clear the mark at once.
   void stock_returned(std::string_view product_id, std::int64_t generation);
   // Last reading, if any (may lag by up to a refresh interval).
-  std::optional<std::int64_t> available(std::string_view product_id,
-                                        std::int64_t generation) const;
+  std::optional<std::int64_t> available(std::string_view product_id, std::int64_t generation) const;
   void forget(std::string_view product_id);
 
  private:

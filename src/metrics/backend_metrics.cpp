@@ -24,8 +24,8 @@ BackendMetrics::BackendMetrics(MetricsRegistry& registry)
                  .Name("flashsale_reservation_insert_batch_size")
                  .Help("Reservations committed per PostgreSQL round trip (group commit)")
                  .Register(registry.prometheus())
-                 .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128,
-                                                                  256, 512})) {}
+                 .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256,
+                                                                  512})) {}
 
 void BackendMetrics::observe(std::string_view backend, std::string_view op,
                              std::chrono::nanoseconds elapsed, const Error* error) {

@@ -27,10 +27,10 @@ HoldResolver::HoldResolver(asio::any_io_executor executor, ReservationStore& sto
 void HoldResolver::resolve_later(Product product, Reservation reservation,
                                  std::chrono::milliseconds first_delay,
                                  std::chrono::milliseconds give_up_after) {
-  asio::co_spawn(executor_,
-                 resolve_loop(std::move(product), std::move(reservation), first_delay,
-                              give_up_after),
-                 asio::detached);
+  asio::co_spawn(
+      executor_,
+      resolve_loop(std::move(product), std::move(reservation), first_delay, give_up_after),
+      asio::detached);
 }
 
 asio::awaitable<void> HoldResolver::resolve_loop(Product product, Reservation reservation,
@@ -72,9 +72,9 @@ asio::awaitable<std::size_t> HoldResolver::sweep(const Product& product,
                                                  std::chrono::milliseconds min_age) {
   auto holds = co_await stock_.holds(product);
   if (!holds) co_return 0;
-  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          clock_.now().time_since_epoch())
-                          .count();
+  const auto now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now().time_since_epoch())
+          .count();
   std::size_t settled = 0;
   for (const auto& h : *holds) {
     if (h.state != 'h' || now_ms - h.taken_at_ms < min_age.count()) continue;

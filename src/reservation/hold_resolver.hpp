@@ -38,8 +38,7 @@ class HoldResolver {
                      std::chrono::milliseconds give_up_after = std::chrono::minutes{10});
 
   // One attempt. true when settled (released or kept).
-  boost::asio::awaitable<bool> resolve_once(const Product& product,
-                                            const Reservation& reservation);
+  boost::asio::awaitable<bool> resolve_once(const Product& product, const Reservation& reservation);
 
   // Settles every not-yet-committed hold of a sale older than min_age (crash recovery).
   boost::asio::awaitable<std::size_t> sweep(const Product& product,

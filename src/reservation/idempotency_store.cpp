@@ -40,8 +40,9 @@ std::string fingerprint_hash(const std::string& canonical) {
   return out;
 }
 
-boost::asio::awaitable<Result<IdempotencyClaim>> IdempotencyStore::claim(
-    const std::string& scope, const std::string& key, const std::string& fp) {
+boost::asio::awaitable<Result<IdempotencyClaim>> IdempotencyStore::claim(const std::string& scope,
+                                                                         const std::string& key,
+                                                                         const std::string& fp) {
   std::vector<std::string> keys{record_key(scope, key)};
   std::vector<std::string> args{fp, std::to_string(in_flight_ttl_.count())};
   auto r = co_await redis_.eval(claim_script(), std::move(keys), std::move(args));

@@ -14,10 +14,12 @@ boost::asio::awaitable<Result<std::shared_ptr<const Product>>> ReservationServic
     const std::string& product_id) {
   std::shared_ptr<const Product> p;
   switch (d_.catalog.find(product_id, &p)) {
-    case catalog::ProductCatalog::Lookup::found: co_return p;
+    case catalog::ProductCatalog::Lookup::found:
+      co_return p;
     case catalog::ProductCatalog::Lookup::absent:
       co_return Error{Errc::not_found, "unknown product"};
-    case catalog::ProductCatalog::Lookup::unknown: break;
+    case catalog::ProductCatalog::Lookup::unknown:
+      break;
   }
   auto loaded = co_await d_.products.load(product_id);
   if (!loaded) co_return Error{Errc::unavailable, "product store unavailable"};
@@ -85,7 +87,8 @@ boost::asio::awaitable<Result<Reservation>> ReservationService::reserve(
     case inventory::ReserveOutcome::Kind::limit_exceeded:
       d_.metrics.outcome("limit_exceeded");
       co_return Error{Errc::limit_exceeded, "per-user limit reached for this product"};
-    case inventory::ReserveOutcome::Kind::reserved: break;
+    case inventory::ReserveOutcome::Kind::reserved:
+      break;
   }
   r.shard = taken->shard;
 

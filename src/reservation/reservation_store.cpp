@@ -5,21 +5,15 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <charconv>
 #include <map>
 
+#include "common/parse_int.hpp"
 #include "metrics/backend_metrics.hpp"
 
 namespace fs::reservation {
 namespace asio = boost::asio;
 
 namespace {
-
-template <class Int>
-bool to_int(std::string_view s, Int& out) {
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc{} && p == s.data() + s.size();
-}
 
 std::int64_t to_ms(SysTime t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
@@ -77,9 +71,10 @@ Result<Reservation> reservation_from_row(const pg::Rows& rows, std::size_t row) 
   r.currency = std::string(rows.get(row, 7));
   auto st = parse_reservation_status(rows.get(row, 5));
   std::int64_t exp_ms = 0, created_ms = 0;
-  bool ok = st && to_int(rows.get(row, 2), r.generation) && to_int(rows.get(row, 4), r.quantity) &&
-            to_int(rows.get(row, 6), r.amount_cents) && to_int(rows.get(row, 8), r.shard) &&
-            to_int(rows.get(row, 10), exp_ms) && to_int(rows.get(row, 11), created_ms);
+  bool ok = st && parse_int(rows.get(row, 2), r.generation) &&
+            parse_int(rows.get(row, 4), r.quantity) &&
+            parse_int(rows.get(row, 6), r.amount_cents) && parse_int(rows.get(row, 8), r.shard) &&
+            parse_int(rows.get(row, 10), exp_ms) && parse_int(rows.get(row, 11), created_ms);
   if (!ok) return Error{Errc::protocol_error, "malformed reservation row"};
   r.status = *st;
   r.expires_at = SysTime{std::chrono::milliseconds{exp_ms}};
@@ -180,18 +175,12 @@ asio::awaitable<Result<long long>> ReservationStore::insert_group(
     creates.emplace_back(std::to_string(to_ms(r.created_at)));
     units += r.quantity;
   }
-  std::vector<pg::Param> params{first.product_id,
-                                std::to_string(first.generation),
-                                std::to_string(units),
-                                first.currency,
-                                pg_array_literal(ids),
-                                pg_array_literal(users),
-                                pg_array_literal(qtys),
-                                pg_array_literal(amounts),
-                                pg_array_literal(shards),
-                                pg_array_literal(idems),
-                                pg_array_literal(exps),
-                                pg_array_literal(creates)};
+  std::vector<pg::Param> params{first.product_id,         std::to_string(first.generation),
+                                std::to_string(units),    first.currency,
+                                pg_array_literal(ids),    pg_array_literal(users),
+                                pg_array_literal(qtys),   pg_array_literal(amounts),
+                                pg_array_literal(shards), pg_array_literal(idems),
+                                pg_array_literal(exps),   pg_array_literal(creates)};
   auto start = std::chrono::steady_clock::now();
   auto rows = co_await db_.query(kInsertGroup, std::move(params));
   metrics_.observe("postgres", "insert_reservations", std::chrono::steady_clock::now() - start,
@@ -224,15 +213,25 @@ asio::awaitable<Result<StatusCounts>> ReservationStore::counts(const std::string
   StatusCounts c;
   for (std::size_t i = 0; i < rows->size(); ++i) {
     std::int64_t n = 0;
-    to_int(rows->get(i, 1), n);
+    parse_int(rows->get(i, 1), n);
     auto st = parse_reservation_status(rows->get(i, 0));
     if (!st) continue;
     switch (*st) {
-      case ReservationStatus::pending: c.pending = n; break;
-      case ReservationStatus::paying: c.paying = n; break;
-      case ReservationStatus::paid: c.paid = n; break;
-      case ReservationStatus::failed: c.failed = n; break;
-      case ReservationStatus::expired: c.expired = n; break;
+      case ReservationStatus::pending:
+        c.pending = n;
+        break;
+      case ReservationStatus::paying:
+        c.paying = n;
+        break;
+      case ReservationStatus::paid:
+        c.paid = n;
+        break;
+      case ReservationStatus::failed:
+        c.failed = n;
+        break;
+      case ReservationStatus::expired:
+        c.expired = n;
+        break;
     }
   }
   co_return c;

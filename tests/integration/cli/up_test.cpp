@@ -25,17 +25,19 @@ std::string slurp(const std::filesystem::path& p) {
 std::vector<std::uint16_t> server_ports(const std::string& log) {
   std::vector<std::uint16_t> ports;
   std::regex re(R"((redis-server|postgres) on 127\.0\.0\.1:(\d+))");
-  for (auto it = std::sregex_iterator(log.begin(), log.end(), re); it != std::sregex_iterator(); ++it)
+  for (auto it = std::sregex_iterator(log.begin(), log.end(), re); it != std::sregex_iterator();
+       ++it)
     ports.push_back(static_cast<std::uint16_t>(std::stoi((*it)[2])));
   return ports;
 }
 
 TEST(FlashsaleUp, RunsTheDemoSaleAndStopsEverything) {
   ScratchDir dir("up-demo");
-  auto out = stack::run_command({FLASHSALE_BINARY, "up", "--data-dir", (dir.path() / "data").string(),
-                                 "--http-port", "0", "--demo-users", "3000", "--demo-stock", "100",
-                                 "--demo-connections", "128", "--exit-after-demo"},
-                                std::chrono::seconds{240});
+  auto out =
+      stack::run_command({FLASHSALE_BINARY, "up", "--data-dir", (dir.path() / "data").string(),
+                          "--http-port", "0", "--demo-users", "3000", "--demo-stock", "100",
+                          "--demo-connections", "128", "--exit-after-demo"},
+                         std::chrono::seconds{240});
   ASSERT_TRUE(out.ok()) << out.error().message;
   EXPECT_NE(out->find("flashsale is up: http://127.0.0.1:"), std::string::npos) << *out;
   EXPECT_NE(out->find("admin token"), std::string::npos);
@@ -47,10 +49,10 @@ TEST(FlashsaleUp, RunsTheDemoSaleAndStopsEverything) {
 TEST(FlashsaleUp, KilledWithSigkillLeavesNoOrphanServers) {
   ScratchDir dir("up-kill");
   auto log = dir.path() / "up.log";
-  auto proc = stack::ChildProcess::spawn(
-      {{FLASHSALE_BINARY, "up", "--data-dir", (dir.path() / "data").string(), "--http-port", "0",
-        "--no-demo"},
-       log});
+  auto proc =
+      stack::ChildProcess::spawn({{FLASHSALE_BINARY, "up", "--data-dir",
+                                   (dir.path() / "data").string(), "--http-port", "0", "--no-demo"},
+                                  log});
   ASSERT_TRUE(proc.ok()) << proc.error().message;
   ASSERT_TRUE(wait_until([&] { return slurp(log).find("flashsale is up") != std::string::npos; },
                          std::chrono::seconds{90}, std::chrono::milliseconds{100}))
@@ -60,8 +62,8 @@ TEST(FlashsaleUp, KilledWithSigkillLeavesNoOrphanServers) {
   for (auto p : ports) EXPECT_TRUE(stack::port_accepts_connections(p));
   (*proc)->kill();
   for (auto p : ports)
-    EXPECT_TRUE(wait_until([&] { return !stack::port_accepts_connections(p); },
-                           std::chrono::seconds{30}))
+    EXPECT_TRUE(
+        wait_until([&] { return !stack::port_accepts_connections(p); }, std::chrono::seconds{30}))
         << "server on port " << p << " outlived flashsale up";
 }
 

@@ -1,4 +1,6 @@
 // The Lua scripts that own stock, run against a real redis-server.
+#include "inventory/stock_scripts.hpp"
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -7,7 +9,6 @@
 
 #include "domain/shard_walk.hpp"
 #include "inventory/stock_keys.hpp"
-#include "inventory/stock_scripts.hpp"
 #include "inventory/stock_shards.hpp"
 #include "redis/redis_client_impl.hpp"
 #include "support/servers.hpp"
@@ -130,7 +131,9 @@ TEST_F(StockScripts, ReleaseReturnsUnitsExactlyOnce) {
   ASSERT_EQ(r->kind, ReserveOutcome::Kind::reserved);
   int shard = r->shard;
   for (int i = 0; i < 3; ++i) {
-    auto rel = run([&]() -> asio::awaitable<Result<bool>> { co_return co_await shards_->release(product_, "u1", shard, 1, "rel-1"); });
+    auto rel = run([&]() -> asio::awaitable<Result<bool>> {
+      co_return co_await shards_->release(product_, "u1", shard, 1, "rel-1");
+    });
     ASSERT_TRUE(rel.ok());
     EXPECT_EQ(*rel, i == 0);  // only the first release returns the unit
   }
@@ -144,7 +147,9 @@ TEST_F(StockScripts, HoldsAreRecordedCommittedAndConsumed) {
   ASSERT_TRUE(run([&]() { return shards_->initialize(product_, 0); }).ok());
   ASSERT_EQ(reserve("u1", "h-1")->kind, ReserveOutcome::Kind::reserved);
   ASSERT_EQ(reserve("u2", "h-2")->kind, ReserveOutcome::Kind::reserved);
-  EXPECT_TRUE(*run([&]() -> asio::awaitable<Result<bool>> { co_return co_await shards_->commit_hold(product_, "h-1"); }));
+  EXPECT_TRUE(*run([&]() -> asio::awaitable<Result<bool>> {
+    co_return co_await shards_->commit_hold(product_, "h-1");
+  }));
   auto holds = run([&]() { return shards_->holds(product_); });
   ASSERT_TRUE(holds.ok());
   ASSERT_EQ(holds->size(), 2u);
@@ -153,9 +158,13 @@ TEST_F(StockScripts, HoldsAreRecordedCommittedAndConsumed) {
     EXPECT_EQ(h.quantity, 1);
     EXPECT_EQ(h.taken_at_ms, 1000);
   }
-  EXPECT_TRUE(*run([&]() -> asio::awaitable<Result<bool>> { co_return co_await shards_->consume_hold(product_, "h-2"); }));
+  EXPECT_TRUE(*run([&]() -> asio::awaitable<Result<bool>> {
+    co_return co_await shards_->consume_hold(product_, "h-2");
+  }));
   // A consumed hold cannot be released: its unit never returns.
-  EXPECT_FALSE(*run([&]() -> asio::awaitable<Result<bool>> { co_return co_await shards_->release(product_, "u2", 0, 1, "h-2"); }));
+  EXPECT_FALSE(*run([&]() -> asio::awaitable<Result<bool>> {
+    co_return co_await shards_->release(product_, "u2", 0, 1, "h-2");
+  }));
 }
 
 TEST(HoldRecord, Parses) {

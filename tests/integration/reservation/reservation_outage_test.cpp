@@ -18,8 +18,11 @@ namespace {
 std::vector<Call> crowd(const std::string& product, const std::string& prefix, int n) {
   std::vector<Call> calls;
   for (int i = 0; i < n; ++i)
-    calls.push_back({"POST", "/v1/reservations", user_token(prefix + std::to_string(i)),
-                     reservation_body(product), {}});
+    calls.push_back({"POST",
+                     "/v1/reservations",
+                     user_token(prefix + std::to_string(i)),
+                     reservation_body(product),
+                     {}});
   return calls;
 }
 
@@ -48,7 +51,8 @@ TEST(ReservationOutage, PostgresKilledMidSaleConservesStock) {
   std::map<int, int> histogram;
   for (const auto& r : during) ++histogram[r.status];
   for (auto [status, n] : histogram) std::cerr << "during outage: " << status << " x" << n << "\n";
-  std::cerr << "answered in " << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms\n";
+  std::cerr << "answered in "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms\n";
   for (const auto& r : during) {
     ASSERT_TRUE(r.status == 201 || r.status == 503) << r.status << " " << r.body;
     if (r.status == 503) {

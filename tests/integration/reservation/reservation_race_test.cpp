@@ -32,9 +32,11 @@ TEST(ReservationRace, ExactlyTheStockIsSoldNeverMore) {
     svc.put_product(product, 100, 10, 1);
     std::vector<Call> calls;
     for (int u = 0; u < 2000; ++u)
-      calls.push_back({"POST", "/v1/reservations",
+      calls.push_back({"POST",
+                       "/v1/reservations",
                        user_token("u" + std::to_string(round) + "-" + std::to_string(u)),
-                       reservation_body(product), {}});
+                       reservation_body(product),
+                       {}});
     auto rs = race(svc.port(), calls, 256);
     auto h = status_histogram(rs);
     ASSERT_EQ(h[201], 100) << "round " << round;
@@ -63,7 +65,8 @@ TEST(ReservationRace, OneUserTwoHundredConcurrentClicksGetsOneReservation) {
   const std::string product = unique_name("oneuser");
   svc.put_product(product, 50, 10, 1);
   const std::string token = user_token("greedy-user");
-  std::vector<Call> calls(200, Call{"POST", "/v1/reservations", token, reservation_body(product), {}});
+  std::vector<Call> calls(200,
+                          Call{"POST", "/v1/reservations", token, reservation_body(product), {}});
   auto rs = race(svc.port(), calls, 200);
   auto h = status_histogram(rs);
   EXPECT_EQ(h[201], 1);
@@ -85,8 +88,11 @@ TEST(ReservationRace, PerUserLimitAboveOneHoldsUnderRace) {
   std::vector<Call> calls;
   for (int u = 0; u < 20; ++u)
     for (int k = 0; k < 15; ++k)
-      calls.push_back({"POST", "/v1/reservations", user_token("lim-" + std::to_string(u)),
-                       reservation_body(product), {}});
+      calls.push_back({"POST",
+                       "/v1/reservations",
+                       user_token("lim-" + std::to_string(u)),
+                       reservation_body(product),
+                       {}});
   auto rs = race(svc.port(), calls, 300);
   auto h = status_histogram(rs);
   EXPECT_EQ(h[201], 60);  // 20 users × limit 3
@@ -101,7 +107,10 @@ TEST(ReservationRace, SameIdempotencyKeyConcurrentlyCreatesOneReservation) {
   const std::string product = unique_name("idem");
   svc.put_product(product, 10, 10, 1);
   const std::string token = user_token("idem-user");
-  Call call{"POST", "/v1/reservations", token, reservation_body(product),
+  Call call{"POST",
+            "/v1/reservations",
+            token,
+            reservation_body(product),
             {{"Idempotency-Key", "key-123"}}};
   auto rs = race(svc.port(), std::vector<Call>(100, call), 100);
   std::string original;
@@ -143,7 +152,10 @@ TEST(ReservationRace, RefusalsAreReplayedToo) {
   auto& svc = shared_service();
   const std::string product = unique_name("idem410");
   svc.put_product(product, 0, 1, 1);
-  Call call{"POST", "/v1/reservations", user_token("late-user"), reservation_body(product),
+  Call call{"POST",
+            "/v1/reservations",
+            user_token("late-user"),
+            reservation_body(product),
             {{"Idempotency-Key", "late-1"}}};
   auto first = send_one(svc.port(), call);
   EXPECT_EQ(first.status, 410);
@@ -157,17 +169,18 @@ TEST(ReservationRace, OwnerSeesTheReservationOthersGetNotFound) {
   auto& svc = shared_service();
   const std::string product = unique_name("owner");
   svc.put_product(product, 5, 2, 1);
-  auto created = send_one(svc.port(), {"POST", "/v1/reservations", user_token("alice"),
-                                       reservation_body(product), {}});
+  auto created = send_one(
+      svc.port(), {"POST", "/v1/reservations", user_token("alice"), reservation_body(product), {}});
   ASSERT_EQ(created.status, 201) << created.body;
-  auto id = std::string(boost::json::parse(created.body).as_object().at("reservation_id").as_string());
+  auto id =
+      std::string(boost::json::parse(created.body).as_object().at("reservation_id").as_string());
   auto mine = send_one(svc.port(), {"GET", "/v1/reservations/" + id, user_token("alice"), "", {}});
   EXPECT_EQ(mine.status, 200);
   EXPECT_EQ(mine.body, created.body);
-  auto theirs = send_one(svc.port(), {"GET", "/v1/reservations/" + id, user_token("mallory"), "", {}});
+  auto theirs =
+      send_one(svc.port(), {"GET", "/v1/reservations/" + id, user_token("mallory"), "", {}});
   EXPECT_EQ(theirs.status, 404);
-  auto product_view =
-      send_one(svc.port(), {"GET", "/v1/products/" + product, "", "", {}});
+  auto product_view = send_one(svc.port(), {"GET", "/v1/products/" + product, "", "", {}});
   EXPECT_EQ(product_view.status, 200);
   auto pv = boost::json::parse(product_view.body).as_object();
   EXPECT_EQ(pv.at("state").as_string(), "LIVE");
@@ -178,34 +191,42 @@ TEST(ReservationRace, SoldOutIsAnsweredFromMemoryAndStockComingBackIsSeen) {
   auto& svc = shared_service();
   const std::string product = unique_name("soldout");
   svc.put_product(product, 1, 1, 1);
-  auto a = send_one(svc.port(), {"POST", "/v1/reservations", user_token("first"),
-                                 reservation_body(product), {}});
+  auto a = send_one(
+      svc.port(), {"POST", "/v1/reservations", user_token("first"), reservation_body(product), {}});
   ASSERT_EQ(a.status, 201);
   auto id = std::string(boost::json::parse(a.body).as_object().at("reservation_id").as_string());
   for (int i = 0; i < 5; ++i) {
-    auto b = send_one(svc.port(), {"POST", "/v1/reservations",
-                                   user_token("next" + std::to_string(i)), reservation_body(product), {}});
+    auto b = send_one(svc.port(), {"POST",
+                                   "/v1/reservations",
+                                   user_token("next" + std::to_string(i)),
+                                   reservation_body(product),
+                                   {}});
     EXPECT_EQ(b.status, 410);
   }
   auto metrics = send_one(svc.port(), {"GET", "/metrics", "", "", {}});
   EXPECT_NE(metrics.body.find("flashsale_reservations_total{outcome=\"sold_out_cached\"}"),
             std::string::npos);
   // The unit comes back the way an expiry does it: the ledger first, then the hold's release.
-  svc.sql("UPDATE reservations SET status = 'EXPIRED' WHERE reservation_id = '" + id + "'; "
-          "UPDATE products SET allocated = allocated - 1 WHERE product_id = '" + product + "'");
+  svc.sql("UPDATE reservations SET status = 'EXPIRED' WHERE reservation_id = '" + id +
+          "'; "
+          "UPDATE products SET allocated = allocated - 1 WHERE product_id = '" +
+          product + "'");
   const auto& release = inventory::release_script();
   const std::string base = "fs:{" + product + ":1}";
-  auto released = redis_cli(shared_redis().port(),
-                            {"EVAL", release.source, "3", base + ":users", base + ":holds",
-                             base + ":stock:0", id, "first", "1"});
+  auto released =
+      redis_cli(shared_redis().port(), {"EVAL", release.source, "3", base + ":users",
+                                        base + ":holds", base + ":stock:0", id, "first", "1"});
   ASSERT_TRUE(released.ok());
   EXPECT_EQ(*released, "1");
   // This instance sees the stock again within its refresh interval (50 ms here).
-  bool reserved = wait_until([&] {
-    auto c = send_one(svc.port(), {"POST", "/v1/reservations", user_token("returner"),
-                                   reservation_body(product), {}});
-    return c.status == 201;
-  }, std::chrono::seconds{5}, std::chrono::milliseconds{20});
+  bool reserved = wait_until(
+      [&] {
+        auto c = send_one(
+            svc.port(),
+            {"POST", "/v1/reservations", user_token("returner"), reservation_body(product), {}});
+        return c.status == 201;
+      },
+      std::chrono::seconds{5}, std::chrono::milliseconds{20});
   EXPECT_TRUE(reserved);
 }
 
@@ -220,8 +241,11 @@ TEST(ReservationRace, LedgerRefusesStockThatRedisInvented) {
   ASSERT_TRUE(redis_cli(shared_redis().port(), {"INCRBY", base + ":stock:1", "20"}).ok());
   std::vector<Call> calls;
   for (int u = 0; u < 200; ++u)
-    calls.push_back({"POST", "/v1/reservations", user_token("ledger-" + std::to_string(u)),
-                     reservation_body(product), {}});
+    calls.push_back({"POST",
+                     "/v1/reservations",
+                     user_token("ledger-" + std::to_string(u)),
+                     reservation_body(product),
+                     {}});
   auto rs = race(svc.port(), calls, 100);
   int created = 0, sold_out = 0;
   for (const auto& r : rs) {

@@ -45,12 +45,23 @@ class Hostile : public ::testing::Test {
 TEST_F(Hostile, MalformedJsonAndWrongTypes) {
   auto t = user_token("h1");
   for (const std::string body :
-       {"", "{", "not json", "[]", "null", "\"x\"", R"({"product_id":)", R"({"product_id":42})",
-        R"({"product_id":null})", R"({"quantity":1})", R"({"product_id":"a b"})",
-        R"({"product_id":"x","quantity":"1"})", R"({"product_id":"x","quantity":1.5})",
+       {"",
+        "{",
+        "not json",
+        "[]",
+        "null",
+        "\"x\"",
+        R"({"product_id":)",
+        R"({"product_id":42})",
+        R"({"product_id":null})",
+        R"({"quantity":1})",
+        R"({"product_id":"a b"})",
+        R"({"product_id":"x","quantity":"1"})",
+        R"({"product_id":"x","quantity":1.5})",
         R"({"product_id":"x","quantity":true})",
         R"({"product_id":"x","quantity":99999999999999999999999})",
-        R"({"product_id":"x","quantity":-1})", R"({"product_id":"x","quantity":0})",
+        R"({"product_id":"x","quantity":-1})",
+        R"({"product_id":"x","quantity":0})",
         R"({"product_id":"x","quantity":1001})",
         R"({"product_id":"x","payment_method":"pm card"})",
         R"({"a":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]})"}) {
@@ -75,9 +86,9 @@ TEST_F(Hostile, UnknownProductIs404) {
   auto res = send_one(shared_service().port(),
                       {"GET", "/v1/reservations/not-a-uuid", user_token("h3"), "", {}});
   expect_error(res, 404, "not_found");
-  auto res2 = send_one(shared_service().port(),
-                       {"GET", "/v1/reservations/00000000-0000-4000-8000-000000000000",
-                        user_token("h3"), "", {}});
+  auto res2 = send_one(
+      shared_service().port(),
+      {"GET", "/v1/reservations/00000000-0000-4000-8000-000000000000", user_token("h3"), "", {}});
   expect_error(res2, 404, "not_found");
 }
 
@@ -94,9 +105,9 @@ TEST_F(Hostile, BadTokensAre401) {
   forged.exp = 4102444800;  // 2100
   expect_error(post(body, auth::sign_jwt(forged, "wrong-secret")), 401, "unauthorized");
   // A user token on an admin endpoint.
-  auto admin = send_one(shared_service().port(),
-                        {"PUT", "/v1/admin/products/" + product_, user_token("h4"),
-                         product_body(5), {}});
+  auto admin =
+      send_one(shared_service().port(),
+               {"PUT", "/v1/admin/products/" + product_, user_token("h4"), product_body(5), {}});
   expect_error(admin, 401, "unauthorized");
   auto stats = send_one(shared_service().port(),
                         {"GET", "/v1/admin/products/" + product_ + "/stats", "", "", {}});
@@ -112,16 +123,20 @@ TEST_F(Hostile, BadIdempotencyKeyIs400) {
 TEST_F(Hostile, SaleWindowIs422AndReplacingALiveSaleIs409) {
   const std::string future = unique_name("future");
   auto put = send_one(shared_service().port(),
-                      {"PUT", "/v1/admin/products/" + future, admin_token(),
-                       product_body(5, 1, 1, R"(,"sale_starts_at":"2100-01-01T00:00:00Z")"), {}});
+                      {"PUT",
+                       "/v1/admin/products/" + future,
+                       admin_token(),
+                       product_body(5, 1, 1, R"(,"sale_starts_at":"2100-01-01T00:00:00Z")"),
+                       {}});
   ASSERT_EQ(put.status, 200) << put.body;
   expect_error(post(reservation_body(future), user_token("h6")), 422, "sale_not_active");
   auto view = send_one(shared_service().port(), {"GET", "/v1/products/" + future, "", "", {}});
   EXPECT_NE(view.body.find("UPCOMING"), std::string::npos) << view.body;
 
   ASSERT_EQ(post(reservation_body(product_), user_token("h6")).status, 201);
-  auto replace = send_one(shared_service().port(), {"PUT", "/v1/admin/products/" + product_,
-                                                    admin_token(), product_body(10, 2, 1), {}});
+  auto replace = send_one(
+      shared_service().port(),
+      {"PUT", "/v1/admin/products/" + product_, admin_token(), product_body(10, 2, 1), {}});
   expect_error(replace, 409, "sale_in_progress");
 }
 
@@ -134,8 +149,9 @@ TEST_F(Hostile, BadProductDefinitionsAre400) {
         R"({"name":"x","price_cents":1,"currency":"usd","stock":1,"shards":1000})",
         R"({"name":"x","price_cents":1,"currency":"usd","stock":1,"sale_starts_at":"tomorrow"})",
         R"({"price_cents":1,"currency":"usd","stock":1})"}) {
-    auto r = send_one(shared_service().port(),
-                      {"PUT", "/v1/admin/products/" + unique_name("badp"), admin_token(), body, {}});
+    auto r =
+        send_one(shared_service().port(),
+                 {"PUT", "/v1/admin/products/" + unique_name("badp"), admin_token(), body, {}});
     expect_error(r, 400, "invalid_request");
   }
 }
@@ -143,7 +159,8 @@ TEST_F(Hostile, BadProductDefinitionsAre400) {
 TEST_F(Hostile, UnknownRouteAndMethod) {
   auto r = send_one(shared_service().port(), {"GET", "/v1/nothing-here", "", "", {}});
   EXPECT_EQ(r.status, 404);
-  auto m = send_one(shared_service().port(), {"DELETE", "/v1/reservations", user_token("h7"), "", {}});
+  auto m =
+      send_one(shared_service().port(), {"DELETE", "/v1/reservations", user_token("h7"), "", {}});
   EXPECT_EQ(m.status, 405);
 }
 

@@ -106,8 +106,8 @@ ServiceUnderTest::ServiceUnderTest(std::uint16_t redis_port, const std::string& 
 ServiceUnderTest::~ServiceUnderTest() { service_->stop(); }
 
 std::string ServiceUnderTest::sql(const std::string& statement) {
-  auto out = stack::run_command(
-      {"psql", pg_conninfo_, "-v", "ON_ERROR_STOP=1", "-At", "-c", statement});
+  auto out =
+      stack::run_command({"psql", pg_conninfo_, "-v", "ON_ERROR_STOP=1", "-At", "-c", statement});
   EXPECT_TRUE(out.ok()) << (out.ok() ? "" : out.error().message);
   if (!out.ok()) return "";
   std::string text = *out;
@@ -117,8 +117,11 @@ std::string ServiceUnderTest::sql(const std::string& statement) {
 
 void ServiceUnderTest::put_product(const std::string& id, std::int64_t stock, int shards,
                                    int per_user_limit) {
-  auto r = send_one(port(), {"PUT", "/v1/admin/products/" + id, admin_token(),
-                             product_body(stock, shards, per_user_limit), {}});
+  auto r = send_one(port(), {"PUT",
+                             "/v1/admin/products/" + id,
+                             admin_token(),
+                             product_body(stock, shards, per_user_limit),
+                             {}});
   ASSERT_EQ(r.status, 200) << r.body;
 }
 
@@ -134,7 +137,8 @@ ServiceUnderTest::Stats ServiceUnderTest::stats(const std::string& id) {
   s.paid = v["paid"].as_int64();
   s.failed = v["failed"].as_int64();
   s.expired = v["expired"].as_int64();
-  for (auto& sh : v["shards"].as_array()) s.shards.push_back(sh.as_object()["available"].as_int64());
+  for (auto& sh : v["shards"].as_array())
+    s.shards.push_back(sh.as_object()["available"].as_int64());
   return s;
 }
 

@@ -58,11 +58,13 @@ TEST(ProductRequest, ValidatesEveryField) {
   EXPECT_EQ(defaults->per_user_limit, 1);
   EXPECT_EQ(defaults->shards, 10);
   EXPECT_EQ(defaults->reservation_ttl_seconds, 600);
-  EXPECT_FALSE(parse_product_request("bad id", R"({"name":"P","price_cents":1,"currency":"eur","stock":5})"));
+  EXPECT_FALSE(parse_product_request("bad id",
+                                     R"({"name":"P","price_cents":1,"currency":"eur","stock":5})"));
   EXPECT_FALSE(parse_product_request(
       "p", R"({"name":"P","price_cents":1,"currency":"eur","stock":5,)"
            R"("sale_starts_at":"2026-11-24T13:00:00Z","sale_ends_at":"2026-11-24T12:00:00Z"})"));
-  EXPECT_FALSE(parse_product_request("p", R"({"name":"P\u0000","price_cents":1,"currency":"eur","stock":5})"));
+  EXPECT_FALSE(parse_product_request(
+      "p", R"({"name":"P\u0000","price_cents":1,"currency":"eur","stock":5})"));
 }
 
 TEST(IdempotencyKey, VisibleAsciiUpTo255) {

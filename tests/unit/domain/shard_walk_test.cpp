@@ -28,7 +28,8 @@ TEST(ShardWalk, HashIsStableAcrossProcesses) {
 
 TEST(ShardWalk, UsersSpreadOverShards) {
   std::vector<int> hits(10, 0);
-  for (int u = 0; u < 10000; ++u) ++hits[static_cast<std::size_t>(first_shard("user-" + std::to_string(u), 10))];
+  for (int u = 0; u < 10000; ++u)
+    ++hits[static_cast<std::size_t>(first_shard("user-" + std::to_string(u), 10))];
   for (int h : hits) {
     EXPECT_GT(h, 800);
     EXPECT_LT(h, 1200);

@@ -19,9 +19,9 @@ TEST(TimeFormat, ParsesOffsetsAndRejectsJunk) {
   auto b = parse_rfc3339("2026-11-24T10:00:00Z");
   ASSERT_TRUE(a && b);
   EXPECT_EQ(*a, *b);
-  for (const char* bad : {"", "2026-11-24", "2026-11-24T12:00:00", "2026-13-01T00:00:00Z",
-                          "2026-11-24T25:00:00Z", "2026-11-24T12:00:00.Z", "tomorrow",
-                          "2026-11-24T12:00:00Zjunk"})
+  for (const char* bad :
+       {"", "2026-11-24", "2026-11-24T12:00:00", "2026-13-01T00:00:00Z", "2026-11-24T25:00:00Z",
+        "2026-11-24T12:00:00.Z", "tomorrow", "2026-11-24T12:00:00Zjunk"})
     EXPECT_FALSE(parse_rfc3339(bad)) << bad;
 }
 
