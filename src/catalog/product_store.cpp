@@ -65,7 +65,7 @@ boost::asio::awaitable<Result<UpsertOutcome>> ProductStore::upsert(const Product
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
         "ON CONFLICT (product_id) DO UPDATE SET name = EXCLUDED.name, "
         "price_cents = EXCLUDED.price_cents, currency = EXCLUDED.currency, "
-        "stock_total = EXCLUDED.stock_total, allocated = 0, "
+        "stock_total = EXCLUDED.stock_total, "
         "per_user_limit = EXCLUDED.per_user_limit, shards = EXCLUDED.shards, "
         "reservation_ttl_seconds = EXCLUDED.reservation_ttl_seconds, "
         "sale_starts_at = EXCLUDED.sale_starts_at, sale_ends_at = EXCLUDED.sale_ends_at, "
@@ -86,6 +86,17 @@ boost::asio::awaitable<Result<UpsertOutcome>> ProductStore::upsert(const Product
     auto p = product_from_row(*ins, 0);
     if (!p) co_return std::move(p).error();
     out.product = std::move(*p);
+    // The ledger's shards, split like the Redis counters (remainder to the lowest shards).
+    std::vector<pg::Param> shard_args{out.product.product_id,
+                                      std::to_string(out.product.generation),
+                                      std::to_string(out.product.stock_total),
+                                      std::to_string(out.product.shards)};
+    auto shards = co_await s.query(
+        "INSERT INTO stock_shards (product_id, generation, shard, capacity) "
+        "SELECT $1, $2, s, $3::bigint / $4 + CASE WHEN s < $3::bigint % $4 THEN 1 ELSE 0 END "
+        "FROM generate_series(0, $4::integer - 1) AS s",
+        std::move(shard_args));
+    if (!shards) co_return std::move(shards).error();
     co_return Status{};
   });
   if (!st) co_return std::move(st).error();

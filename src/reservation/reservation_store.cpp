@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <map>
+#include <tuple>
 
 #include "common/parse_int.hpp"
 #include "metrics/backend_metrics.hpp"
@@ -19,21 +20,22 @@ std::int64_t to_ms(SysTime t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
-// One statement inserts a whole group (same product and generation) and moves the allocation;
-// the guard CTE updates nothing when the stock would be exceeded, and then nothing is inserted.
+// One statement inserts a whole group (same sale and shard) and moves that shard's allocation in
+// the ledger; the guard CTE updates nothing when the shard's capacity would be exceeded, and
+// then nothing is inserted.
 constexpr std::string_view kInsertGroup = R"SQL(
 WITH guard AS (
-  UPDATE products SET allocated = allocated + $3
-  WHERE product_id = $1 AND generation = $2 AND allocated + $3 <= stock_total
-  RETURNING product_id
+  UPDATE stock_shards SET allocated = allocated + $3
+  WHERE product_id = $1 AND generation = $2 AND shard = $5 AND allocated + $3 <= capacity
+  RETURNING shard
 )
 INSERT INTO reservations (reservation_id, product_id, generation, user_id, quantity, status,
                           amount_cents, currency, shard, idempotency_key, expires_at, created_at)
-SELECT t.id, $1, $2, t.user_id, t.qty, 'PENDING', t.amount, $4, t.shard, t.idem,
+SELECT t.id, $1, $2, t.user_id, t.qty, 'PENDING', t.amount, $4, guard.shard, t.idem,
        to_timestamp(t.exp_ms / 1000.0), to_timestamp(t.created_ms / 1000.0)
-FROM guard, unnest($5::uuid[], $6::text[], $7::int[], $8::bigint[], $9::int[], $10::text[],
-                   $11::bigint[], $12::bigint[])
-     AS t(id, user_id, qty, amount, shard, idem, exp_ms, created_ms)
+FROM guard, unnest($6::uuid[], $7::text[], $8::int[], $9::bigint[], $10::text[], $11::bigint[],
+                   $12::bigint[])
+     AS t(id, user_id, qty, amount, idem, exp_ms, created_ms)
 )SQL";
 
 constexpr std::string_view kSelect =
@@ -129,27 +131,20 @@ void ReservationStore::maybe_flush() {
 
 asio::awaitable<void> ReservationStore::flush(std::vector<Pending*> batch) {
   metrics_.batch_size(batch.size());
-  // Group by sale; a flash sale is usually one product, so usually one group.
-  std::map<std::pair<std::string, std::int64_t>, std::vector<Pending*>> groups;
-  for (auto* p : batch) groups[{p->r->product_id, p->r->generation}].push_back(p);
-  for (auto& [key, group] : groups) {
-    auto inserted = co_await insert_group(group);
-    if (!inserted) {
-      for (auto* p : group) p->result = inserted.error();
-      continue;
-    }
-    if (*inserted == static_cast<long long>(group.size())) continue;
-    // The guard refused the batch as a whole: settle each reservation alone, so that only the
-    // ones beyond the stock are refused.
-    for (auto* p : group) {
-      std::vector<Pending*> one{p};
-      auto n = co_await insert_group(one);
-      if (!n)
-        p->result = n.error();
-      else if (*n == 0)
-        p->result = Error{Errc::sold_out, "the ledger has no stock left"};
-    }
+  // Group by sale and shard. Groups lock different ledger rows, so they run concurrently on
+  // different connections and PostgreSQL flushes their commits to the WAL together.
+  std::map<std::tuple<std::string, std::int64_t, int>, std::vector<Pending*>> groups;
+  for (auto* p : batch) groups[{p->r->product_id, p->r->generation, p->r->shard}].push_back(p);
+  std::size_t remaining = groups.size();
+  asio::steady_timer all_settled(executor_, asio::steady_timer::time_point::max());
+  for (auto& entry : groups) {
+    asio::co_spawn(executor_, settle_group(entry.second),
+                   [&remaining, &all_settled](std::exception_ptr) {
+                     if (--remaining == 0) all_settled.cancel();
+                   });
   }
+  // A group may settle inline (a database that is down answers without suspending).
+  while (remaining > 0) co_await all_settled.async_wait(asio::as_tuple(asio::use_awaitable));
   for (auto* p : batch) {
     p->completed = true;
     p->done->cancel();
@@ -158,10 +153,29 @@ asio::awaitable<void> ReservationStore::flush(std::vector<Pending*> batch) {
   maybe_flush();
 }
 
+asio::awaitable<void> ReservationStore::settle_group(std::vector<Pending*>& group) {
+  auto inserted = co_await insert_group(group);
+  if (!inserted) {
+    for (auto* p : group) p->result = inserted.error();
+    co_return;
+  }
+  if (*inserted == static_cast<long long>(group.size())) co_return;
+  // The guard refused the group as a whole: settle each reservation alone, so that only the
+  // ones beyond the shard's capacity are refused.
+  for (auto* p : group) {
+    std::vector<Pending*> one{p};
+    auto n = co_await insert_group(one);
+    if (!n)
+      p->result = n.error();
+    else if (*n == 0)
+      p->result = Error{Errc::sold_out, "the ledger has no stock left"};
+  }
+}
+
 asio::awaitable<Result<long long>> ReservationStore::insert_group(
     const std::vector<Pending*>& group) {
   const Reservation& first = *group.front()->r;
-  std::vector<std::optional<std::string>> ids, users, qtys, amounts, shards, idems, exps, creates;
+  std::vector<std::optional<std::string>> ids, users, qtys, amounts, idems, exps, creates;
   std::int64_t units = 0;
   for (auto* p : group) {
     const Reservation& r = *p->r;
@@ -169,18 +183,23 @@ asio::awaitable<Result<long long>> ReservationStore::insert_group(
     users.emplace_back(r.user_id);
     qtys.emplace_back(std::to_string(r.quantity));
     amounts.emplace_back(std::to_string(r.amount_cents));
-    shards.emplace_back(std::to_string(r.shard));
     idems.emplace_back(r.idempotency_key);
     exps.emplace_back(std::to_string(to_ms(r.expires_at)));
     creates.emplace_back(std::to_string(to_ms(r.created_at)));
     units += r.quantity;
   }
-  std::vector<pg::Param> params{first.product_id,         std::to_string(first.generation),
-                                std::to_string(units),    first.currency,
-                                pg_array_literal(ids),    pg_array_literal(users),
-                                pg_array_literal(qtys),   pg_array_literal(amounts),
-                                pg_array_literal(shards), pg_array_literal(idems),
-                                pg_array_literal(exps),   pg_array_literal(creates)};
+  std::vector<pg::Param> params{first.product_id,
+                                std::to_string(first.generation),
+                                std::to_string(units),
+                                first.currency,
+                                std::to_string(first.shard),
+                                pg_array_literal(ids),
+                                pg_array_literal(users),
+                                pg_array_literal(qtys),
+                                pg_array_literal(amounts),
+                                pg_array_literal(idems),
+                                pg_array_literal(exps),
+                                pg_array_literal(creates)};
   auto start = std::chrono::steady_clock::now();
   auto rows = co_await db_.query(kInsertGroup, std::move(params));
   metrics_.observe("postgres", "insert_reservations", std::chrono::steady_clock::now() - start,

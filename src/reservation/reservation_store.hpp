@@ -2,8 +2,9 @@
 // Reservations in PostgreSQL, the ledger. Inserts are group-committed: concurrent insert()
 // calls on one thread are gathered into one multi-row INSERT (one round trip, one WAL flush)
 // while the previous batch is in flight, so throughput grows with load instead of queueing.
-// Every batch also moves products.allocated under its CHECK (allocated <= stock_total): the
-// database itself refuses an allocation beyond the stock, whatever Redis believed.
+// Every batch also moves the allocation of its shard in stock_shards under a CHECK
+// (allocated <= capacity): the database itself refuses an allocation beyond the stock, whatever
+// Redis believed.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
@@ -52,6 +53,7 @@ class ReservationStore {
   struct Pending;
   void maybe_flush();
   boost::asio::awaitable<void> flush(std::vector<Pending*> batch);
+  boost::asio::awaitable<void> settle_group(std::vector<Pending*>& group);
   boost::asio::awaitable<Result<long long>> insert_group(const std::vector<Pending*>& group);
 
   boost::asio::any_io_executor executor_;

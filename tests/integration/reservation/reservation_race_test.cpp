@@ -209,7 +209,7 @@ TEST(ReservationRace, SoldOutIsAnsweredFromMemoryAndStockComingBackIsSeen) {
   // The unit comes back the way an expiry does it: the ledger first, then the hold's release.
   svc.sql("UPDATE reservations SET status = 'EXPIRED' WHERE reservation_id = '" + id +
           "'; "
-          "UPDATE products SET allocated = allocated - 1 WHERE product_id = '" +
+          "UPDATE stock_shards SET allocated = allocated - 1 WHERE product_id = '" +
           product + "'");
   const auto& release = inventory::release_script();
   const std::string base = "fs:{" + product + ":1}";
@@ -257,7 +257,10 @@ TEST(ReservationRace, LedgerRefusesStockThatRedisInvented) {
   EXPECT_EQ(svc.sql("SELECT count(*) FROM reservations WHERE product_id = '" + product +
                     "' AND status = 'PENDING'"),
             "10");
-  EXPECT_EQ(svc.sql("SELECT allocated FROM products WHERE product_id = '" + product + "'"), "10");
+  EXPECT_EQ(svc.sql("SELECT sum(allocated) FROM stock_shards WHERE product_id = '" + product + "'"),
+            "10");
+  EXPECT_EQ(svc.sql("SELECT sum(capacity) FROM stock_shards WHERE product_id = '" + product + "'"),
+            "10");
 }
 
 }  // namespace
