@@ -3,6 +3,7 @@
 //   serve  run the service against existing Redis and PostgreSQL
 //   crowd  race a crowd of users at a product on a running server and check the invariants
 //   token  mint a JWT for a user (or an admin)
+//   payments-sim  run the Stripe-compatible payment simulator (latency and fault injection)
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
@@ -18,6 +19,7 @@
 #include "common/random.hpp"
 #include "crowd/crowd.hpp"
 #include "domain/jwt.hpp"
+#include "payments_sim/payment_simulator.hpp"
 #include "stack/local_servers.hpp"
 
 namespace {
@@ -130,6 +132,23 @@ int main(int argc, char** argv) {
   token->add_option("--ttl", token_ttl, "Seconds")->capture_default_str();
   token->add_option("--jwt-secret", token_secret, "FLASHSALE_JWT_SECRET overrides");
 
+  fs::payments_sim::PaymentSimulatorOptions sim_opts;
+  std::int64_t sim_latency_min = sim_opts.latency_min.count();
+  std::int64_t sim_latency_max = sim_opts.latency_max.count();
+  auto* payments_sim = app.add_subcommand("payments-sim", "Run the Stripe-compatible simulator");
+  payments_sim->add_option("--bind", sim_opts.address)->capture_default_str();
+  payments_sim->add_option("--port", sim_opts.port, "0 picks a free port")->capture_default_str();
+  payments_sim->add_option("--threads", sim_opts.threads)->capture_default_str();
+  payments_sim->add_option("--latency-min-ms", sim_latency_min)->capture_default_str();
+  payments_sim->add_option("--latency-max-ms", sim_latency_max)->capture_default_str();
+  payments_sim->add_option("--fault-timeout-rate", sim_opts.fault_timeout_rate, "0..1")
+      ->check(CLI::Range(0.0, 1.0));
+  payments_sim->add_option("--fault-5xx-rate", sim_opts.fault_5xx_rate, "0..1")
+      ->check(CLI::Range(0.0, 1.0));
+  payments_sim->add_option("--fault-drop-rate", sim_opts.fault_drop_rate,
+                           "0..1: charge, then never answer")
+      ->check(CLI::Range(0.0, 1.0));
+
   CLI11_PARSE(app, argc, argv);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
@@ -154,6 +173,12 @@ int main(int argc, char** argv) {
     }
     std::cout << fs::crowd::format_report(*report, crowd_opts.json) << std::flush;
     return report->invariants.ok ? 0 : 3;
+  }
+
+  if (*payments_sim) {
+    sim_opts.latency_min = std::chrono::milliseconds{sim_latency_min};
+    sim_opts.latency_max = std::chrono::milliseconds{sim_latency_max};
+    return fs::payments_sim::run_payments_sim(sim_opts);
   }
 
   sigset_t signals = block_termination_signals();
