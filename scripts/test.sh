@@ -48,6 +48,11 @@ stage() {
 
 stage configure cmake --preset release
 stage build cmake --build --preset release -j"$JOBS"
+# integration_payments runs the official stripe npm client against the simulator; without its
+# node_modules that test skips.
+if command -v npm >/dev/null 2>&1; then
+  stage npm npm ci --prefix tests/e2e/stripe-node --no-audit --no-fund
+fi
 # Sequential on purpose: integration tests start real servers and race for real; on a small
 # machine parallel binaries would only make their timing assertions flaky.
 stage test ctest --preset release --output-on-failure "$@"
