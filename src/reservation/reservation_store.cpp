@@ -6,7 +6,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <map>
-#include <tuple>
 
 #include "common/parse_int.hpp"
 #include "metrics/backend_metrics.hpp"
@@ -20,22 +19,34 @@ std::int64_t to_ms(SysTime t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
-// One statement inserts a whole group (same sale and shard) and moves that shard's allocation in
-// the ledger; the guard CTE updates nothing when the shard's capacity would be exceeded, and
-// then nothing is inserted.
-constexpr std::string_view kInsertGroup = R"SQL(
-WITH guard AS (
-  UPDATE stock_shards SET allocated = allocated + $3
-  WHERE product_id = $1 AND generation = $2 AND shard = $5 AND allocated + $3 <= capacity
-  RETURNING shard
+// One statement inserts a whole batch of one sale and moves the allocation of every shard it
+// touches in the ledger. The shard rows are locked in shard order (a materialised FOR UPDATE),
+// so concurrent batches never deadlock, and only batches that touch the same shards wait for
+// each other. A shard whose capacity would be exceeded is not locked, and its reservations are
+// not inserted (the caller then settles them one by one).
+constexpr std::string_view kInsertBatch = R"SQL(
+WITH req AS (
+  SELECT * FROM unnest($4::uuid[], $5::text[], $6::int[], $7::bigint[], $8::int[], $9::text[],
+                       $10::bigint[], $11::bigint[])
+         AS t(id, user_id, qty, amount, shard, idem, exp_ms, created_ms)
+), need AS (
+  SELECT shard, sum(qty)::bigint AS units FROM req GROUP BY shard
+), locked AS MATERIALIZED (
+  SELECT s.shard, need.units FROM stock_shards s JOIN need ON need.shard = s.shard
+  WHERE s.product_id = $1 AND s.generation = $2 AND s.allocated + need.units <= s.capacity
+  ORDER BY s.shard
+  FOR UPDATE OF s
+), guard AS (
+  UPDATE stock_shards s SET allocated = s.allocated + locked.units FROM locked
+  WHERE s.product_id = $1 AND s.generation = $2 AND s.shard = locked.shard
+    AND s.allocated + locked.units <= s.capacity
+  RETURNING s.shard
 )
 INSERT INTO reservations (reservation_id, product_id, generation, user_id, quantity, status,
                           amount_cents, currency, shard, idempotency_key, expires_at, created_at)
-SELECT t.id, $1, $2, t.user_id, t.qty, 'PENDING', t.amount, $4, guard.shard, t.idem,
-       to_timestamp(t.exp_ms / 1000.0), to_timestamp(t.created_ms / 1000.0)
-FROM guard, unnest($6::uuid[], $7::text[], $8::int[], $9::bigint[], $10::text[], $11::bigint[],
-                   $12::bigint[])
-     AS t(id, user_id, qty, amount, idem, exp_ms, created_ms)
+SELECT req.id, $1, $2, req.user_id, req.qty, 'PENDING', req.amount, $3, req.shard, req.idem,
+       to_timestamp(req.exp_ms / 1000.0), to_timestamp(req.created_ms / 1000.0)
+FROM req JOIN guard ON guard.shard = req.shard
 )SQL";
 
 constexpr std::string_view kSelect =
@@ -131,20 +142,10 @@ void ReservationStore::maybe_flush() {
 
 asio::awaitable<void> ReservationStore::flush(std::vector<Pending*> batch) {
   metrics_.batch_size(batch.size());
-  // Group by sale and shard. Groups lock different ledger rows, so they run concurrently on
-  // different connections and PostgreSQL flushes their commits to the WAL together.
-  std::map<std::tuple<std::string, std::int64_t, int>, std::vector<Pending*>> groups;
-  for (auto* p : batch) groups[{p->r->product_id, p->r->generation, p->r->shard}].push_back(p);
-  std::size_t remaining = groups.size();
-  asio::steady_timer all_settled(executor_, asio::steady_timer::time_point::max());
-  for (auto& entry : groups) {
-    asio::co_spawn(executor_, settle_group(entry.second),
-                   [&remaining, &all_settled](std::exception_ptr) {
-                     if (--remaining == 0) all_settled.cancel();
-                   });
-  }
-  // A group may settle inline (a database that is down answers without suspending).
-  while (remaining > 0) co_await all_settled.async_wait(asio::as_tuple(asio::use_awaitable));
+  // Group by sale; a flash sale is usually one product, so usually one statement and one commit.
+  std::map<std::pair<std::string, std::int64_t>, std::vector<Pending*>> groups;
+  for (auto* p : batch) groups[{p->r->product_id, p->r->generation}].push_back(p);
+  for (auto& entry : groups) co_await settle_group(entry.second);
   for (auto* p : batch) {
     p->completed = true;
     p->done->cancel();
@@ -160,8 +161,8 @@ asio::awaitable<void> ReservationStore::settle_group(std::vector<Pending*>& grou
     co_return;
   }
   if (*inserted == static_cast<long long>(group.size())) co_return;
-  // The guard refused the group as a whole: settle each reservation alone, so that only the
-  // ones beyond the shard's capacity are refused.
+  // A shard's guard refused: settle each reservation alone, so that only the ones beyond the
+  // shard's capacity are refused.
   for (auto* p : group) {
     std::vector<Pending*> one{p};
     auto n = co_await insert_group(one);
@@ -175,33 +176,25 @@ asio::awaitable<void> ReservationStore::settle_group(std::vector<Pending*>& grou
 asio::awaitable<Result<long long>> ReservationStore::insert_group(
     const std::vector<Pending*>& group) {
   const Reservation& first = *group.front()->r;
-  std::vector<std::optional<std::string>> ids, users, qtys, amounts, idems, exps, creates;
-  std::int64_t units = 0;
+  std::vector<std::optional<std::string>> ids, users, qtys, amounts, shards, idems, exps, creates;
   for (auto* p : group) {
     const Reservation& r = *p->r;
     ids.emplace_back(r.reservation_id);
     users.emplace_back(r.user_id);
     qtys.emplace_back(std::to_string(r.quantity));
     amounts.emplace_back(std::to_string(r.amount_cents));
+    shards.emplace_back(std::to_string(r.shard));
     idems.emplace_back(r.idempotency_key);
     exps.emplace_back(std::to_string(to_ms(r.expires_at)));
     creates.emplace_back(std::to_string(to_ms(r.created_at)));
-    units += r.quantity;
   }
-  std::vector<pg::Param> params{first.product_id,
-                                std::to_string(first.generation),
-                                std::to_string(units),
-                                first.currency,
-                                std::to_string(first.shard),
-                                pg_array_literal(ids),
-                                pg_array_literal(users),
-                                pg_array_literal(qtys),
-                                pg_array_literal(amounts),
-                                pg_array_literal(idems),
-                                pg_array_literal(exps),
-                                pg_array_literal(creates)};
+  std::vector<pg::Param> params{
+      first.product_id,          std::to_string(first.generation), first.currency,
+      pg_array_literal(ids),     pg_array_literal(users),          pg_array_literal(qtys),
+      pg_array_literal(amounts), pg_array_literal(shards),         pg_array_literal(idems),
+      pg_array_literal(exps),    pg_array_literal(creates)};
   auto start = std::chrono::steady_clock::now();
-  auto rows = co_await db_.query(kInsertGroup, std::move(params));
+  auto rows = co_await db_.query(kInsertBatch, std::move(params));
   metrics_.observe("postgres", "insert_reservations", std::chrono::steady_clock::now() - start,
                    rows ? nullptr : &rows.error());
   if (!rows) co_return std::move(rows).error();

@@ -2,7 +2,7 @@
 // Reservations in PostgreSQL, the ledger. Inserts are group-committed: concurrent insert()
 // calls on one thread are gathered into one multi-row INSERT (one round trip, one WAL flush)
 // while the previous batch is in flight, so throughput grows with load instead of queueing.
-// Every batch also moves the allocation of its shard in stock_shards under a CHECK
+// Every batch also moves the allocation of the shards it touches in stock_shards under a CHECK
 // (allocated <= capacity): the database itself refuses an allocation beyond the stock, whatever
 // Redis believed.
 #include <boost/asio/any_io_executor.hpp>
