@@ -67,9 +67,9 @@ PY
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 field() { grep -o "$1=[0-9.]*" | cut -d= -f2; }
 
-run_wrk() {  # url product tokens_file -> prints the wrk done() line
+run_wrk() {  # url product tokens_file [connections] -> prints the wrk done() line
   TOKENS_FILE=$3 PRODUCT=$2 WRK_THREADS=$THREADS \
-    wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --timeout 10s -s bench/wrk_post.lua "$1" 2>&1 |
+    wrk -t"$THREADS" -c"${4:-$CONNS}" -d"${DURATION}s" --timeout 10s -s bench/wrk_post.lua "$1" 2>&1 |
     grep p50_ms
 }
 
@@ -97,7 +97,9 @@ mint_tokens "$WORK/many-users.txt" 400000 buyer-
 
 declare -A R
 for i in $(seq 1 "$ROUNDS"); do
-  R[nginx_rps]+="$(run_wrk "http://127.0.0.1:$NGINX_PORT" bench-soldout "$WORK/one-user.txt" | field rps) "
+  line=$(run_wrk "http://127.0.0.1:$NGINX_PORT" bench-soldout "$WORK/one-user.txt")
+  R[nginx_rps]+="$(echo "$line" | field rps) "
+  R[nginx_p99]+="$(echo "$line" | field p99_ms) "
   line=$(run_wrk "$BASE" bench-soldout "$WORK/many-users.txt")
   R[soldout_rps]+="$(echo "$line" | field rps) "
   R[soldout_p99]+="$(echo "$line" | field p99_ms) "
@@ -135,6 +137,12 @@ for i in $(seq 1 "$ROUNDS"); do
   R[durable_rps]+="$(echo "$line" | field rps) "
   R[durable_p99]+="$(echo "$line" | field p99_ms) "
   R[durable_p50]+="$(echo "$line" | field p50_ms) "
+  # The latency of a 201 when the service is not saturated (16 connections).
+  put_product "bench-latency-$i" 1000000000 1
+  line=$(run_wrk "$BASE" "bench-latency-$i" "$WORK/many-users.txt" 16)
+  R[durable16_p50]+="$(echo "$line" | field p50_ms) "
+  R[durable16_p99]+="$(echo "$line" | field p99_ms) "
+  R[durable16_rps]+="$(echo "$line" | field rps) "
   created=$(PGPASSWORD=flashsale psql -At -h 127.0.0.1 -p "$PG_PORT" -U flashsale -d flashsale -c \
     "SELECT count(*) FROM reservations WHERE product_id = 'bench-durable-$i'")
   R[durable_rows]+="$created "
@@ -149,10 +157,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b>0) printf "%.2f", a/b; else prin
 echo
 echo "flashsale hot-path benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, ${DURATION}s x ${ROUNDS} rounds, medians, wrk -t$THREADS -c$CONNS)"
 printf '%-44s %12s %10s %10s\n' "measurement" "throughput" "p99 ms" "ratio"
-printf '%-44s %12s %10s %10s\n' "(a) nginx static 410" "$(m nginx_rps)/s" "" ""
+printf '%-44s %12s %10s %10s\n' "(a) nginx static 410" "$(m nginx_rps)/s" "$(m nginx_p99)" ""
 printf '%-44s %12s %10s %10s\n' "    flashsale sold-out (410 from memory)" "$(m soldout_rps)/s" "$(m soldout_p99)" "$(ratio "$(m soldout_rps)" "$(m nginx_rps)")"
 printf '%-44s %12s %10s %10s\n' "(b) redis-benchmark EVALSHA check_and_decr" "$(m redis_rps)/s" "" ""
 printf '%-44s %12s %10s %10s\n' "    flashsale refused at Redis (409 limit)" "$(m limit_rps)/s" "$(m limit_p99)" "$(ratio "$(m limit_rps)" "$(m redis_rps)")"
 printf '%-44s %12s %10s %10s\n' "(c) pgbench single-row INSERT (16 clients)" "$(m pgbench_tps)/s" "" ""
 printf '%-44s %12s %10s %10s\n' "    flashsale durable 201 (row committed)" "$(m durable_rps)/s" "$(m durable_p99)" "$(ratio "$(m durable_rps)" "$(m pgbench_tps)")"
-echo "durable p50 $(m durable_p50) ms; rows committed per round: ${R[durable_rows]}; mean group-commit batch: ${BATCH:-n/a}"
+printf '%-44s %12s %10s %10s\n' "    flashsale durable 201, 16 connections" "$(m durable16_rps)/s" "$(m durable16_p99)" "$(ratio "$(m durable16_rps)" "$(m pgbench_tps)")"
+echo "durable p50 $(m durable_p50) ms (16 connections: $(m durable16_p50) ms); rows committed per round: ${R[durable_rows]}; mean group-commit batch: ${BATCH:-n/a}"
