@@ -2,9 +2,9 @@
 
 #include <array>
 #include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parse.hpp>
+#include <boost/json/parser.hpp>
 #include <boost/json/value.hpp>
-#include <cctype>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <string>
@@ -26,18 +26,22 @@ constexpr std::array<std::int8_t, 256> make_base64_table() {
 }
 constexpr auto kBase64 = make_base64_table();
 
-bool contains_ci(std::string_view haystack, std::string_view needle) {
-  if (needle.size() > haystack.size()) return false;
-  for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
-    std::size_t j = 0;
-    while (j < needle.size() &&
-           std::tolower(static_cast<unsigned char>(haystack[i + j])) == needle[j]) {
-      ++j;
+// Lower-cases the User-Agent once (ASCII only; the markers are ASCII) so each marker is one
+// string_view::find; a UA longer than the buffer is judged on its first kMaxUserAgent bytes.
+constexpr std::size_t kMaxUserAgent = 512;
+struct LowerUserAgent {
+  explicit LowerUserAgent(std::string_view ua) : size(std::min(ua.size(), kMaxUserAgent)) {
+    for (std::size_t i = 0; i < size; ++i) {
+      const char c = ua[i];
+      text[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
     }
-    if (j == needle.size()) return true;
   }
-  return false;
-}
+  bool contains(std::string_view marker) const {
+    return std::string_view(text, size).find(marker) != std::string_view::npos;
+  }
+  char text[kMaxUserAgent];
+  std::size_t size;
+};
 
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
@@ -67,11 +71,17 @@ std::optional<ClientSignals> parse_client_signals(std::string_view header) {
   if (header.size() > kMaxSignalsBytes) return std::nullopt;
   auto json_text = decode_base64_any(header);
   if (!json_text) return std::nullopt;
+  // A parser per thread keeps its scratch stack between calls, and the arena on the stack
+  // holds the tiny document: parsing allocates nothing on the hot path.
+  thread_local boost::json::parser parser;
   unsigned char buffer[2048];
   boost::json::monotonic_resource arena(buffer, sizeof buffer);
+  parser.reset(&arena);
   boost::system::error_code ec;
-  auto value = boost::json::parse(*json_text, ec, &arena);
-  if (ec || !value.is_object()) return std::nullopt;
+  parser.write(*json_text, ec);
+  if (ec) return std::nullopt;
+  auto value = parser.release();
+  if (!value.is_object()) return std::nullopt;
   const auto& object = value.get_object();
 
   ClientSignals signals;
@@ -103,18 +113,20 @@ std::optional<ClientSignals> parse_client_signals(std::string_view header) {
   return signals;
 }
 
-bool headless_user_agent(std::string_view ua) {
+bool headless_user_agent(std::string_view user_agent) {
+  const LowerUserAgent ua(user_agent);
   for (std::string_view marker :
        {"headlesschrome", "phantomjs", "puppeteer", "selenium", "playwright", "webdriver"}) {
-    if (contains_ci(ua, marker)) return true;
+    if (ua.contains(marker)) return true;
   }
   return false;
 }
 
-bool script_user_agent(std::string_view ua) {
+bool script_user_agent(std::string_view user_agent) {
+  const LowerUserAgent ua(user_agent);
   for (std::string_view marker : {"python-requests", "python-urllib", "aiohttp", "curl/", "wget/",
                                   "go-http-client", "okhttp", "node-fetch", "axios/"}) {
-    if (contains_ci(ua, marker)) return true;
+    if (ua.contains(marker)) return true;
   }
   return false;
 }

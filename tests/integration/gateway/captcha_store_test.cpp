@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 
@@ -181,6 +183,42 @@ TEST_F(GatewayRedisTest, GcraRetryAfterCountsWholeSeconds) {
   ASSERT_TRUE(pttl.ok());
   EXPECT_GT(std::stoll(*pttl), 0);
   EXPECT_LE(std::stoll(*pttl), 4001);
+}
+
+}  // namespace
+}  // namespace fs::gateway
+
+namespace fs::gateway {
+namespace {
+
+// 200 takes in flight at once, pipelined on two connections: the script's atomicity is what
+// keeps the count exact.
+TEST_F(GatewayRedisTest, GcraConcurrentTakesFromTwoInstancesNeverExceedTheBurst) {
+  GcraLimiter a(*client_a_, clock_, {.rate_per_second = 1, .burst = 25}, prefix_ + "race:");
+  GcraLimiter b(*client_b_, clock_, {.rate_per_second = 1, .burst = 25}, prefix_ + "race:");
+  int allowed = 0, refused = 0, failed = 0;
+  for (int i = 0; i < 200; ++i) {
+    GcraLimiter& limiter = i % 2 == 0 ? a : b;
+    auto take = [&allowed, &refused, &failed, &limiter]() -> boost::asio::awaitable<void> {
+      auto result = co_await limiter.try_take("203.0.113.77");
+      if (!result) {
+        ++failed;
+      } else if (result->allowed) {
+        ++allowed;
+      } else {
+        ++refused;
+      }
+    };
+    boost::asio::co_spawn(io_, take, boost::asio::detached);
+  }
+  io_.restart();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{20};
+  while (allowed + refused + failed < 200 && std::chrono::steady_clock::now() < deadline) {
+    io_.run_one_for(std::chrono::milliseconds{10});
+  }
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(allowed, 25);
+  EXPECT_EQ(refused, 175);
 }
 
 }  // namespace
