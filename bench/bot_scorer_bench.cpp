@@ -23,8 +23,9 @@ void BM_BotScoreBrowser(benchmark::State& state) {
     fs::gateway::BotRequest request{
         .ip = ip,
         .user_id = "user-12345",
-        .user_agent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
-                      "Gecko) Chrome/120.0.0.0 Safari/537.36",
+        .user_agent =
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
+            "Gecko) Chrome/120.0.0.0 Safari/537.36",
         .client_signals = kHumanSignals,
         .account_created_unix = 1'600'000'000};
     benchmark::DoNotOptimize(scorer.score(request));

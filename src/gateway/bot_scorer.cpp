@@ -1,10 +1,10 @@
 #include "gateway/bot_scorer.hpp"
 
+#include <algorithm>
 #include <array>
 #include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parser.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
-#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <string>
@@ -19,7 +19,8 @@ constexpr std::array<std::int8_t, 256> make_base64_table() {
   std::array<std::int8_t, 256> t{};
   for (auto& v : t) v = -1;
   const char* std_alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  for (int i = 0; i < 62; ++i) t[static_cast<unsigned char>(std_alphabet[i])] = static_cast<std::int8_t>(i);
+  for (int i = 0; i < 62; ++i)
+    t[static_cast<unsigned char>(std_alphabet[i])] = static_cast<std::int8_t>(i);
   t['+'] = t['-'] = 62;
   t['/'] = t['_'] = 63;
   return t;
@@ -71,17 +72,12 @@ std::optional<ClientSignals> parse_client_signals(std::string_view header) {
   if (header.size() > kMaxSignalsBytes) return std::nullopt;
   auto json_text = decode_base64_any(header);
   if (!json_text) return std::nullopt;
-  // A parser per thread keeps its scratch stack between calls, and the arena on the stack
-  // holds the tiny document: parsing allocates nothing on the hot path.
-  thread_local boost::json::parser parser;
+  // The tiny document lives in an arena on the stack: no heap allocation for the values.
   unsigned char buffer[2048];
   boost::json::monotonic_resource arena(buffer, sizeof buffer);
-  parser.reset(&arena);
   boost::system::error_code ec;
-  parser.write(*json_text, ec);
-  if (ec) return std::nullopt;
-  auto value = parser.release();
-  if (!value.is_object()) return std::nullopt;
+  auto value = boost::json::parse(*json_text, ec, &arena);
+  if (ec || !value.is_object()) return std::nullopt;
   const auto& object = value.get_object();
 
   ClientSignals signals;

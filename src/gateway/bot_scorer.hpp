@@ -32,7 +32,7 @@ std::optional<std::string> decode_base64_any(std::string_view text);
 // the absence of the header alone (an API client) only moves the bias a little.
 struct BotWeights {
   double bias = -4.0;
-  double webdriver = 4.5;           // navigator.webdriver is true
+  double webdriver = 4.5;            // navigator.webdriver is true
   double headless_user_agent = 4.0;  // HeadlessChrome, PhantomJS, puppeteer, selenium, ...
   double script_user_agent = 1.0;    // python-requests, curl, Go-http-client: also real API clients
   double no_webgl = 1.5;             // signals say webgl false
@@ -61,7 +61,7 @@ struct BotRequest {
   std::string_view ip;
   std::string_view user_id;  // empty: anonymous
   std::string_view user_agent;
-  std::optional<std::string_view> client_signals;  // nullopt: header absent
+  std::optional<std::string_view> client_signals;    // nullopt: header absent
   std::optional<std::int64_t> account_created_unix;  // JWT acct_created
 };
 

@@ -1,8 +1,8 @@
 #include "gateway/captcha.hpp"
 
 #include <openssl/crypto.h>
-#include <openssl/hmac.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <array>
 #include <cctype>
@@ -107,7 +107,8 @@ CaptchaGenerator::CaptchaGenerator(Random& random, const Clock& clock, CaptchaCo
 
 std::int64_t CaptchaGenerator::uniform(std::int64_t lo, std::int64_t hi) {
   // Modulo bias is irrelevant for drawing pixels and is < 2^-50 for these tiny ranges.
-  return lo + static_cast<std::int64_t>(random_.next_u64() % static_cast<std::uint64_t>(hi - lo + 1));
+  return lo +
+         static_cast<std::int64_t>(random_.next_u64() % static_cast<std::uint64_t>(hi - lo + 1));
 }
 
 std::string CaptchaGenerator::render_svg(std::string_view text) {
@@ -127,7 +128,8 @@ std::string CaptchaGenerator::render_svg(std::string_view text) {
     std::snprintf(buf, sizeof buf,
                   "<path d=\"M%lld %lld Q%lld %lld %lld %lld\" stroke=\"%s\" stroke-width=\"%lld\" "
                   "fill=\"none\" opacity=\"0.6\"/>",
-                  static_cast<long long>(uniform(0, width / 4)), static_cast<long long>(uniform(5, height - 5)),
+                  static_cast<long long>(uniform(0, width / 4)),
+                  static_cast<long long>(uniform(5, height - 5)),
                   static_cast<long long>(uniform(width / 4, 3 * width / 4)),
                   static_cast<long long>(uniform(0, height)),
                   static_cast<long long>(uniform(3 * width / 4, width)),
@@ -149,8 +151,9 @@ std::string CaptchaGenerator::render_svg(std::string_view text) {
   }
   for (int i = 0, n = static_cast<int>(uniform(40, 70)); i < n; ++i) {
     std::snprintf(buf, sizeof buf, "<circle cx=\"%lld\" cy=\"%lld\" r=\"%lld\" fill=\"%s\"/>",
-                  static_cast<long long>(uniform(0, width)), static_cast<long long>(uniform(0, height)),
-                  static_cast<long long>(uniform(1, 2)), kInk[uniform(0, 5)]);
+                  static_cast<long long>(uniform(0, width)),
+                  static_cast<long long>(uniform(0, height)), static_cast<long long>(uniform(1, 2)),
+                  kInk[uniform(0, 5)]);
     svg += buf;
   }
   svg += "</svg>";
@@ -219,8 +222,7 @@ std::string CaptchaTokenSigner::mac(std::string_view user_id, std::string_view i
   unsigned int digest_len = 0;
   HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
        reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest, &digest_len);
-  return base64url_encode(
-      std::string_view(reinterpret_cast<const char*>(digest), digest_len));
+  return base64url_encode(std::string_view(reinterpret_cast<const char*>(digest), digest_len));
 }
 
 std::string CaptchaTokenSigner::issue(std::string_view user_id, std::string_view ip) const {

@@ -116,8 +116,7 @@ bool ClientIpResolver::trusted(const IpAddress& address) const {
                      [&](const Cidr& c) { return c.contains(address); });
 }
 
-std::string ClientIpResolver::resolve(std::string_view peer,
-                                      std::string_view forwarded_for) const {
+std::string ClientIpResolver::resolve(std::string_view peer, std::string_view forwarded_for) const {
   auto peer_address = IpAddress::parse(peer);
   if (!peer_address) return std::string(trim(peer));
   const std::string peer_text = peer_address->to_string();

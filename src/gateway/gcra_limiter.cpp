@@ -39,7 +39,8 @@ GcraLimiter::GcraLimiter(redis::Client& client, const Clock& clock, BucketConfig
     throw std::invalid_argument("GcraLimiter: rate must be > 0 and burst >= 1");
   }
   interval_us_ = static_cast<std::int64_t>(std::llround(1e6 / config.rate_per_second));
-  burst_offset_us_ = static_cast<std::int64_t>(std::llround(1e6 / config.rate_per_second * config.burst));
+  burst_offset_us_ =
+      static_cast<std::int64_t>(std::llround(1e6 / config.rate_per_second * config.burst));
 }
 
 asio::awaitable<Result<TakeResult>> GcraLimiter::try_take(std::string key) {

@@ -33,8 +33,10 @@ class GatewayRedisTest : public ::testing::Test {
  protected:
   boost::asio::io_context io_{1};
   std::uint16_t port_ = fs::test::shared_redis().port();
-  std::unique_ptr<redis::Client> client_a_ = redis::make_client(io_.get_executor(), config_for(port_));
-  std::unique_ptr<redis::Client> client_b_ = redis::make_client(io_.get_executor(), config_for(port_));
+  std::unique_ptr<redis::Client> client_a_ =
+      redis::make_client(io_.get_executor(), config_for(port_));
+  std::unique_ptr<redis::Client> client_b_ =
+      redis::make_client(io_.get_executor(), config_for(port_));
   std::string prefix_ = fs::test::unique_name("gw") + ":";
   ManualClock clock_;
   SeededRandom random_{2024};

@@ -97,8 +97,7 @@ TEST(ClientSignals, MalformedIsRejected) {
   for (const std::string& bad :
        {std::string("not base64!"), std::string("a"), signals("not json"), signals("[1,2]"),
         signals(R"({"webgl":"yes"})"), signals(R"({"pointer_events":-1})"),
-        signals(R"({"ms_since_load":1.5})"), signals(R"({"webgl":true)"),
-        std::string(5000, 'A')}) {
+        signals(R"({"ms_since_load":1.5})"), signals(R"({"webgl":true)"), std::string(5000, 'A')}) {
     EXPECT_FALSE(parse_client_signals(bad).has_value()) << bad;
   }
 }
@@ -131,8 +130,7 @@ TEST_P(BotScorerTable, ScoresWithinExpectedRange) {
   const Case& c = GetParam();
   ManualClock clock;
   BotScorer scorer(clock);
-  const auto now_unix =
-      std::chrono::duration_cast<seconds>(clock.now().time_since_epoch()).count();
+  const auto now_unix = std::chrono::duration_cast<seconds>(clock.now().time_since_epoch()).count();
   BotRequest request;
   request.ip = "198.51.100.7";
   request.user_id = "user-1";
@@ -174,8 +172,8 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"headless bot of flow 10", kHeadlessUa, kHeadlessSignals, 100, 3600, 99, 100},
         Case{"headless bot, slow", kHeadlessUa, kHeadlessSignals, 2, kYear, 95, 100},
         Case{"webdriver bot in a normal UA", kChromeUa, kWebdriverSignals, 3, kYear, 80.01, 100},
-        Case{"script hammering without header", "python-requests/2.31", std::nullopt, 120, 3600,
-             90, 100},
+        Case{"script hammering without header", "python-requests/2.31", std::nullopt, 120, 3600, 90,
+             100},
         Case{"forged header hammering", kChromeUa, std::string("e30"), 200, kYear, 80.01, 100}),
     [](const auto& param_info) {
       std::string name = param_info.param.name;
@@ -199,7 +197,8 @@ TEST(BotScorer, MalformedSignalsAreCountedAndTreatedAsAbsentPlusSuspicion) {
   BotScorer scorer(clock);
   auto good = scorer.score({.ip = "a", .user_agent = kChromeUa, .client_signals = kHumanSignals});
   auto bad = scorer.score({.ip = "b", .user_agent = kChromeUa, .client_signals = "%%%"});
-  auto bad_json = scorer.score({.ip = "c", .user_agent = kChromeUa, .client_signals = signals("[]")});
+  auto bad_json =
+      scorer.score({.ip = "c", .user_agent = kChromeUa, .client_signals = signals("[]")});
   EXPECT_FALSE(good.signals_malformed);
   EXPECT_TRUE(bad.signals_malformed);
   EXPECT_TRUE(bad_json.signals_malformed);

@@ -46,11 +46,13 @@ TEST(CaptchaGenerator, SvgDrawsEveryGlyphDistortedWithNoise) {
   EXPECT_TRUE(c.svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
   EXPECT_TRUE(c.svg.ends_with("</svg>"));
   std::size_t glyphs = 0;
-  for (auto pos = c.svg.find("<text"); pos != std::string::npos; pos = c.svg.find("<text", pos + 1)) {
+  for (auto pos = c.svg.find("<text"); pos != std::string::npos;
+       pos = c.svg.find("<text", pos + 1)) {
     ++glyphs;
   }
   EXPECT_EQ(glyphs, c.answer.size());
-  for (char ch : c.answer) EXPECT_NE(c.svg.find(std::string(">") + ch + "</text>"), std::string::npos);
+  for (char ch : c.answer)
+    EXPECT_NE(c.svg.find(std::string(">") + ch + "</text>"), std::string::npos);
   EXPECT_NE(c.svg.find("rotate("), std::string::npos);
   EXPECT_GE(std::count(c.svg.begin(), c.svg.end(), 'Q'), 4);  // noise curves
   EXPECT_NE(c.svg.find("<circle"), std::string::npos);        // noise dots
@@ -105,7 +107,8 @@ TEST(StoredChallenge, SerializesAndRejectsGarbage) {
   EXPECT_EQ(back->salt_hex, c.stored.salt_hex);
   EXPECT_EQ(back->answer_hash_hex, c.stored.answer_hash_hex);
   EXPECT_EQ(back->expires_at_unix, c.stored.expires_at_unix);
-  for (auto bad : {"", "a:b", "a:b:c", "salt:short:1", ":0000000000000000000000000000000000000000000000000000000000000000:1"}) {
+  for (auto bad : {"", "a:b", "a:b:c", "salt:short:1",
+                   ":0000000000000000000000000000000000000000000000000000000000000000:1"}) {
     EXPECT_FALSE(StoredChallenge::parse(bad)) << bad;
   }
 }

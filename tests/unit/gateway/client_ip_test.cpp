@@ -6,7 +6,8 @@ namespace fs::gateway {
 namespace {
 
 ClientIpResolver resolver() {
-  auto r = ClientIpResolver::from_strings({"10.0.0.0/8", "192.168.1.7", "fd00::/8", "2001:db8::/33"});
+  auto r =
+      ClientIpResolver::from_strings({"10.0.0.0/8", "192.168.1.7", "fd00::/8", "2001:db8::/33"});
   EXPECT_TRUE(r.ok());
   return std::move(r).value();
 }
@@ -19,8 +20,8 @@ TEST(IpAddress, ParsesBothFamiliesWithOrWithoutPorts) {
   EXPECT_EQ(IpAddress::parse("[::1]")->to_string(), "::1");
   EXPECT_EQ(IpAddress::parse("::ffff:9.8.7.6")->to_string(), "9.8.7.6");
   EXPECT_FALSE(IpAddress::parse("::ffff:9.8.7.6")->v6);
-  for (auto bad : {"", "unknown", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4:99999", "1.2.3.4:",
-                   "[::1", "[::1]x", "::g", "_hidden", "1.2.3.4 5.6.7.8"}) {
+  for (auto bad : {"", "unknown", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4:99999",
+                   "1.2.3.4:", "[::1", "[::1]x", "::g", "_hidden", "1.2.3.4 5.6.7.8"}) {
     EXPECT_FALSE(IpAddress::parse(bad).has_value()) << bad;
   }
 }
