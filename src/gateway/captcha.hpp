@@ -37,7 +37,7 @@ struct StoredChallenge {
 
 struct CaptchaChallenge {
   std::string id;      // 32 hex chars
-  std::string answer;  // for tests and logs of nothing: never sent to the client
+  std::string answer;  // the text to read; never sent to the client or stored
   std::string svg;     // image/svg+xml
   StoredChallenge stored;
 };

@@ -69,8 +69,8 @@ std::optional<Cidr> Cidr::parse(std::string_view text) {
   text = trim(text);
   auto slash = text.find('/');
   auto address = IpAddress::parse(text.substr(0, slash));
-  // A mapped IPv6 range would silently become IPv4 with the wrong prefix: refuse brackets/ports
-  // and ranges written as mapped addresses by checking the family from the text.
+  // IpAddress::parse turns ::ffff:a.b.c.d into IPv4, which would make an IPv6 prefix length
+  // wrong: a range whose written family differs from the parsed one is refused.
   if (!address) return std::nullopt;
   const bool written_v6 = text.substr(0, slash).find(':') != std::string_view::npos;
   if (written_v6 != address->v6) return std::nullopt;
