@@ -28,3 +28,11 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
   $SUDO rm -f /usr/sbin/policy-rc.d
 fi
+# Node.js runs the official `stripe` npm client against our payment simulator (tests/e2e). Many
+# machines ship their own Node.js (which bundles npm): only fall back to Debian's when none is there.
+if ! command -v npm >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
+fi
