@@ -56,3 +56,11 @@ fi
 # Sequential on purpose: integration tests start real servers and race for real; on a small
 # machine parallel binaries would only make their timing assertions flaky.
 stage test ctest --preset release --output-on-failure "$@"
+# The same tests under AddressSanitizer + UndefinedBehaviorSanitizer (SKIP_ASAN=1 to skip).
+# Leak checking is off: OpenSSL's per-thread state is reported as leaked at exit.
+if [ "${SKIP_ASAN:-0}" != "1" ]; then
+  stage asan-configure cmake --preset asan
+  stage asan-build cmake --build --preset asan -j"$JOBS"
+  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    stage asan-test ctest --preset asan --output-on-failure "$@"
+fi
