@@ -5,12 +5,12 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
 
 #include "domain/shard_walk.hpp"
 #include "inventory/stock_keys.hpp"
 #include "inventory/stock_shards.hpp"
 #include "redis/redis_client_impl.hpp"
+#include "support/run_coroutine.hpp"
 #include "support/servers.hpp"
 
 namespace fs::inventory {
@@ -34,11 +34,7 @@ class StockScripts : public ::testing::Test {
 
   template <class F>
   auto run(F f) {
-    // The client keeps background coroutines (reader, reconnect) alive: run until this one ends.
-    auto fut = asio::co_spawn(ctx_, f(), asio::use_future);
-    ctx_.restart();
-    while (fut.wait_for(std::chrono::seconds{0}) != std::future_status::ready) ctx_.run_one();
-    return fut.get();
+    return test::run_coroutine(ctx_, f());
   }
   Result<ReserveOutcome> reserve(const std::string& user, const std::string& id, int qty = 1) {
     return run([&]() { return shards_->reserve(product_, user, qty, id, 1000); });

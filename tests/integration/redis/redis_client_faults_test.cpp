@@ -11,7 +11,7 @@
 
 #include "redis/redis_client_impl.hpp"
 #include "redis_test_env.hpp"
-#include "run_coroutine.hpp"
+#include "support/run_coroutine.hpp"
 #include "stack/local_servers.hpp"
 #include "support/scratch_dir.hpp"
 #include "support/servers.hpp"

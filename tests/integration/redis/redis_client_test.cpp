@@ -10,7 +10,7 @@
 
 #include "redis/redis_client_impl.hpp"
 #include "redis_test_env.hpp"
-#include "run_coroutine.hpp"
+#include "support/run_coroutine.hpp"
 #include "support/servers.hpp"
 
 namespace fs::redis {
