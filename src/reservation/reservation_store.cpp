@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <map>
+#include <unordered_set>
 
 #include "common/parse_int.hpp"
 #include "metrics/backend_metrics.hpp"
@@ -47,6 +48,7 @@ INSERT INTO reservations (reservation_id, product_id, generation, user_id, quant
 SELECT req.id, $1, $2, req.user_id, req.qty, 'PENDING', req.amount, $3, req.shard, req.idem,
        to_timestamp(req.exp_ms / 1000.0), to_timestamp(req.created_ms / 1000.0)
 FROM req JOIN guard ON guard.shard = req.shard
+RETURNING reservation_id
 )SQL";
 
 constexpr std::string_view kSelect =
@@ -160,20 +162,22 @@ asio::awaitable<void> ReservationStore::settle_group(std::vector<Pending*>& grou
     for (auto* p : group) p->result = inserted.error();
     co_return;
   }
-  if (*inserted == static_cast<long long>(group.size())) co_return;
-  // A shard's guard refused: settle each reservation alone, so that only the ones beyond the
-  // shard's capacity are refused.
+  if (inserted->size() == group.size()) co_return;
+  // A shard's guard refused (the batch asked for more than the shard has left): the rows of the
+  // other shards are committed; settle the refused ones one by one, so that only those beyond
+  // the shard's capacity are refused.
   for (auto* p : group) {
+    if (inserted->count(p->r->reservation_id)) continue;
     std::vector<Pending*> one{p};
     auto n = co_await insert_group(one);
     if (!n)
       p->result = n.error();
-    else if (*n == 0)
+    else if (n->empty())
       p->result = Error{Errc::sold_out, "the ledger has no stock left"};
   }
 }
 
-asio::awaitable<Result<long long>> ReservationStore::insert_group(
+asio::awaitable<Result<std::unordered_set<std::string>>> ReservationStore::insert_group(
     const std::vector<Pending*>& group) {
   const Reservation& first = *group.front()->r;
   std::vector<std::optional<std::string>> ids, users, qtys, amounts, shards, idems, exps, creates;
@@ -198,7 +202,9 @@ asio::awaitable<Result<long long>> ReservationStore::insert_group(
   metrics_.observe("postgres", "insert_reservations", std::chrono::steady_clock::now() - start,
                    rows ? nullptr : &rows.error());
   if (!rows) co_return std::move(rows).error();
-  co_return rows->affected();
+  std::unordered_set<std::string> committed;
+  for (std::size_t i = 0; i < rows->size(); ++i) committed.emplace(rows->get(i, 0));
+  co_return committed;
 }
 
 asio::awaitable<Result<std::optional<Reservation>>> ReservationStore::find(const std::string& id) {

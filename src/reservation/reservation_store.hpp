@@ -11,6 +11,7 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "common/result.hpp"
@@ -54,7 +55,9 @@ class ReservationStore {
   void maybe_flush();
   boost::asio::awaitable<void> flush(std::vector<Pending*> batch);
   boost::asio::awaitable<void> settle_group(std::vector<Pending*>& group);
-  boost::asio::awaitable<Result<long long>> insert_group(const std::vector<Pending*>& group);
+  // The ids of the reservations committed (a refused shard's reservations are not).
+  boost::asio::awaitable<Result<std::unordered_set<std::string>>> insert_group(
+      const std::vector<Pending*>& group);
 
   boost::asio::any_io_executor executor_;
   pg::Database& db_;
