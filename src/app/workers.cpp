@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -109,7 +110,8 @@ void BackgroundWorkers::Impl::build(std::size_t i) {
   u->redis = redis::make_client(ex, rc);
   pg::DatabaseConfig dc;
   dc.conninfo = cfg.pg_conninfo;
-  dc.connections = cfg.pg_connections;
+  // Every saga in flight may hold a connection, plus the scanner, the sweeper and the repair.
+  dc.connections = std::max(cfg.pg_connections, cfg.saga_concurrency + 4);
   dc.query_timeout = cfg.pg_timeout;
   u->db = pg::make_database(ex, dc);
   u->stock = std::make_unique<inventory::StockShards>(*u->redis);
@@ -173,15 +175,44 @@ asio::awaitable<void> BackgroundWorkers::Impl::nap(std::chrono::milliseconds d) 
 }
 
 asio::awaitable<void> BackgroundWorkers::Impl::saga_scan_loop(Unit& u) {
+  // One scanner per thread claims as many reservations as there are free saga slots (one
+  // query per batch, not one per saga) and runs each saga as its own coroutine.
   const auto min_age = cfg.poll_intake ? std::chrono::milliseconds{0} : cfg.stale_paying_after;
   const auto idle = cfg.poll_intake ? cfg.intake_poll
                                     : std::max(cfg.stale_paying_after / 4,
                                                std::chrono::milliseconds{100});
+  const std::size_t slots = std::max<std::size_t>(cfg.saga_concurrency, 1);
+  auto in_flight = std::make_shared<std::size_t>(0);
+  auto ex = co_await asio::this_coro::executor;
   while (!stopping.load()) {
-    auto found = co_await u.saga->resume_one(min_age);
-    if (found && *found) continue;
-    if (!found) spdlog::warn("saga scan: {}", found.error().message);
-    co_await nap(idle);
+    if (*in_flight >= slots) {
+      co_await nap(std::chrono::milliseconds{5});
+      continue;
+    }
+    auto claimed = co_await u.store->claim_stale(min_age, cfg.lease, slots - *in_flight);
+    if (!claimed) spdlog::warn("saga scan: {}", claimed.error().message);
+    if (!claimed || claimed->empty()) {
+      co_await nap(idle);
+      continue;
+    }
+    for (auto& rec : *claimed) {
+      ++*in_flight;
+      ++loops;
+      saga::PaymentSaga* saga = u.saga.get();
+      asio::co_spawn(
+          ex,
+          [this, saga, in_flight, r = std::move(rec)]() mutable -> asio::awaitable<void> {
+            try {
+              auto st = co_await saga->run(std::move(r));
+              if (!st) spdlog::warn("saga: {}", st.error().message);
+            } catch (const std::exception& e) {
+              spdlog::error("saga failed: {}", e.what());
+            }
+            --*in_flight;
+            --loops;
+          },
+          asio::detached);
+    }
   }
 }
 
@@ -215,10 +246,9 @@ void BackgroundWorkers::start() {
   for (std::size_t i = 0; i < d.units.size(); ++i) {
     Unit* u = d.units[i].get();
     if (d.cfg.roles.count("saga")) {
-      // Intake by polling (no event log) runs `saga_concurrency` scanners; with an event log
-      // the consumers are the intake and one scanner is the safety net.
-      const std::size_t scanners = u->log ? 1 : std::max<std::size_t>(d.cfg.saga_concurrency, 1);
-      for (std::size_t s = 0; s < scanners; ++s) d.spawn(i, [&d, u] { return d.saga_scan_loop(*u); });
+      // Without an event log the scanner is the intake; with one, the consumers are, and the
+      // scanner is the safety net (stale PAYING with a lapsed lease).
+      d.spawn(i, [&d, u] { return d.saga_scan_loop(*u); });
       for (auto& c : u->consumers) {
         saga::SagaConsumer* raw = c.get();
         d.spawn(i, [&d, raw] { return raw->run([&d] { return d.stopping.load(); }); });

@@ -65,8 +65,10 @@ class PaymentSaga {
   // false when there was none.
   boost::asio::awaitable<Result<bool>> resume_one(std::chrono::milliseconds min_age);
 
- private:
+  // Runs the saga of a reservation this worker has claimed (SagaStore::claim / claim_stale).
   boost::asio::awaitable<Status> run(SagaRecord record);
+
+ private:
   boost::asio::awaitable<Status> settle_success(const SagaRecord& record, std::string payment_id);
   boost::asio::awaitable<void> pause(std::chrono::milliseconds d);
   std::unique_ptr<payments::PaymentProvider> acquire();

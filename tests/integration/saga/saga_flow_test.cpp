@@ -161,6 +161,12 @@ TEST(SagaFlow, ExpiryWithThreeSweepersReturnsEachUnitExactlyOnce) {
     ids.push_back(reserve(s, users.back()));
   }
   EXPECT_EQ(s.svc->stats(s.product).available, 10);
+  // All 30 are due before the sweepers start, so the three race for the same rows.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return s.svc->sql("SELECT count(*) FROM reservations WHERE expires_at <= now()") == "30";
+      },
+      std::chrono::seconds{20}, std::chrono::milliseconds{100}));
   std::vector<std::unique_ptr<app::BackgroundWorkers>> sweepers;
   for (int i = 0; i < 3; ++i) {
     auto c = workers_config(*s.svc, simulator().port());
@@ -288,6 +294,9 @@ TEST(SagaFlow, SimulatorDroppingResponsesAfterChargingNeverChargesTwice) {
     ids.push_back(reserve(s, user, "pm_card_visa"));  // one-click
   }
   for (const auto& id : ids) ASSERT_TRUE(await_status(s, id, "PAID", std::chrono::seconds{60}));
+  // Responses were dropped and the charges retried.
+  const auto text = workers.metrics_text();
+  EXPECT_EQ(text.find("flashsale_payment_retries_total 0\n"), std::string::npos) << text;
   workers.stop();
   std::size_t dropped = 0;
   for (const auto& id : ids) {
@@ -319,6 +328,9 @@ TEST(SagaFlow, ThousandOneClickPurchasesWithTenPercentDeclinesAddUp) {
   const auto t0 = std::chrono::steady_clock::now();
   auto out = race(s.svc->port(), calls, 64);
   for (auto& r : out) ASSERT_EQ(r.status, 201) << r.body;
+  std::cout << "1000 one-click reservations answered in "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
+            << " s\n";
   ASSERT_TRUE(wait_until(
       [&] {
         return s.svc->sql("SELECT count(*) FROM reservations WHERE status IN ('PENDING','PAYING') "
