@@ -157,7 +157,7 @@ int main(int argc, char** argv) {
               worker_payments = "127.0.0.1:12111";
   std::int64_t worker_sweep_ms = 60'000, worker_lease_ms = 90'000, worker_give_up_ms = 60'000,
                worker_payments_timeout_ms = 10'000, worker_stale_ms = 30'000;
-  bool worker_poll_intake = true;
+  bool worker_poll_intake = true, worker_event_log = false;
   auto* worker = app.add_subcommand("worker", "Run worker roles (saga, sweeper) on their own");
   worker->add_option("--roles", worker_roles, "Comma-separated: saga,sweeper")
       ->capture_default_str();
@@ -178,6 +178,8 @@ int main(int argc, char** argv) {
   worker->add_flag("--poll-intake,!--no-poll-intake", worker_poll_intake,
                    "Pick up every PAYING reservation by polling (no event log)")
       ->capture_default_str();
+  worker->add_flag("--event-log", worker_event_log,
+                   "Consume payment.requested from the event log (Redis Streams), group saga");
 
   std::int64_t up_pay_latency_min = 50, up_pay_latency_max = 300;
   up->add_option("--payments-latency-min-ms", up_pay_latency_min)->capture_default_str();
@@ -237,6 +239,7 @@ int main(int argc, char** argv) {
     worker_cfg.stale_paying_after = std::chrono::milliseconds{worker_stale_ms};
     worker_cfg.poll_intake = worker_poll_intake;
     if (const char* k = std::getenv("FLASHSALE_SAGA_KILL_AT"); k && *k) worker_cfg.kill_at = k;
+    if (worker_event_log) worker_cfg.event_log = fs::app::redis_streams_event_log(worker_cfg);
     try {
       fs::app::BackgroundWorkers workers(worker_cfg);
       workers.start();

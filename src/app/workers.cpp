@@ -22,6 +22,7 @@
 #include "common/random.hpp"
 #include "domain/product.hpp"
 #include "events/event_log.hpp"
+#include "events/redis_streams_event_log.hpp"
 #include "inventory/stock_shards.hpp"
 #include "metrics/metrics_registry.hpp"
 #include "metrics/saga_metrics.hpp"
@@ -31,7 +32,7 @@
 #include "runtime/io_runtime.hpp"
 #include "saga/expiry_sweeper.hpp"
 #include "saga/payment_saga.hpp"
-#include "saga/saga_consumer.hpp"
+#include "saga/saga_events.hpp"
 #include "saga/saga_store.hpp"
 #include "saga/stock_returner.hpp"
 
@@ -57,6 +58,16 @@ std::set<std::string> parse_roles(const std::string& list, std::string* error) {
   return out;
 }
 
+std::function<std::unique_ptr<events::EventLog>(asio::any_io_executor, redis::Client&)>
+redis_streams_event_log(const WorkersConfig& config) {
+  events::StreamsConfig sc;
+  sc.reader.host = config.redis_host;
+  sc.reader.port = config.redis_port;
+  return [sc](asio::any_io_executor ex, redis::Client& client) -> std::unique_ptr<events::EventLog> {
+    return std::make_unique<events::RedisStreamsEventLog>(std::move(ex), client, sc);
+  };
+}
+
 namespace {
 
 // One thread's backends and saga parts.
@@ -69,7 +80,7 @@ struct Unit {
   std::unique_ptr<saga::PaymentSaga> saga;
   std::unique_ptr<saga::ExpirySweeper> sweeper;
   std::unique_ptr<events::EventLog> log;
-  std::vector<std::unique_ptr<saga::SagaConsumer>> consumers;
+  std::vector<std::unique_ptr<events::ConsumerLoop>> consumers;
 };
 
 }  // namespace
@@ -136,11 +147,16 @@ void BackgroundWorkers::Impl::build(std::size_t i) {
                                                      cfg.sweep_batch);
   if (cfg.event_log && cfg.roles.count("saga")) {
     u->log = cfg.event_log(ex, *u->redis);
+    // Each member handles one event at a time: saga_concurrency members per thread.
     for (std::size_t c = 0; c < cfg.saga_concurrency; ++c) {
-      saga::SagaConsumerOptions co;
-      co.consumer = cfg.consumer_prefix + "-" + std::to_string(::getpid()) + "-" +
+      events::ConsumerConfig cc;
+      cc.group = saga::kSagaGroup;
+      cc.consumer = cfg.consumer_prefix + "-" + std::to_string(::getpid()) + "-" +
                     std::to_string(i) + "-" + std::to_string(c);
-      u->consumers.push_back(std::make_unique<saga::SagaConsumer>(*u->log, *u->saga, co));
+      cc.batch = 1;
+      cc.reclaim_idle = cfg.event_reclaim_idle;
+      u->consumers.push_back(std::make_unique<events::ConsumerLoop>(
+          *u->log, cc, saga::saga_event_handler(*u->saga)));
     }
   }
   units.push_back(std::move(u));
@@ -250,8 +266,8 @@ void BackgroundWorkers::start() {
       // scanner is the safety net (stale PAYING with a lapsed lease).
       d.spawn(i, [&d, u] { return d.saga_scan_loop(*u); });
       for (auto& c : u->consumers) {
-        saga::SagaConsumer* raw = c.get();
-        d.spawn(i, [&d, raw] { return raw->run([&d] { return d.stopping.load(); }); });
+        events::ConsumerLoop* raw = c.get();
+        d.spawn(i, [raw] { return raw->run(); });
       }
     }
     if (d.cfg.roles.count("sweeper")) {
@@ -267,6 +283,15 @@ void BackgroundWorkers::stop() {
   if (d.stopped || !d.started) return;
   d.stopped = true;
   d.stopping = true;
+  for (std::size_t i = 0; i < d.units.size(); ++i) {
+    std::promise<void> told;
+    Unit* u = d.units[i].get();
+    asio::post(d.runtime.context(i), [u, &told] {
+      for (auto& c : u->consumers) c->stop();
+      told.set_value();
+    });
+    told.get_future().wait();
+  }
   // In-flight sagas finish their current provider call (bounded by its timeout); whatever is
   // left PAYING is resumed by another worker once its lease lapses.
   const auto deadline = std::chrono::steady_clock::now() + d.cfg.payments_timeout +

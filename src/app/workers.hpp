@@ -65,6 +65,7 @@ struct WorkersConfig {
   std::function<std::unique_ptr<events::EventLog>(boost::asio::any_io_executor, redis::Client&)>
       event_log;
   std::string consumer_prefix = "saga";
+  std::chrono::milliseconds event_reclaim_idle{30'000};  // a dead member's events move on after
 
   metrics::MetricsRegistry* registry = nullptr;  // null: the workers keep their own
 };
@@ -98,6 +99,10 @@ class BackgroundWorkers {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// The event log factory for WorkersConfig::event_log: Redis Streams on the workers' Redis.
+std::function<std::unique_ptr<events::EventLog>(boost::asio::any_io_executor, redis::Client&)>
+redis_streams_event_log(const WorkersConfig& config);
 
 // "saga,sweeper" -> {"saga", "sweeper"}; unknown roles are an error.
 std::set<std::string> parse_roles(const std::string& list, std::string* error);
