@@ -54,19 +54,20 @@ std::optional<std::int64_t> AdmissionQueue::advance(std::int64_t now_ns,
                                                     std::vector<Released>& expired) {
   refill(now_ns);
   drop_cancelled_front();
-  while (!slots_.empty() && credits_ >= 1.0 - kEpsilon) {
+  // Expiry first: a request that has waited max_wait times out even if a slot opens now.
+  // FIFO: the front has waited longest, so expiry only ever looks at the front.
+  while (!slots_.empty() && now_ns - slots_.front().enqueued_ns >= config_.max_wait_ns) {
     const Slot& s = slots_.front();
-    released.push_back({front_ticket_, s.tag, now_ns - s.enqueued_ns});
-    credits_ = std::max(0.0, credits_ - 1.0);
+    expired.push_back({front_ticket_, s.tag, now_ns - s.enqueued_ns});
     --waiting_;
     slots_.pop_front();
     ++front_ticket_;
     drop_cancelled_front();
   }
-  // FIFO: the front has waited longest, so expiry only ever looks at the front.
-  while (!slots_.empty() && now_ns - slots_.front().enqueued_ns >= config_.max_wait_ns) {
+  while (!slots_.empty() && credits_ >= 1.0 - kEpsilon) {
     const Slot& s = slots_.front();
-    expired.push_back({front_ticket_, s.tag, now_ns - s.enqueued_ns});
+    released.push_back({front_ticket_, s.tag, now_ns - s.enqueued_ns});
+    credits_ = std::max(0.0, credits_ - 1.0);
     --waiting_;
     slots_.pop_front();
     ++front_ticket_;
