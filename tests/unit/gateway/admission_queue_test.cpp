@@ -60,7 +60,7 @@ TEST(AdmissionQueue, BurstOfAThousandDrainsAtTheRateAndTimesOutTheRest) {
   std::vector<AdmissionQueue::Released> rel, exp;
   for (std::int64_t t = kMs; t <= 1100 * kMs; t += kMs) q.advance(t, rel, exp);
   EXPECT_EQ(admitted, 1u);
-  EXPECT_EQ(admitted + rel.size(), 100u);  // t = 10 ms .. 990 ms release one each
+  EXPECT_EQ(admitted + rel.size(), 100u);                // t = 10 ms .. 990 ms release one each
   for (const auto& e : exp) EXPECT_EQ(e.waited_ns, kS);  // all time out exactly at max wait
   EXPECT_EQ(exp.size(), 900u);
   EXPECT_EQ(q.length(), 0u);
