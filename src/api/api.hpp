@@ -20,6 +20,9 @@ class MetricsRegistry;
 class HttpMetrics;
 class ReservationMetrics;
 }  // namespace fs::metrics
+namespace fs::gateway {
+class Gateway;
+}
 namespace fs::reservation {
 class ReservationService;
 class IdempotencyStore;
@@ -45,6 +48,7 @@ struct ApiDeps {
   metrics::MetricsRegistry* registry = nullptr;
   metrics::ReservationMetrics* reservation_metrics = nullptr;  // outcomes decided in the API
   const Clock* clock = nullptr;
+  gateway::Gateway* gateway = nullptr;  // null: no gateway layers (rate limits, queue, bots)
 };
 
 // The HTTP status of each error code (api.md's table).

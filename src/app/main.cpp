@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "app/gateway_cli.hpp"
 #include "app/readiness_probe.hpp"
 #include "app/service.hpp"
 #include "app/workers.hpp"
@@ -89,6 +90,8 @@ int main(int argc, char** argv) {
       ->required();
   serve->add_option("--jwt-secret", serve_cfg.jwt_secret,
                     "Token secret (FLASHSALE_JWT_SECRET overrides)");
+  fs::app::GatewayFlags serve_gateway;
+  serve_gateway.add_to(*serve);
 
   fs::app::ServiceConfig up_cfg;
   std::string data_dir = ".data";
@@ -105,6 +108,13 @@ int main(int argc, char** argv) {
   up->add_option("--demo-connections", demo_connections, "Connections of the demo crowd")
       ->capture_default_str();
   up->add_flag("--exit-after-demo", exit_after_demo, "Stop everything after the demo sale");
+  fs::app::GatewayFlags up_gateway;
+  // Local only: the demo crowd on loopback presents many client IPs through X-Forwarded-For.
+  up_gateway.config.trusted_proxies = {"127.0.0.0/8", "::1"};
+  up_gateway.add_to(*up);
+  std::size_t demo_bots = 0;
+  up->add_option("--demo-bots", demo_bots, "Bots (headless, hammering) in the demo crowd")
+      ->capture_default_str();
 
   fs::crowd::CrowdOptions crowd_opts;
   std::string url_port;
@@ -148,8 +158,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1.0));
   payments_sim->add_option("--fault-5xx-rate", sim_opts.fault_5xx_rate, "0..1")
       ->check(CLI::Range(0.0, 1.0));
-  payments_sim->add_option("--fault-drop-rate", sim_opts.fault_drop_rate,
-                           "0..1: charge, then never answer")
+  payments_sim
+      ->add_option("--fault-drop-rate", sim_opts.fault_drop_rate, "0..1: charge, then never answer")
       ->check(CLI::Range(0.0, 1.0));
 
   fs::app::WorkersConfig worker_cfg;
@@ -256,6 +266,7 @@ int main(int argc, char** argv) {
 
   if (*serve) {
     serve_cfg.jwt_secret = secret_from_env_or(serve_cfg.jwt_secret);
+    serve_cfg.gateway = serve_gateway.apply();
     auto colon = redis_addr.rfind(':');
     serve_cfg.redis_host = redis_addr.substr(0, colon);
     serve_cfg.redis_port = static_cast<std::uint16_t>(std::stoi(redis_addr.substr(colon + 1)));
@@ -300,6 +311,7 @@ int main(int argc, char** argv) {
   }
   spdlog::info("postgres on 127.0.0.1:{} (data in {})", (*pg)->port(), po.dir.string());
 
+  up_cfg.gateway = up_gateway.apply();
   up_cfg.redis_port = (*redis)->port();
   up_cfg.pg_conninfo = (*pg)->conninfo();
   up_cfg.jwt_secret = secret_from_env_or("");
@@ -342,6 +354,8 @@ int main(int argc, char** argv) {
       c.stock = demo_stock;
       c.connections = demo_connections;
       c.reservation_ttl_seconds = 15;  // the shoppers who never pay expire soon
+      c.forwarded_ips = true;  // one client IP per user, as the gateway trusts loopback here
+      c.bots = demo_bots;
       std::cout << "demo: " << demo_users << " users race for " << demo_stock << " units of '"
                 << c.product_id << "'\n"
                 << std::flush;

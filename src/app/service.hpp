@@ -8,6 +8,8 @@
 #include <string>
 #include <thread>
 
+#include "gateway/gateway_config.hpp"
+
 namespace fs::app {
 
 struct ServiceConfig {
@@ -29,6 +31,9 @@ struct ServiceConfig {
   std::chrono::milliseconds hold_min_age{30000};
   std::chrono::milliseconds header_timeout{10000};
   std::chrono::milliseconds idle_timeout{30000};
+  // Rate limits, admission queue, concurrency limit, bot detection: all off unless set here
+  // (the CLI starts from GatewayConfig::production()).
+  gateway::GatewayConfig gateway;
 };
 
 class FlashsaleService {

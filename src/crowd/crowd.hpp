@@ -35,6 +35,10 @@ struct CrowdOptions {
   bool json = false;     // print the report as one JSON object on stdout
   std::string payment_method;  // when non-empty, sent in the body (one-click buy)
   bool forwarded_ips = false;  // send X-Forwarded-For with a distinct IP per user
+  // Bots join the humans (users): they send headless signals and a HeadlessChrome User-Agent
+  // and hammer (requests_per_bot clicks back to back). Humans send browser-like signals.
+  std::size_t bots = 0;
+  std::size_t requests_per_bot = 20;
   std::chrono::milliseconds request_timeout{10'000};
   // How long to wait after the run for in-flight payments to settle before checking invariants.
   std::chrono::milliseconds settle_timeout{30'000};

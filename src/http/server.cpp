@@ -1,5 +1,7 @@
 #include "http/server.hpp"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -20,6 +22,7 @@
 #include <boost/url/parse.hpp>
 #include <cassert>
 #include <cctype>
+#include <cerrno>
 #include <condition_variable>
 #include <limits>
 #include <list>
@@ -223,6 +226,64 @@ asio::awaitable<void> watch_peer(std::shared_ptr<Session> s) {
   s->peer_gone = true;
 }
 
+// Tells a handler that parked its request (admission queue) that the client went away. Armed
+// only on demand, so requests that never ask cost nothing. It waits for readability without
+// consuming anything: EOF or a reset means gone; bytes mean a pipelined request (left in the
+// kernel buffer for the next read), after which the watch stops.
+class SessionDisconnectWatch final : public DisconnectWatch {
+ public:
+  explicit SessionDisconnectWatch(const std::shared_ptr<Session>& s) : s_(s) {}
+  SessionDisconnectWatch(const SessionDisconnectWatch&) = delete;
+  SessionDisconnectWatch& operator=(const SessionDisconnectWatch&) = delete;
+  ~SessionDisconnectWatch() override { finish(); }
+
+  void notify_on_disconnect(std::function<void()> on_gone) override {
+    if (!state_) {
+      state_ = std::make_shared<State>();
+      state_->on_gone = std::move(on_gone);
+      asio::co_spawn(s_->stream.socket().get_executor(), watch(s_, state_), asio::detached);
+    } else {
+      state_->on_gone = std::move(on_gone);
+    }
+  }
+
+  // The handler returned: the callback must never run now, and the wait is cancelled.
+  void finish() {
+    if (!state_ || state_->finished) return;
+    state_->finished = true;
+    state_->on_gone = nullptr;
+    if (!state_->waiting) return;
+    beast::error_code ec;
+    s_->stream.socket().cancel(ec);  // nothing else is pending on the socket during the handler
+  }
+
+ private:
+  struct State {
+    std::function<void()> on_gone;
+    bool finished = false;
+    bool waiting = false;
+  };
+
+  static asio::awaitable<void> watch(std::shared_ptr<Session> s, std::shared_ptr<State> st) {
+    while (!st->finished) {
+      st->waiting = true;
+      auto [ec] = co_await s->stream.socket().async_wait(tcp::socket::wait_read, kTuple);
+      st->waiting = false;
+      if (st->finished || ec == asio::error::operation_aborted) co_return;
+      char byte = 0;
+      const ssize_t n =
+          ::recv(s->stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n > 0) co_return;  // a pipelined request: the client is still there
+      if (n < 0 && !ec && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
+      if (auto on_gone = std::move(st->on_gone)) on_gone();
+      co_return;
+    }
+  }
+
+  const std::shared_ptr<Session>& s_;
+  std::shared_ptr<State> state_;
+};
+
 // Chunked transfer coding for HTTP/1.1 clients (the end of the stream is explicit, so a client
 // can tell a clean end from a crash); HTTP/1.0 clients get a close-delimited body.
 class SessionStreamWriter final : public StreamWriter {
@@ -375,12 +436,16 @@ asio::awaitable<void> serve_requests(Core& core, Shard& shard, std::shared_ptr<S
     if (!split_target(req.target, req)) {
       res = Response::error(400, "invalid_request", "malformed request target");
     } else {
+      SessionDisconnectWatch disconnect(s);
+      req.disconnect = &disconnect;
       try {
         res = co_await core.handler(req);
       } catch (const std::exception&) {
         // Never leak what went wrong to the client; the connection remains usable.
         res = Response::error(500, "internal", "internal server error");
       }
+      disconnect.finish();
+      req.disconnect = nullptr;
     }
 
     if (res.stream) {
