@@ -140,8 +140,8 @@ int main(int argc, char** argv) {
   std::vector<std::int64_t> click_ms(purchases);
   std::vector<std::string> ids(purchases);
   std::atomic<std::size_t> next{0};
-  const std::string body = R"({"product_id":")" + product +
-                           R"(","quantity":1,"payment_method":"pm_card_visa"})";
+  const std::string body =
+      R"({"product_id":")" + product + R"(","quantity":1,"payment_method":"pm_card_visa"})";
   std::vector<std::future<void>> done;
   for (std::size_t c = 0; c < connections; ++c) {
     auto& ctx = rt.context(c % rt.size());
@@ -152,11 +152,11 @@ int main(int argc, char** argv) {
           for (;;) {
             const std::size_t i = next.fetch_add(1);
             if (i >= purchases) break;
-            fs::http::ClientRequest req{"POST",
-                                        "/v1/reservations",
-                                        {{"Authorization", "Bearer " + tokens[i]},
-                                         {"Content-Type", "application/json"}},
-                                        body};
+            fs::http::ClientRequest req{
+                "POST",
+                "/v1/reservations",
+                {{"Authorization", "Bearer " + tokens[i]}, {"Content-Type", "application/json"}},
+                body};
             click_ms[i] = now_ms();
             auto r = co_await conn->send(std::move(req));
             if (r && r->status == 201) {
@@ -177,9 +177,10 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds{100});
 
   std::map<std::string, std::int64_t> committed;
-  auto rows = psql(sc.pg_conninfo,
-                   "SELECT reservation_id || ' ' || (extract(epoch from created_at) * 1000)::bigint "
-                   "FROM orders");
+  auto rows =
+      psql(sc.pg_conninfo,
+           "SELECT reservation_id || ' ' || (extract(epoch from created_at) * 1000)::bigint "
+           "FROM orders");
   for (std::size_t pos = 0; pos < rows.size();) {
     auto nl = rows.find('\n', pos);
     if (nl == std::string::npos) nl = rows.size();
@@ -199,7 +200,8 @@ int main(int argc, char** argv) {
   }
   std::sort(lat.begin(), lat.end());
   auto pct = [&](double p) {
-    return lat.empty() ? 0.0 : lat[std::min(lat.size() - 1, static_cast<std::size_t>(p * lat.size()))];
+    return lat.empty() ? 0.0
+                       : lat[std::min(lat.size() - 1, static_cast<std::size_t>(p * lat.size()))];
   };
   const double secs = static_cast<double>(last_order - first_click) / 1000.0;
   std::printf(

@@ -1,7 +1,6 @@
 #include "api/api.hpp"
 
 #include "api/payment_routes.hpp"
-
 #include "domain/json_views.hpp"
 #include "domain/jwt.hpp"
 #include "domain/requests.hpp"
