@@ -51,7 +51,13 @@ std::string token(const std::string& secret, const std::string& sub, bool admin)
 
 std::string psql(const std::string& conninfo, const std::string& sql) {
   auto out = fs::stack::run_command({"psql", conninfo, "-At", "-c", sql});
-  return out ? *out : std::string{};
+  if (!out) {
+    std::fprintf(stderr, "psql: %s\n", out.error().message.c_str());
+    return {};
+  }
+  std::string text = *out;
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
 }
 
 }  // namespace
@@ -109,18 +115,24 @@ int main(int argc, char** argv) {
   fs::IoRuntime rt(2);
   rt.start();
   const auto port = service->port();
-  auto send = [&](fs::http::ClientRequest req) {
-    return asio::co_spawn(
-               rt.context(0),
-               [&, req]() -> asio::awaitable<fs::http::ClientResponse> {
-                 auto c = fs::http::make_connection(co_await asio::this_coro::executor,
-                                                    {"127.0.0.1", port, std::chrono::seconds{30}});
-                 auto r = co_await c->send(req);
-                 c->close();
-                 co_return r ? *r : fs::http::ClientResponse{};
-               },
-               asio::use_future)
+  // Trivial captures only (GCC 12 destroys non-trivial captures of a coroutine lambda twice).
+  auto send = [&](const fs::http::ClientRequest& req) {
+    fs::http::ClientResponse out;
+    asio::co_spawn(
+        rt.context(0),
+        [&]() -> asio::awaitable<void> {
+          // No co_await in the statement that builds the config (GCC 12 copies such a temporary
+          // aggregate bytewise).
+          auto ex = co_await asio::this_coro::executor;
+          fs::http::ConnectionConfig cc{"127.0.0.1", port, std::chrono::seconds{30}};
+          auto c = fs::http::make_connection(ex, cc);
+          auto r = co_await c->send(req);
+          c->close();
+          if (r) out = std::move(*r);
+        },
+        asio::use_future)
         .get();
+    return out;
   };
   const std::string product = "bench-phone";
   auto put = send({"PUT",
@@ -170,12 +182,19 @@ int main(int argc, char** argv) {
   }
   for (auto& f : done) f.get();
   const auto created = std::count_if(ids.begin(), ids.end(), [](auto& s) { return !s.empty(); });
+  std::fprintf(stderr, "%ld of %zu purchases answered 201; waiting for the sagas\n",
+               static_cast<long>(created), purchases);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes{10};
-  while (std::chrono::steady_clock::now() < deadline &&
-         psql(sc.pg_conninfo,
-              "SELECT count(*) FROM reservations WHERE status IN ('PENDING','PAYING')") != "0")
+  for (;;) {
+    const auto open = psql(
+        sc.pg_conninfo, "SELECT count(*) FROM reservations WHERE status IN ('PENDING','PAYING')");
+    if (open == "0") break;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      std::fprintf(stderr, "gave up waiting: %s open\n", open.c_str());
+      break;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds{100});
-
+  }
   std::map<std::string, std::int64_t> committed;
   auto rows =
       psql(sc.pg_conninfo,

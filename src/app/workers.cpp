@@ -122,8 +122,10 @@ void BackgroundWorkers::Impl::build(std::size_t i) {
   u->redis = redis::make_client(ex, rc);
   pg::DatabaseConfig dc;
   dc.conninfo = cfg.pg_conninfo;
-  // Every saga in flight may hold a connection, plus the scanner, the sweeper and the repair.
-  dc.connections = std::max(cfg.pg_connections, cfg.saga_concurrency + 4);
+  // A saga holds a connection only while it queries (not while the provider answers); up to
+  // 32 connections keep short transactions from queueing behind each other.
+  dc.connections =
+      std::max(cfg.pg_connections, std::min<std::size_t>(cfg.saga_concurrency + 4, 32));
   dc.query_timeout = cfg.pg_timeout;
   u->db = pg::make_database(ex, dc);
   u->stock = std::make_unique<inventory::StockShards>(*u->redis);
