@@ -18,12 +18,12 @@
 #include "app/readiness_probe.hpp"
 #include "app/service.hpp"
 #include "app/workers.hpp"
-#include "runtime/io_runtime.hpp"
 #include "common/clock.hpp"
 #include "common/random.hpp"
 #include "crowd/crowd.hpp"
 #include "domain/jwt.hpp"
 #include "payments_sim/payment_simulator.hpp"
+#include "runtime/io_runtime.hpp"
 #include "stack/local_servers.hpp"
 
 namespace {
@@ -185,8 +185,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   worker->add_option("--retry-give-up-ms", worker_give_up_ms)->capture_default_str();
   worker->add_option("--stale-paying-after-ms", worker_stale_ms)->capture_default_str();
-  worker->add_flag("--poll-intake,!--no-poll-intake", worker_poll_intake,
-                   "Pick up every PAYING reservation by polling (no event log)")
+  worker
+      ->add_flag("--poll-intake,!--no-poll-intake", worker_poll_intake,
+                 "Pick up every PAYING reservation by polling (no event log)")
       ->capture_default_str();
   worker->add_flag("--event-log", worker_event_log,
                    "Consume payment.requested from the event log (Redis Streams), group saga");
@@ -241,7 +242,8 @@ int main(int argc, char** argv) {
     worker_cfg.redis_port = static_cast<std::uint16_t>(std::stoi(worker_redis.substr(rc + 1)));
     auto pc = worker_payments.rfind(':');
     worker_cfg.payments_host = worker_payments.substr(0, pc);
-    worker_cfg.payments_port = static_cast<std::uint16_t>(std::stoi(worker_payments.substr(pc + 1)));
+    worker_cfg.payments_port =
+        static_cast<std::uint16_t>(std::stoi(worker_payments.substr(pc + 1)));
     worker_cfg.payments_timeout = std::chrono::milliseconds{worker_payments_timeout_ms};
     worker_cfg.sweep_interval = std::chrono::milliseconds{worker_sweep_ms};
     worker_cfg.lease = std::chrono::milliseconds{worker_lease_ms};
