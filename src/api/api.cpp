@@ -1,5 +1,7 @@
 #include "api/api.hpp"
 
+#include "api/payment_routes.hpp"
+
 #include "domain/json_views.hpp"
 #include "domain/jwt.hpp"
 #include "domain/requests.hpp"
@@ -76,6 +78,10 @@ Awaitable post_reservation(const ApiDeps& deps, Request& req) {
   }
 
   auto r = co_await w.reservations->reserve(claims->sub, *parsed, key);
+  // One-click buy: the payment saga starts once the reservation is committed (the 201 body still
+  // shows it PENDING, as api.md says).
+  if (r && parsed->payment_method)
+    co_await start_one_click(w.saga, claims->sub, r->reservation_id, *parsed->payment_method);
   Response res = r ? Response::json(201, reservation_json(*r)) : error_response(r.error());
   if (key) {
     if (res.status >= 500)
@@ -202,6 +208,7 @@ http::Router build_router(const ApiDeps& deps) {
   const ApiDeps* d = &deps;
   r.add("POST", "/v1/reservations", [d](Request& q) { return post_reservation(*d, q); });
   r.add("GET", "/v1/reservations/{id}", [d](Request& q) { return get_reservation(*d, q); });
+  add_payment_routes(r, deps);
   r.add("GET", "/v1/products/{id}", [d](Request& q) { return get_product(*d, q); });
   r.add("PUT", "/v1/admin/products/{id}", [d](Request& q) { return put_product(*d, q); });
   r.add("GET", "/v1/admin/products/{id}/stats", [d](Request& q) { return get_stats(*d, q); });

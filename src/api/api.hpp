@@ -24,6 +24,9 @@ namespace fs::reservation {
 class ReservationService;
 class IdempotencyStore;
 }  // namespace fs::reservation
+namespace fs::saga {
+class SagaStore;
+}
 
 namespace fs::api {
 
@@ -31,6 +34,7 @@ namespace fs::api {
 struct WorkerServices {
   reservation::ReservationService* reservations = nullptr;
   reservation::IdempotencyStore* idempotency = nullptr;
+  saga::SagaStore* saga = nullptr;  // payments (/pay, orders, one-click); null: not configured
   // true when Redis and PostgreSQL answer (for /readyz).
   std::function<boost::asio::awaitable<bool>()> ready;
 };

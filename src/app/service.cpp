@@ -35,6 +35,7 @@
 #include "reservation/reservation_service.hpp"
 #include "reservation/reservation_store.hpp"
 #include "runtime/io_runtime.hpp"
+#include "saga/saga_store.hpp"
 
 namespace fs::app {
 namespace asio = boost::asio;
@@ -58,6 +59,7 @@ struct Worker {
   std::unique_ptr<reservation::HoldResolver> holds;
   std::unique_ptr<reservation::IdempotencyStore> idempotency;
   std::unique_ptr<reservation::ReservationService> service;
+  std::unique_ptr<saga::SagaStore> saga;
 };
 
 struct FlashsaleService::Impl {
@@ -126,6 +128,8 @@ void FlashsaleService::Impl::build_worker(std::size_t i) {
   api::WorkerServices ws;
   ws.reservations = w->service.get();
   ws.idempotency = w->idempotency.get();
+  w->saga = std::make_unique<saga::SagaStore>(*w->db);
+  ws.saga = w->saga.get();
   Worker* raw = w.get();
   ws.ready = [raw]() -> asio::awaitable<bool> {
     std::vector<std::string> ping{"PING"};
