@@ -10,7 +10,7 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server redis-sentinel redis-tools
   postgresql postgresql-contrib postgresql-client
-  nginx-light wrk procps iproute2 python3 curl
+  nginx-light wrk procps iproute2 python3 curl python3-aiosmtpd
 )
 missing=()
 for p in "${PKGS[@]}"; do

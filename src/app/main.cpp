@@ -4,7 +4,8 @@
 //   crowd  race a crowd of users at a product on a running server and check the invariants
 //   token  mint a JWT for a user (or an admin)
 //   payments-sim  run the Stripe-compatible payment simulator (latency and fault injection)
-//   worker roles that share only Redis and PostgreSQL with the service (saga, sweeper)
+//   worker roles that share only Redis and PostgreSQL with the service (saga, sweeper, relay,
+//          notifier)
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
@@ -15,6 +16,7 @@
 #include <iostream>
 
 #include "app/gateway_cli.hpp"
+#include "app/event_workers.hpp"
 #include "app/readiness_probe.hpp"
 #include "app/service.hpp"
 #include "app/workers.hpp"
@@ -61,6 +63,16 @@ std::string mint(const std::string& secret, const std::string& sub, bool admin,
           ttl_seconds;
   if (admin) c.role = "admin";
   return fs::auth::sign_jwt(c, secret);
+}
+
+// Options of the event roles (relay, notifier), for `worker` and `up` (which runs them in-process).
+void add_event_worker_options(CLI::App& cmd, fs::app::EventWorkersConfig& cfg) {
+  cmd.add_option("--smtp-url", cfg.smtp.url, "SMTP server for e-mail notifications (smtp://h:p)");
+  cmd.add_option("--smtp-from", cfg.smtp.from)->capture_default_str();
+  cmd.add_option("--email-domain", cfg.notifier.email_domain, "Recipients: <user_id>@<domain>")
+      ->capture_default_str();
+  cmd.add_option("--partitions", cfg.streams.partitions, "Stream keys per topic")
+      ->capture_default_str();
 }
 
 void add_service_options(CLI::App& cmd, fs::app::ServiceConfig& cfg) {
@@ -163,13 +175,13 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1.0));
 
   fs::app::WorkersConfig worker_cfg;
-  std::string worker_redis = "127.0.0.1:6379", worker_roles = "saga,sweeper",
+  std::string worker_redis = "127.0.0.1:6379", worker_roles = "saga,sweeper,relay,notifier",
               worker_payments = "127.0.0.1:12111";
   std::int64_t worker_sweep_ms = 60'000, worker_lease_ms = 90'000, worker_give_up_ms = 60'000,
                worker_payments_timeout_ms = 10'000, worker_stale_ms = 30'000;
   bool worker_poll_intake = true, worker_event_log = false;
   auto* worker = app.add_subcommand("worker", "Run worker roles (saga, sweeper) on their own");
-  worker->add_option("--roles", worker_roles, "Comma-separated: saga,sweeper")
+  worker->add_option("--roles", worker_roles, "Comma-separated: saga,sweeper,relay,notifier")
       ->capture_default_str();
   worker->add_option("--redis", worker_redis, "Redis host:port")->capture_default_str();
   worker->add_option("--pg", worker_cfg.pg_conninfo, "PostgreSQL connection string")->required();
@@ -191,6 +203,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   worker->add_flag("--event-log", worker_event_log,
                    "Consume payment.requested from the event log (Redis Streams), group saga");
+
+  fs::app::EventWorkersConfig event_cfg;
+  add_event_worker_options(*worker, event_cfg);
+  add_event_worker_options(*up, event_cfg);
 
   std::int64_t up_pay_latency_min = 50, up_pay_latency_max = 300;
   up->add_option("--payments-latency-min-ms", up_pay_latency_min)->capture_default_str();
@@ -232,8 +248,9 @@ int main(int argc, char** argv) {
 
   if (*worker) {
     std::string err;
-    worker_cfg.roles = fs::app::parse_roles(worker_roles, &err);
-    if (worker_cfg.roles.empty()) {
+    event_cfg.roles = fs::app::take_event_roles(worker_roles);
+    if (!worker_roles.empty()) worker_cfg.roles = fs::app::parse_roles(worker_roles, &err);
+    if (worker_cfg.roles.empty() && (event_cfg.roles.empty() || !err.empty())) {
       std::cerr << (err.empty() ? std::string("no role given") : err) << "\n";
       return 2;
     }
@@ -252,13 +269,24 @@ int main(int argc, char** argv) {
     worker_cfg.poll_intake = worker_poll_intake;
     if (const char* k = std::getenv("FLASHSALE_SAGA_KILL_AT"); k && *k) worker_cfg.kill_at = k;
     if (worker_event_log) worker_cfg.event_log = fs::app::redis_streams_event_log(worker_cfg);
+    event_cfg.redis_host = worker_cfg.redis_host;
+    event_cfg.redis_port = worker_cfg.redis_port;
+    event_cfg.pg_conninfo = worker_cfg.pg_conninfo;
     try {
-      fs::app::BackgroundWorkers workers(worker_cfg);
-      workers.start();
-      spdlog::info("flashsale worker running (roles: {})", worker_roles);
+      std::unique_ptr<fs::app::BackgroundWorkers> workers;
+      if (!worker_cfg.roles.empty()) {
+        workers = std::make_unique<fs::app::BackgroundWorkers>(worker_cfg);
+        workers->start();
+      }
+      fs::app::EventWorkers event_workers(event_cfg);
+      event_workers.start();
+      std::string running = worker_roles;
+      for (const auto& r : event_cfg.roles) running += (running.empty() ? "" : ",") + r;
+      spdlog::info("flashsale worker running (roles: {})", running);
       int sig = wait_for_termination(signals);
       spdlog::info("signal {}: stopping", sig);
-      workers.stop();
+      event_workers.stop();
+      if (workers) workers->stop();
     } catch (const std::exception& e) {
       spdlog::error("{}", e.what());
       return 1;
@@ -339,6 +367,11 @@ int main(int argc, char** argv) {
     wc.sweep_interval = std::chrono::seconds{1};
     fs::app::BackgroundWorkers workers(wc);
     workers.start();
+    event_cfg.roles = {"relay", "notifier"};  // the outbox relay and notifications, in-process
+    event_cfg.redis_port = up_cfg.redis_port;
+    event_cfg.pg_conninfo = up_cfg.pg_conninfo;
+    fs::app::EventWorkers event_workers(event_cfg, &service.registry());
+    event_workers.start();
     if (!fs::app::wait_until_ready(service.port(), "/readyz", std::chrono::seconds{30})) {
       spdlog::error("the service did not become ready");
       return 1;
@@ -388,6 +421,7 @@ int main(int argc, char** argv) {
       wait_for_termination(signals);
     }
     spdlog::info("stopping");
+    event_workers.stop();
     workers.stop();
     service.stop();
     simulator.stop();

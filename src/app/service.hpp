@@ -10,6 +10,10 @@
 
 #include "gateway/gateway_config.hpp"
 
+namespace fs::metrics {
+class MetricsRegistry;
+}
+
 namespace fs::app {
 
 struct ServiceConfig {
@@ -46,6 +50,8 @@ class FlashsaleService {
   // Connects, migrates, starts listening. Throws std::runtime_error on start-up failure.
   void start();
   std::uint16_t port() const;
+  // Served on /metrics; in-process worker roles register theirs here too.
+  metrics::MetricsRegistry& registry();
   // Drains in-flight requests, stops background loops, closes backends. Idempotent.
   void stop();
 

@@ -62,6 +62,21 @@ class EventLog {
   // Appends to the partition of hash(event.key). Returns the stream entry id.
   virtual boost::asio::awaitable<Result<std::string>> publish(std::string topic, Event event) = 0;
 
+  // Several events of one topic (the outbox relay); implementations pipeline them. Entry ids in
+  // input order; fails if any append failed (those that succeeded stay published: at-least-once).
+  // The default publishes one by one.
+  virtual boost::asio::awaitable<Result<std::vector<std::string>>> publish_batch(
+      std::string topic, std::vector<Event> events) {
+    std::vector<std::string> ids;
+    ids.reserve(events.size());
+    for (auto& e : events) {
+      auto id = co_await publish(topic, std::move(e));
+      if (!id) co_return std::move(id).error();
+      ids.push_back(std::move(*id));
+    }
+    co_return ids;
+  }
+
   // Creates the consumer group on every partition of the topic if missing (idempotent); a new
   // group starts at the beginning of each stream.
   virtual boost::asio::awaitable<Status> ensure_group(std::string topic, std::string group) = 0;

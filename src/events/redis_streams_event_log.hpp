@@ -53,10 +53,9 @@ class RedisStreamsEventLog final : public EventLog {
   ~RedisStreamsEventLog() override;
 
   boost::asio::awaitable<Result<std::string>> publish(std::string topic, Event event) override;
-  // Several events in one pipelined round trip (the outbox relay). Entry ids in input order;
-  // fails if any append failed (the ones that succeeded stay published: at-least-once).
-  boost::asio::awaitable<Result<std::vector<std::string>>> publish_batch(std::string topic,
-                                                                         std::vector<Event> events);
+  // All XADDs in one pipelined round trip.
+  boost::asio::awaitable<Result<std::vector<std::string>>> publish_batch(
+      std::string topic, std::vector<Event> events) override;
   boost::asio::awaitable<Status> ensure_group(std::string topic, std::string group) override;
   // Returns up to `max` reclaimed entries plus up to `max` new ones per partition.
   boost::asio::awaitable<Result<std::vector<Delivery>>> consume(
