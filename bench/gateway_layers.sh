@@ -56,16 +56,10 @@ serve() {  # name flags...
   cat "$WORK/$name.log"; exit 1
 }
 declare -A PORT SPID R
-serve none --no-gateway
-serve edge --queue-drain-rate 0 --max-in-flight 0 --no-bot-detection
-serve edgebot --queue-drain-rate 0 --max-in-flight 0
-serve all --queue-drain-rate 1000000
-
 ADMIN=$("$FLASHSALE" token --sub admin --admin)
-curl -sf -X PUT "http://127.0.0.1:${PORT[none]}/v1/admin/products/gw-soldout" \
+curl -sf -X PUT "http://127.0.0.1:$UP_PORT/v1/admin/products/gw-soldout" \
   -H "Authorization: Bearer $ADMIN" \
   -d '{"name":"Bench","price_cents":100,"currency":"usd","stock":0,"per_user_limit":1,"shards":10}' >/dev/null
-sleep 1.5  # the other instances' catalog refresh (1 s)
 python3 - "$WORK/tokens.txt" 200000 <<'PY'
 import base64, hashlib, hmac, json, os, sys, time
 path, n = sys.argv[1], int(sys.argv[2])
@@ -79,6 +73,13 @@ with open(path, "w") as f:
         sig = b64(hmac.new(secret, f"{head}.{claims}".encode(), hashlib.sha256).digest())
         f.write(f"{head}.{claims}.{sig}\n")
 PY
+
+if [ -z "${ONLY_MEMORY:-}" ]; then
+serve none --no-gateway
+serve edge --queue-drain-rate 0 --max-in-flight 0 --no-bot-detection
+serve edgebot --queue-drain-rate 0 --max-in-flight 0
+serve all --queue-drain-rate 1000000
+
 SIGNALS=$(printf '%s' '{"webgl":true,"canvas":true,"pointer_events":31,"ms_since_load":5400}' | base64 -w0)
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 field() { grep -o "$1=[0-9.]*" | cut -d= -f2; }
@@ -110,6 +111,7 @@ for c in "${CONFIGS[@]}"; do
     "$(awk -v r="$rps" -v b="$base" 'BEGIN{ printf "%.1f (+%.1f)", 1e6/r*2, 1e6/r*2 - 1e6/b*2 }')" "$(m ${c}_err)"
 done
 echo "(us/request = 2 cores x 1 s / throughput: CPU time per request on this 2-core host; +: over none)"
+fi
 
 # --- memory per queued request ------------------------------------------------------------------
 QPORT=$(free_port)
