@@ -35,7 +35,7 @@ HTTP_PORT=$(free_port)
 NGINX_PORT=$(free_port)
 
 # --- the system under test: Redis + PostgreSQL + service, as `flashsale up` runs it -------------
-"$FLASHSALE" up --data-dir "$WORK/data" --http-port "$HTTP_PORT" --no-demo --threads "$THREADS" \
+"$FLASHSALE" up --data-dir "$WORK/data" --http-port "$HTTP_PORT" --no-demo --no-gateway --threads "$THREADS" \
   > "$WORK/up.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 300); do grep -q "flashsale is up" "$WORK/up.log" && break; sleep 0.2; done

@@ -142,6 +142,11 @@ int main(int argc, char** argv) {
   crowd->add_option("--shards", crowd_opts.shards)->capture_default_str();
   crowd->add_option("--per-user-limit", crowd_opts.per_user_limit)->capture_default_str();
   crowd->add_option("--payment-method", crowd_opts.payment_method);
+  crowd->add_option("--bots", crowd_opts.bots, "Bots among the users (headless, hammering)")
+      ->capture_default_str();
+  crowd->add_option("--requests-per-bot", crowd_opts.requests_per_bot)->capture_default_str();
+  crowd->add_flag("--forwarded-ips", crowd_opts.forwarded_ips,
+                  "One X-Forwarded-For client IP per user (the server must trust this host)");
   crowd->add_option("--jwt-secret", crowd_opts.jwt_secret, "FLASHSALE_JWT_SECRET overrides");
   bool no_setup = false, no_progress = false;
   crowd->add_flag("--no-setup", no_setup, "Use the existing product as it is");

@@ -49,6 +49,12 @@ struct CrowdReport {
   std::size_t connections = 0;
   std::size_t threads = 0;
   OutcomeTally outcomes;  // by (HTTP status, error code); status 0 = no HTTP answer
+  OutcomeTally human_outcomes;
+  OutcomeTally bot_outcomes;
+  std::size_t bots = 0;
+  // Requests the server's admission queue held >= 1 ms (from its /metrics, cumulative over the
+  // server's life); -1 when unknown (no queue).
+  std::int64_t queued = -1;
   std::uint64_t total = 0;
   double duration_seconds = 0;
   double throughput_rps = 0;

@@ -24,8 +24,11 @@ AdmissionQueue::AdmissionQueue(AdmissionQueueConfig config, std::int64_t now_ns)
 
 void AdmissionQueue::refill(std::int64_t now_ns) {
   if (now_ns <= last_refill_ns_) return;
-  credits_ = std::min(burst_, credits_ + static_cast<double>(now_ns - last_refill_ns_) *
-                                             config_.drain_per_second / kNsPerSecond);
+  credits_ +=
+      static_cast<double>(now_ns - last_refill_ns_) * config_.drain_per_second / kNsPerSecond;
+  // The burst caps what an idle queue saves up; while requests wait, a late drain tick (a busy
+  // thread) must not lose their releases, so the cap applies after releasing (advance()).
+  if (waiting_ == 0) credits_ = std::min(burst_, credits_);
   last_refill_ns_ = now_ns;
 }
 
@@ -73,6 +76,7 @@ std::optional<std::int64_t> AdmissionQueue::advance(std::int64_t now_ns,
     ++front_ticket_;
     drop_cancelled_front();
   }
+  credits_ = std::min(burst_, credits_);
   if (slots_.empty()) return std::nullopt;
   const auto next_credit =
       now_ns + static_cast<std::int64_t>(

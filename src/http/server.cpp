@@ -232,13 +232,20 @@ asio::awaitable<void> watch_peer(std::shared_ptr<Session> s) {
 // kernel buffer for the next read), after which the watch stops.
 class SessionDisconnectWatch final : public DisconnectWatch {
  public:
-  explicit SessionDisconnectWatch(const std::shared_ptr<Session>& s) : s_(s) {}
+  SessionDisconnectWatch(const std::shared_ptr<Session>& s, beast::flat_buffer& buffer,
+                         bhttp::request<bhttp::string_body>& parsed)
+      : s_(s), buffer_(buffer), parsed_(parsed) {}
   SessionDisconnectWatch(const SessionDisconnectWatch&) = delete;
   SessionDisconnectWatch& operator=(const SessionDisconnectWatch&) = delete;
   ~SessionDisconnectWatch() override { finish(); }
 
   void notify_on_disconnect(std::function<void()> on_gone) override {
     if (!state_) {
+      // A parked request may wait long: give back the read buffer (4 KiB or more) unless it
+      // holds a pipelined request, and the parser's copy of the headers (the handler has its
+      // own in Request; nothing reads the parsed message after the handler).
+      if (buffer_.size() == 0) buffer_.shrink_to_fit();
+      parsed_ = {};
       state_ = std::make_shared<State>();
       state_->on_gone = std::move(on_gone);
       asio::co_spawn(s_->stream.socket().get_executor(), watch(s_, state_), asio::detached);
@@ -281,6 +288,8 @@ class SessionDisconnectWatch final : public DisconnectWatch {
   }
 
   const std::shared_ptr<Session>& s_;
+  beast::flat_buffer& buffer_;
+  bhttp::request<bhttp::string_body>& parsed_;
   std::shared_ptr<State> state_;
 };
 
@@ -436,7 +445,7 @@ asio::awaitable<void> serve_requests(Core& core, Shard& shard, std::shared_ptr<S
     if (!split_target(req.target, req)) {
       res = Response::error(400, "invalid_request", "malformed request target");
     } else {
-      SessionDisconnectWatch disconnect(s);
+      SessionDisconnectWatch disconnect(s, buffer, msg);
       req.disconnect = &disconnect;
       try {
         res = co_await core.handler(req);

@@ -1,5 +1,7 @@
 // The gateway layers end to end: the service in-process on real Redis and PostgreSQL, hundreds
 // of concurrent connections presenting client IPs through X-Forwarded-For (loopback trusted).
+#include "crowd/gateway_layers.hpp"
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -8,11 +10,13 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <iostream>
 #include <map>
 #include <thread>
 
 #include "common/clock.hpp"
 #include "common/random.hpp"
+#include "crowd/crowd.hpp"
 #include "gateway/captcha.hpp"
 #include "gateway_fixture.hpp"
 #include "support/servers.hpp"
@@ -342,6 +346,46 @@ TEST(GatewayLayers, TwoInstancesWithDistributedLimitsShareOneIpBudget) {
   EXPECT_GE(passed, 10);
   EXPECT_LE(passed, 12);  // one budget of 10 (+ refill at 1/s), not 2 x 10
   EXPECT_EQ(passed + limited, 40);
+}
+
+// Flow 8 in small: many IPs, humans and hammering bots, a small stock, every layer on.
+TEST(GatewayLayers, FlowEightCrowdOfHumansAndBots) {
+  GatewayService svc(gw_database(), unique_name("gw") + ":", [](app::ServiceConfig& c) {
+    auto prefix = c.gateway.redis_prefix;
+    c.gateway = gateway::GatewayConfig::production();
+    c.gateway.trusted_proxies = {"127.0.0.0/8"};
+    c.gateway.redis_prefix = prefix;
+    c.gateway.queue_config.drain_per_second = 2000;
+  });
+  crowd::CrowdOptions o;
+  o.port = svc.port();
+  o.jwt_secret = kGatewaySecret;
+  o.product_id = "flow8";
+  o.users = 3000;
+  o.bots = 60;
+  o.requests_per_bot = 20;
+  o.stock = 100;
+  o.connections = 300;
+  o.forwarded_ips = true;
+  o.progress = false;
+  o.settle_timeout = std::chrono::seconds{10};
+  auto report = crowd::run_crowd(o);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  std::cout << crowd::format_report(*report, false);
+  EXPECT_TRUE(report->invariants.ok) << report->invariants.message;
+  const auto humans = crowd::count_layers(report->human_outcomes);
+  const auto bots = crowd::count_layers(report->bot_outcomes);
+  EXPECT_EQ(humans.total, 3000u);
+  EXPECT_EQ(bots.total, 60u * 20);
+  // No oversell, and the stock went (almost entirely) to humans.
+  EXPECT_LE(humans.reserved + bots.reserved, 100u);
+  EXPECT_EQ(humans.reserved + bots.reserved, 100u);  // 3000 humans want 100 units
+  EXPECT_EQ(bots.reserved, 0u);
+  // Bots are stopped at the edge or challenged; humans mostly reach the stock.
+  EXPECT_GE(bots.bot_blocked + bots.rate_limited, bots.total * 95 / 100);
+  EXPECT_GE(bots.bot_blocked, 60u);  // every bot was challenged at least once
+  EXPECT_GE(humans.reserved + humans.sold_out, humans.total * 95 / 100);
+  EXPECT_LE(humans.bot_blocked, humans.total / 100);
 }
 
 }  // namespace

@@ -67,6 +67,18 @@ TEST(AdmissionQueue, BurstOfAThousandDrainsAtTheRateAndTimesOutTheRest) {
   for (std::size_t i = 1; i < rel.size(); ++i) EXPECT_LT(rel[i - 1].tag, rel[i].tag);  // FIFO
 }
 
+TEST(AdmissionQueue, ALateDrainTickReleasesTheBacklogItOwes) {
+  AdmissionQueue q(config(100, 1000, 10 * kS), 0);
+  EXPECT_EQ(q.enqueue(0).verdict, AdmissionQueue::Verdict::admitted);
+  for (int i = 0; i < 50; ++i) q.enqueue(0, static_cast<std::uint64_t>(i));
+  std::vector<AdmissionQueue::Released> rel, exp;
+  q.advance(250 * kMs, rel, exp);  // the thread was busy: first tick after 250 ms
+  EXPECT_EQ(rel.size(), 25u);
+  rel.clear();
+  q.advance(260 * kMs, rel, exp);
+  EXPECT_EQ(rel.size(), 1u);  // then back to the rate, no saved-up burst
+}
+
 TEST(AdmissionQueue, FullQueueRefuses) {
   AdmissionQueue q(config(1, 3, kS), 0);
   EXPECT_EQ(q.enqueue(0).verdict, AdmissionQueue::Verdict::admitted);
