@@ -35,8 +35,10 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  io.write(string.format("p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f p999_ms=%.3f rps=%.0f errors=%d\n",
+  io.write(string.format(
+    "p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f p999_ms=%.3f rps=%.0f errors=%d requests=%d non2xx3xx=%d\n",
     latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
     latency:percentile(99.9) / 1000, summary.requests / (summary.duration / 1e6),
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.requests, summary.errors.status))
 end
