@@ -69,6 +69,9 @@ void add_service_options(CLI::App& cmd, fs::app::ServiceConfig& cfg) {
       ->capture_default_str();
   cmd.add_option("--body-limit", cfg.body_limit, "Request body limit in bytes")
       ->capture_default_str();
+  cmd.add_option("--insert-batches", cfg.insert_batches_per_thread,
+                 "Reservation INSERT batches in flight per I/O thread (group commit)")
+      ->capture_default_str();
 }
 
 }  // namespace
@@ -145,8 +148,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1.0));
   payments_sim->add_option("--fault-5xx-rate", sim_opts.fault_5xx_rate, "0..1")
       ->check(CLI::Range(0.0, 1.0));
-  payments_sim->add_option("--fault-drop-rate", sim_opts.fault_drop_rate,
-                           "0..1: charge, then never answer")
+  payments_sim
+      ->add_option("--fault-drop-rate", sim_opts.fault_drop_rate, "0..1: charge, then never answer")
       ->check(CLI::Range(0.0, 1.0));
 
   CLI11_PARSE(app, argc, argv);
