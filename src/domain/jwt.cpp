@@ -172,15 +172,19 @@ class VerifiedTokens {
   static constexpr std::size_t kSlots = 4096;
 
   const Claims* find(std::uint64_t verifier, std::string_view token) {
-    Slot& s = slot(token);
-    if (s.verifier != verifier || s.token.size() != token.size() ||
+    const std::size_t h = hash(token);
+    Slot& s = slots_[h % kSlots];
+    // The full hash first: a slot held by another token is passed over without a compare.
+    if (s.verifier != verifier || s.hash != h || s.token.size() != token.size() ||
         CRYPTO_memcmp(s.token.data(), token.data(), token.size()) != 0)
       return nullptr;
     return &s.claims;
   }
   void put(std::uint64_t verifier, std::string_view token, const Claims& claims) {
-    Slot& s = slot(token);
+    const std::size_t h = hash(token);
+    Slot& s = slots_[h % kSlots];
     s.verifier = verifier;
+    s.hash = h;
     s.token.assign(token.data(), token.size());
     s.claims = claims;
   }
@@ -192,12 +196,11 @@ class VerifiedTokens {
  private:
   struct Slot {
     std::uint64_t verifier = 0;  // 0: empty
+    std::size_t hash = 0;
     std::string token;
     Claims claims;
   };
-  Slot& slot(std::string_view token) {
-    return slots_[std::hash<std::string_view>{}(token) % kSlots];
-  }
+  static std::size_t hash(std::string_view token) { return std::hash<std::string_view>{}(token); }
   std::vector<Slot> slots_ = std::vector<Slot>(kSlots);
 };
 

@@ -368,7 +368,7 @@ class RequestParser final : public bhttp::basic_parser<true> {
     Header& h = headers[fields_++];
     h.name.resize(name.size());
     std::transform(name.begin(), name.end(), h.name.begin(), [](char c) {
-      return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;  // names are ASCII
     });
     h.value.assign(value.data(), value.size());
   }
