@@ -1,7 +1,14 @@
 -- wrk script: POST /v1/reservations with bearer tokens read from $TOKENS_FILE (one per line).
 -- Each wrk thread walks its own slice of the tokens, so every request is a distinct user when
 -- the file holds enough of them (durable path), or repeats one user (TOKENS_FILE with one line).
+-- DELAY_MS (optional): each connection waits that long after a response before its next request,
+-- which paces the load below saturation (offered rate ~ connections * 1000 / DELAY_MS per second)
+-- so that latency is measured without the queueing of a saturated closed loop.
 local tokens = {}
+local delay_ms = tonumber(os.getenv("DELAY_MS") or "")
+if delay_ms then
+  function delay() return delay_ms end
+end
 local counter = 0
 local thread_count = 0
 
