@@ -22,6 +22,7 @@ PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  for _ in $(seq 1 50); do [ -n "${VG_PID:-}" ] && kill -0 "$VG_PID" 2>/dev/null && sleep 0.1; done
   [ -n "${KEEP:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -72,6 +73,7 @@ PIDS+=($!)
 for _ in $(seq 1 600); do grep -q "listening" "$WORK/serve.log" && break; sleep 0.2; done
 grep -q "listening" "$WORK/serve.log" || { cat "$WORK/serve.log"; exit 1; }
 VG_PID=$(pgrep -f "callgrind-out-file=$WORK/cg.out" | head -1)
+PIDS=("$VG_PID" "${PIDS[@]}")  # valgrind itself first: the subshell above does not forward kill
 
 DUMPS=0
 measure() {  # name product tokens_file [warm-up product]
