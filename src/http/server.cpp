@@ -341,6 +341,8 @@ class RequestParser final : public bhttp::basic_parser<true> {
   explicit RequestParser(Request& req) : req_(req) {
     req_.method.clear();
     req_.target.clear();
+    req_.path.clear();
+    req_.query.clear();
     req_.body.clear();
     req_.path_params.clear();
   }
