@@ -85,6 +85,9 @@ void add_service_options(CLI::App& cmd, fs::app::ServiceConfig& cfg) {
       ->capture_default_str();
   cmd.add_option("--body-limit", cfg.body_limit, "Request body limit in bytes")
       ->capture_default_str();
+  cmd.add_option("--insert-batches", cfg.insert_batches_per_thread,
+                 "Reservation INSERT batches in flight per I/O thread (group commit)")
+      ->capture_default_str();
 }
 
 }  // namespace

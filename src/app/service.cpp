@@ -127,7 +127,7 @@ void FlashsaleService::Impl::build_worker(std::size_t i) {
   w->products = std::make_unique<catalog::ProductStore>(*w->db);
   w->stock = std::make_unique<inventory::StockShards>(*w->redis);
   w->store = std::make_unique<reservation::ReservationStore>(ex, *w->db, backend_metrics,
-                                                             cfg.pg_connections_per_thread);
+                                                             cfg.insert_batches_per_thread);
   w->holds = std::make_unique<reservation::HoldResolver>(
       ex, *w->store, *w->stock, stock_view, SystemClock::instance(), reservation_metrics);
   w->idempotency = std::make_unique<reservation::IdempotencyStore>(*w->redis);
