@@ -373,6 +373,7 @@ int main(int argc, char** argv) {
     wc.pg_conninfo = up_cfg.pg_conninfo;
     wc.payments_port = simulator.port();
     wc.sweep_interval = std::chrono::seconds{1};
+    wc.registry = &service.registry();  // saga and sweeper metrics on the service's /metrics
     fs::app::BackgroundWorkers workers(wc);
     workers.start();
     event_cfg.roles = {"relay", "notifier"};  // the outbox relay and notifications, in-process
