@@ -1,6 +1,8 @@
 #include "api/api.hpp"
 
+#include "api/gateway_routes.hpp"
 #include "api/payment_routes.hpp"
+#include "api/request_auth.hpp"
 #include "api/events_endpoint.hpp"
 #include "notifications/notification_feed.hpp"
 #include "domain/json_views.hpp"
@@ -13,6 +15,20 @@
 #include "reservation/reservation_service.hpp"
 
 namespace fs::api {
+
+Result<auth::Claims> authenticate(const ApiDeps& deps, const http::Request& req) {
+  auto h = req.header("authorization");
+  if (h.empty()) return Error{Errc::unauthorized, "missing bearer token"};
+  return deps.jwt->verify_bearer(h);
+}
+
+Result<auth::Claims> authenticate_admin(const ApiDeps& deps, const http::Request& req) {
+  auto claims = authenticate(deps, req);
+  if (!claims) return claims;
+  if (!claims->is_admin()) return Error{Errc::unauthorized, "admin role required"};
+  return claims;
+}
+
 namespace {
 
 using http::Request;
@@ -21,12 +37,6 @@ using Awaitable = boost::asio::awaitable<Response>;
 
 const WorkerServices& worker(const ApiDeps& deps, const Request& req) {
   return deps.workers[req.worker < deps.workers.size() ? req.worker : 0];
-}
-
-Result<auth::Claims> authenticate(const ApiDeps& deps, const Request& req) {
-  auto h = req.header("authorization");
-  if (h.empty()) return Error{Errc::unauthorized, "missing bearer token"};
-  return deps.jwt->verify_bearer(h);
 }
 
 // Rejections decided before the service runs are counted here; the service counts its own.
@@ -52,6 +62,10 @@ Awaitable get_events(const ApiDeps& deps, Request& req) {
 
 Awaitable post_reservation(const ApiDeps& deps, Request& req) {
   auto claims = authenticate(deps, req);
+  gateway::Admission admission;  // the concurrency slot, held until the answer is built
+  if (auto r = co_await guard_shopper(deps, req, claims ? &*claims : nullptr,
+                                      GuardLevel::reservation, admission))
+    co_return std::move(*r);
   if (!claims) co_return rejected(deps, "unauthorized", claims.error());
   // The body must be JSON whatever Content-Type claims (curl -d sends a form type).
   const auto& w = worker(deps, req);
@@ -111,6 +125,10 @@ Awaitable post_reservation(const ApiDeps& deps, Request& req) {
 
 Awaitable get_reservation(const ApiDeps& deps, Request& req) {
   auto claims = authenticate(deps, req);
+  gateway::Admission unused;
+  if (auto r =
+          co_await guard_shopper(deps, req, claims ? &*claims : nullptr, GuardLevel::edge, unused))
+    co_return std::move(*r);
   if (!claims) co_return error_response(claims.error());
   auto r = co_await worker(deps, req).reservations->get(claims->sub, std::string(req.param("id")));
   if (!r) co_return error_response(r.error());
@@ -118,19 +136,15 @@ Awaitable get_reservation(const ApiDeps& deps, Request& req) {
 }
 
 Awaitable get_product(const ApiDeps& deps, Request& req) {
+  gateway::Admission unused;
+  if (auto r = co_await guard_shopper(deps, req, nullptr, GuardLevel::edge, unused))
+    co_return std::move(*r);
   std::string id(req.param("id"));
   if (!valid_identifier(id)) co_return error_response({Errc::not_found, "unknown product"});
   auto& svc = *worker(deps, req).reservations;
   auto p = co_await svc.product(id);
   if (!p) co_return error_response(p.error());
   co_return Response::json(200, product_json(**p, svc.available(**p), deps.clock->now()));
-}
-
-Result<auth::Claims> authenticate_admin(const ApiDeps& deps, const Request& req) {
-  auto claims = authenticate(deps, req);
-  if (!claims) return claims;
-  if (!claims->is_admin()) return Error{Errc::unauthorized, "admin role required"};
-  return claims;
 }
 
 Awaitable put_product(const ApiDeps& deps, Request& req) {
@@ -229,6 +243,7 @@ http::Router build_router(const ApiDeps& deps) {
   r.add("GET", "/v1/events", [d](Request& q) { return get_events(*d, q); });
   r.add("PUT", "/v1/admin/products/{id}", [d](Request& q) { return put_product(*d, q); });
   r.add("GET", "/v1/admin/products/{id}/stats", [d](Request& q) { return get_stats(*d, q); });
+  add_gateway_routes(r, deps);
   r.add("GET", "/healthz",
         [](Request&) -> Awaitable { co_return Response::json(200, R"({"status":"ok"})"); });
   r.add("GET", "/readyz", [d](Request& q) -> Awaitable {

@@ -21,6 +21,9 @@ class HttpMetrics;
 class ReservationMetrics;
 class NotificationMetrics;
 }  // namespace fs::metrics
+namespace fs::gateway {
+class Gateway;
+}
 namespace fs::notifications {
 class NotificationFeed;
 }
@@ -51,6 +54,7 @@ struct ApiDeps {
   metrics::ReservationMetrics* reservation_metrics = nullptr;  // outcomes decided in the API
   metrics::NotificationMetrics* notification_metrics = nullptr;
   const Clock* clock = nullptr;
+  gateway::Gateway* gateway = nullptr;  // null: no gateway layers (rate limits, queue, bots)
 };
 
 // The HTTP status of each error code (api.md's table).

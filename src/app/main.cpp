@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "app/gateway_cli.hpp"
 #include "app/event_workers.hpp"
 #include "app/readiness_probe.hpp"
 #include "app/service.hpp"
@@ -86,6 +87,9 @@ void add_service_options(CLI::App& cmd, fs::app::ServiceConfig& cfg) {
       ->capture_default_str();
   cmd.add_option("--body-limit", cfg.body_limit, "Request body limit in bytes")
       ->capture_default_str();
+  cmd.add_option("--insert-batches", cfg.insert_batches_per_thread,
+                 "Reservation INSERT batches in flight per I/O thread (group commit)")
+      ->capture_default_str();
 }
 
 }  // namespace
@@ -103,6 +107,8 @@ int main(int argc, char** argv) {
       ->required();
   serve->add_option("--jwt-secret", serve_cfg.jwt_secret,
                     "Token secret (FLASHSALE_JWT_SECRET overrides)");
+  fs::app::GatewayFlags serve_gateway;
+  serve_gateway.add_to(*serve);
 
   fs::app::ServiceConfig up_cfg;
   std::string data_dir = ".data";
@@ -119,6 +125,13 @@ int main(int argc, char** argv) {
   up->add_option("--demo-connections", demo_connections, "Connections of the demo crowd")
       ->capture_default_str();
   up->add_flag("--exit-after-demo", exit_after_demo, "Stop everything after the demo sale");
+  fs::app::GatewayFlags up_gateway;
+  // Local only: the demo crowd on loopback presents many client IPs through X-Forwarded-For.
+  up_gateway.config.trusted_proxies = {"127.0.0.0/8", "::1"};
+  up_gateway.add_to(*up);
+  std::size_t demo_bots = 0;
+  up->add_option("--demo-bots", demo_bots, "Bots (headless, hammering) in the demo crowd")
+      ->capture_default_str();
 
   fs::crowd::CrowdOptions crowd_opts;
   std::string url_port;
@@ -134,6 +147,11 @@ int main(int argc, char** argv) {
   crowd->add_option("--shards", crowd_opts.shards)->capture_default_str();
   crowd->add_option("--per-user-limit", crowd_opts.per_user_limit)->capture_default_str();
   crowd->add_option("--payment-method", crowd_opts.payment_method);
+  crowd->add_option("--bots", crowd_opts.bots, "Bots among the users (headless, hammering)")
+      ->capture_default_str();
+  crowd->add_option("--requests-per-bot", crowd_opts.requests_per_bot)->capture_default_str();
+  crowd->add_flag("--forwarded-ips", crowd_opts.forwarded_ips,
+                  "One X-Forwarded-For client IP per user (the server must trust this host)");
   crowd->add_option("--jwt-secret", crowd_opts.jwt_secret, "FLASHSALE_JWT_SECRET overrides");
   bool no_setup = false, no_progress = false;
   crowd->add_flag("--no-setup", no_setup, "Use the existing product as it is");
@@ -288,6 +306,7 @@ int main(int argc, char** argv) {
 
   if (*serve) {
     serve_cfg.jwt_secret = secret_from_env_or(serve_cfg.jwt_secret);
+    serve_cfg.gateway = serve_gateway.apply();
     auto colon = redis_addr.rfind(':');
     serve_cfg.redis_host = redis_addr.substr(0, colon);
     serve_cfg.redis_port = static_cast<std::uint16_t>(std::stoi(redis_addr.substr(colon + 1)));
@@ -332,6 +351,7 @@ int main(int argc, char** argv) {
   }
   spdlog::info("postgres on 127.0.0.1:{} (data in {})", (*pg)->port(), po.dir.string());
 
+  up_cfg.gateway = up_gateway.apply();
   up_cfg.redis_port = (*redis)->port();
   up_cfg.pg_conninfo = (*pg)->conninfo();
   up_cfg.jwt_secret = secret_from_env_or("");
@@ -379,6 +399,8 @@ int main(int argc, char** argv) {
       c.stock = demo_stock;
       c.connections = demo_connections;
       c.reservation_ttl_seconds = 15;  // the shoppers who never pay expire soon
+      c.forwarded_ips = true;  // one client IP per user, as the gateway trusts loopback here
+      c.bots = demo_bots;
       std::cout << "demo: " << demo_users << " users race for " << demo_stock << " units of '"
                 << c.product_id << "'\n"
                 << std::flush;

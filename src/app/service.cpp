@@ -21,10 +21,12 @@
 #include "catalog/product_store.hpp"
 #include "common/random.hpp"
 #include "domain/jwt.hpp"
+#include "gateway/gateway.hpp"
 #include "http/server.hpp"
 #include "inventory/stock_shards.hpp"
 #include "inventory/stock_view.hpp"
 #include "metrics/backend_metrics.hpp"
+#include "metrics/gateway_metrics.hpp"
 #include "metrics/http_metrics.hpp"
 #include "metrics/metrics_registry.hpp"
 #include "metrics/notification_metrics.hpp"
@@ -71,6 +73,7 @@ struct FlashsaleService::Impl {
         http_metrics(registry),
         backend_metrics(registry),
         reservation_metrics(registry),
+        gateway_metrics(registry),
         notification_metrics(registry),
         catalog(SystemClock::instance()),
         jwt(cfg.jwt_secret, SystemClock::instance()),
@@ -81,12 +84,14 @@ struct FlashsaleService::Impl {
   metrics::HttpMetrics http_metrics;
   metrics::BackendMetrics backend_metrics;
   metrics::ReservationMetrics reservation_metrics;
+  metrics::GatewayMetrics gateway_metrics;
   metrics::NotificationMetrics notification_metrics;
   catalog::ProductCatalog catalog;
   inventory::StockView stock_view;
   auth::JwtVerifier jwt;
   IoRuntime runtime;
   std::vector<std::unique_ptr<Worker>> workers;
+  std::unique_ptr<gateway::Gateway> gateway;  // null when every layer is off
   api::ApiDeps deps;
   http::Router router;
   std::unique_ptr<api::MetricsObserver> observer;
@@ -122,7 +127,7 @@ void FlashsaleService::Impl::build_worker(std::size_t i) {
   w->products = std::make_unique<catalog::ProductStore>(*w->db);
   w->stock = std::make_unique<inventory::StockShards>(*w->redis);
   w->store = std::make_unique<reservation::ReservationStore>(ex, *w->db, backend_metrics,
-                                                             cfg.pg_connections_per_thread);
+                                                             cfg.insert_batches_per_thread);
   w->holds = std::make_unique<reservation::HoldResolver>(
       ex, *w->store, *w->stock, stock_view, SystemClock::instance(), reservation_metrics);
   w->idempotency = std::make_unique<reservation::IdempotencyStore>(*w->redis);
@@ -147,6 +152,7 @@ void FlashsaleService::Impl::build_worker(std::size_t i) {
     co_return q.ok();
   };
   deps.workers.push_back(std::move(ws));
+  if (gateway) gateway->add_worker(ex, *w->redis);
   workers.push_back(std::move(w));
 }
 
@@ -205,6 +211,13 @@ void FlashsaleService::start() {
   if (d.cfg.jwt_secret.empty()) throw std::runtime_error("a JWT secret is required");
   if (d.cfg.pg_conninfo.empty()) throw std::runtime_error("a PostgreSQL connection is required");
   d.runtime.start();
+  if (d.cfg.gateway.any_layer()) {
+    auto gc = d.cfg.gateway;
+    // Every instance derives the same captcha_token key from the shared JWT secret.
+    if (gc.captcha_secret.empty()) gc.captcha_secret = "captcha-token:" + d.cfg.jwt_secret;
+    d.gateway = std::make_unique<gateway::Gateway>(std::move(gc), SystemClock::instance(),
+                                                   &d.gateway_metrics, d.runtime.size());
+  }
   for (std::size_t i = 0; i < d.runtime.size(); ++i) d.build_worker(i);
 
   Worker* w0 = d.workers[0].get();
@@ -219,6 +232,7 @@ void FlashsaleService::start() {
   d.deps.reservation_metrics = &d.reservation_metrics;
   d.deps.notification_metrics = &d.notification_metrics;
   d.deps.clock = &SystemClock::instance();
+  d.deps.gateway = d.gateway.get();
   d.router = api::build_router(d.deps);
   d.observer = std::make_unique<api::MetricsObserver>(d.router, d.http_metrics);
   http::ServerConfig sc;
@@ -272,6 +286,7 @@ void FlashsaleService::stop() {
   d.runtime.abort();
   d.server.reset();
   d.loop_timers.clear();
+  d.gateway.reset();  // its per-thread parts use the workers' Redis clients
   d.workers.clear();
 }
 

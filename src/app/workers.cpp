@@ -3,9 +3,9 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
-#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -63,9 +63,10 @@ redis_streams_event_log(const WorkersConfig& config) {
   events::StreamsConfig sc;
   sc.reader.host = config.redis_host;
   sc.reader.port = config.redis_port;
-  return [sc](asio::any_io_executor ex, redis::Client& client) -> std::unique_ptr<events::EventLog> {
-    return std::make_unique<events::RedisStreamsEventLog>(std::move(ex), client, sc);
-  };
+  return
+      [sc](asio::any_io_executor ex, redis::Client& client) -> std::unique_ptr<events::EventLog> {
+        return std::make_unique<events::RedisStreamsEventLog>(std::move(ex), client, sc);
+      };
 }
 
 namespace {
@@ -121,8 +122,10 @@ void BackgroundWorkers::Impl::build(std::size_t i) {
   u->redis = redis::make_client(ex, rc);
   pg::DatabaseConfig dc;
   dc.conninfo = cfg.pg_conninfo;
-  // Every saga in flight may hold a connection, plus the scanner, the sweeper and the repair.
-  dc.connections = std::max(cfg.pg_connections, cfg.saga_concurrency + 4);
+  // A saga holds a connection only while it queries (not while the provider answers); up to
+  // 32 connections keep short transactions from queueing behind each other.
+  dc.connections =
+      std::max(cfg.pg_connections, std::min<std::size_t>(cfg.saga_concurrency + 4, 32));
   dc.query_timeout = cfg.pg_timeout;
   u->db = pg::make_database(ex, dc);
   u->stock = std::make_unique<inventory::StockShards>(*u->redis);
@@ -143,8 +146,8 @@ void BackgroundWorkers::Impl::build(std::size_t i) {
         return std::make_unique<payments::StripeClient>(ex, pc);
       },
       SecureRandom::instance(), metrics, so);
-  u->sweeper = std::make_unique<saga::ExpirySweeper>(*u->store, *u->returner, metrics,
-                                                     cfg.sweep_batch);
+  u->sweeper =
+      std::make_unique<saga::ExpirySweeper>(*u->store, *u->returner, metrics, cfg.sweep_batch);
   if (cfg.event_log && cfg.roles.count("saga")) {
     u->log = cfg.event_log(ex, *u->redis);
     // Each member handles one event at a time: saga_concurrency members per thread.
@@ -155,8 +158,8 @@ void BackgroundWorkers::Impl::build(std::size_t i) {
                     std::to_string(i) + "-" + std::to_string(c);
       cc.batch = 1;
       cc.reclaim_idle = cfg.event_reclaim_idle;
-      u->consumers.push_back(std::make_unique<events::ConsumerLoop>(
-          *u->log, cc, saga::saga_event_handler(*u->saga)));
+      u->consumers.push_back(
+          std::make_unique<events::ConsumerLoop>(*u->log, cc, saga::saga_event_handler(*u->saga)));
     }
   }
   units.push_back(std::move(u));
@@ -194,9 +197,9 @@ asio::awaitable<void> BackgroundWorkers::Impl::saga_scan_loop(Unit& u) {
   // One scanner per thread claims as many reservations as there are free saga slots (one
   // query per batch, not one per saga) and runs each saga as its own coroutine.
   const auto min_age = cfg.poll_intake ? std::chrono::milliseconds{0} : cfg.stale_paying_after;
-  const auto idle = cfg.poll_intake ? cfg.intake_poll
-                                    : std::max(cfg.stale_paying_after / 4,
-                                               std::chrono::milliseconds{100});
+  const auto idle = cfg.poll_intake
+                        ? cfg.intake_poll
+                        : std::max(cfg.stale_paying_after / 4, std::chrono::milliseconds{100});
   const std::size_t slots = std::max<std::size_t>(cfg.saga_concurrency, 1);
   auto in_flight = std::make_shared<std::size_t>(0);
   auto ex = co_await asio::this_coro::executor;
@@ -294,8 +297,8 @@ void BackgroundWorkers::stop() {
   }
   // In-flight sagas finish their current provider call (bounded by its timeout); whatever is
   // left PAYING is resumed by another worker once its lease lapses.
-  const auto deadline = std::chrono::steady_clock::now() + d.cfg.payments_timeout +
-                        std::chrono::seconds{2};
+  const auto deadline =
+      std::chrono::steady_clock::now() + d.cfg.payments_timeout + std::chrono::seconds{2};
   while (d.loops.load() > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds{10});
   for (std::size_t i = 0; i < d.units.size(); ++i) {
@@ -376,8 +379,7 @@ BackgroundWorkers::SaleOutcome BackgroundWorkers::wait_settled(const std::string
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     auto o = asio::co_spawn(d.runtime.context(0), read(), asio::use_future).get();
-    if ((o.pending == 0 && o.paying == 0) || std::chrono::steady_clock::now() >= deadline)
-      return o;
+    if ((o.pending == 0 && o.paying == 0) || std::chrono::steady_clock::now() >= deadline) return o;
     std::this_thread::sleep_for(std::chrono::milliseconds{250});
   }
 }

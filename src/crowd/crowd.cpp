@@ -21,6 +21,7 @@
 
 #include "common/clock.hpp"
 #include "crowd/crowd_requests.hpp"
+#include "crowd/gateway_layers.hpp"
 #include "crowd/progress_line.hpp"
 #include "domain/jwt.hpp"
 #include "http/client.hpp"
@@ -44,6 +45,8 @@ struct ConnectionRecord {
   std::vector<std::uint32_t> latency_created;
   std::vector<std::uint32_t> created_users;
   OutcomeTally tally;
+  OutcomeTally human_tally;
+  OutcomeTally bot_tally;
   SteadyClock::time_point finished{};
 };
 
@@ -80,6 +83,9 @@ struct LoadPlan {
   std::vector<std::string>
       authorization;  // "Bearer <token>" per user, minted before the clock starts
   std::string body;
+  std::vector<std::uint32_t> order;  // user per request when bots join (else user_of_request)
+  std::string human_ua = human_user_agent(), human_signals = human_signals_header();
+  std::string bot_ua = bot_user_agent(), bot_signals = bot_signals_header();
   std::size_t total = 0;
   std::atomic<std::size_t> next{0};
   LiveCounters live;
@@ -97,14 +103,18 @@ asio::awaitable<void> run_connection(LoadPlan& plan, ConnectionRecord& rec) {
   for (;;) {
     const std::size_t i = plan.next.fetch_add(1, std::memory_order_relaxed);
     if (i >= plan.total) break;
-    const std::size_t user = user_of_request(i, plan.options.requests_per_user);
+    const std::size_t user =
+        plan.order.empty() ? user_of_request(i, plan.options.requests_per_user) : plan.order[i];
+    const bool bot = user >= plan.options.users;
 
     http::ClientRequest req;
     req.method = "POST";
     req.target = "/v1/reservations";
-    req.headers.reserve(forwarded ? 3 : 2);
+    req.headers.reserve(forwarded ? 5 : 4);
     req.headers.push_back({"authorization", plan.authorization[user]});
     req.headers.push_back({"content-type", "application/json"});
+    req.headers.push_back({"user-agent", bot ? plan.bot_ua : plan.human_ua});
+    req.headers.push_back({"x-client-signals", bot ? plan.bot_signals : plan.human_signals});
     if (forwarded) req.headers.push_back({"x-forwarded-for", forwarded_ip_for(user)});
     req.body = plan.body;
 
@@ -127,6 +137,7 @@ asio::awaitable<void> run_connection(LoadPlan& plan, ConnectionRecord& rec) {
       rec.created_users.push_back(static_cast<std::uint32_t>(user));
     }
     rec.tally.add(status, code);
+    (bot ? rec.bot_tally : rec.human_tally).add(status, code);
     plan.live.count(status);
   }
   conn->close();
@@ -163,6 +174,7 @@ Status validate(const CrowdOptions& o) {
     return bad("product id must be 1-64 chars of [A-Za-z0-9_.-]");
   if (o.users == 0 || o.users > UINT32_MAX) return bad("users must be between 1 and 2^32-1");
   if (o.requests_per_user == 0) return bad("requests per user must be at least 1");
+  if (o.bots > 0 && o.requests_per_bot == 0) return bad("requests per bot must be at least 1");
   if (o.connections == 0) return bad("connections must be at least 1");
   if (o.threads == 0) return bad("threads must be at least 1");
   return {};
@@ -233,7 +245,10 @@ Result<CrowdReport> run_crowd(const CrowdOptions& options) {
 
   LoadPlan plan{options,
                 http::ConnectionConfig{options.host, options.port, options.request_timeout}};
-  plan.total = options.users * options.requests_per_user;
+  plan.total = options.users * options.requests_per_user + options.bots * options.requests_per_bot;
+  if (options.bots > 0)
+    plan.order = click_order(options.users, options.requests_per_user, options.bots,
+                             options.requests_per_bot, 0x5eed);
   plan.body = reservation_body(options);
 
   // Tokens first, so minting (an HMAC and a JSON serialisation each) never counts as latency.
@@ -241,8 +256,8 @@ Result<CrowdReport> run_crowd(const CrowdOptions& options) {
   const std::int64_t exp =
       std::chrono::duration_cast<std::chrono::seconds>((now + kTokenLifetime).time_since_epoch())
           .count();
-  plan.authorization.reserve(options.users);
-  for (std::size_t u = 0; u < options.users; ++u) {
+  plan.authorization.reserve(options.users + options.bots);
+  for (std::size_t u = 0; u < options.users + options.bots; ++u) {
     auth::Claims claims;
     claims.sub = user_subject(u);
     claims.exp = exp;
@@ -317,6 +332,7 @@ Result<CrowdReport> run_crowd(const CrowdOptions& options) {
   CrowdReport report;
   report.product_id = options.product_id;
   report.connections = workers;
+  report.bots = options.bots;
   report.threads = rt.size();
   SteadyClock::time_point finished = start;
   std::vector<std::uint32_t> all;
@@ -326,6 +342,8 @@ Result<CrowdReport> run_crowd(const CrowdOptions& options) {
   for (auto& r : records) {
     finished = std::max(finished, r.finished);
     report.outcomes.merge(r.tally);
+    report.human_outcomes.merge(r.human_tally);
+    report.bot_outcomes.merge(r.bot_tally);
     all.insert(all.end(), r.latency_all.begin(), r.latency_all.end());
     created.insert(created.end(), r.latency_created.begin(), r.latency_created.end());
     created_users.insert(created_users.end(), r.created_users.begin(), r.created_users.end());
@@ -347,6 +365,13 @@ Result<CrowdReport> run_crowd(const CrowdOptions& options) {
   }
 
   fetch_stats_and_check(rt, plan, admin_auth, report);
+  {
+    http::ClientRequest req;
+    req.method = "GET";
+    req.target = "/metrics";
+    auto metrics = request_blocking(rt.context(0), plan.connection, std::move(req));
+    if (metrics && metrics->status == 200) report.queued = queued_from_metrics(metrics->body);
+  }
   rt.stop();
   return report;
 }

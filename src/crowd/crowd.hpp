@@ -35,6 +35,10 @@ struct CrowdOptions {
   bool json = false;     // print the report as one JSON object on stdout
   std::string payment_method;  // when non-empty, sent in the body (one-click buy)
   bool forwarded_ips = false;  // send X-Forwarded-For with a distinct IP per user
+  // Bots join the humans (users): they send headless signals and a HeadlessChrome User-Agent
+  // and hammer (requests_per_bot clicks back to back). Humans send browser-like signals.
+  std::size_t bots = 0;
+  std::size_t requests_per_bot = 20;
   std::chrono::milliseconds request_timeout{10'000};
   // How long to wait after the run for in-flight payments to settle before checking invariants.
   std::chrono::milliseconds settle_timeout{30'000};
@@ -45,6 +49,12 @@ struct CrowdReport {
   std::size_t connections = 0;
   std::size_t threads = 0;
   OutcomeTally outcomes;  // by (HTTP status, error code); status 0 = no HTTP answer
+  OutcomeTally human_outcomes;
+  OutcomeTally bot_outcomes;
+  std::size_t bots = 0;
+  // Requests the server's admission queue held >= 1 ms (from its /metrics, cumulative over the
+  // server's life); -1 when unknown (no queue).
+  std::int64_t queued = -1;
   std::uint64_t total = 0;
   double duration_seconds = 0;
   double throughput_rps = 0;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "crowd/crowd.hpp"
+#include "crowd/gateway_layers.hpp"
 
 namespace fs::crowd {
 namespace {
@@ -64,6 +65,23 @@ std::string format_json(const CrowdReport& r) {
   latency["created"] = latency_json(r.latency_created);
   root["latency"] = std::move(latency);
   root["max_created_per_user"] = r.max_created_per_user;
+  auto layers_json = [](const LayerCounts& c) {
+    boost::json::object o;
+    o["requests"] = c.total;
+    o["rate_limited"] = c.rate_limited;
+    o["queue_full"] = c.queue_full;
+    o["timed_out"] = c.timed_out;
+    o["bot_blocked"] = c.bot_blocked;
+    o["sold_out"] = c.sold_out;
+    o["reserved"] = c.reserved;
+    o["other"] = c.other;
+    return o;
+  };
+  boost::json::object layers;
+  layers["humans"] = layers_json(count_layers(r.human_outcomes));
+  layers["bots"] = layers_json(count_layers(r.bot_outcomes));
+  layers["queued"] = r.queued;
+  root["layers"] = std::move(layers);
   // Embed the server's stats verbatim when they are JSON, so nothing the server said is lost.
   boost::system::error_code ec;
   auto stats =
@@ -90,6 +108,37 @@ void append_latency_row(std::string& out, const char* label, const LatencySummar
   out += line;
 }
 
+// Flow 8's picture: where each request was stopped, humans and bots apart. Printed when a
+// gateway layer answered at least once (or bots took part).
+void append_layer_table(std::string& out, const CrowdReport& r) {
+  const LayerCounts all = count_layers(r.outcomes);
+  const bool gateway_seen =
+      all.rate_limited + all.queue_full + all.timed_out + all.bot_blocked > 0 || r.queued > 0;
+  if (!gateway_seen && r.bots == 0) return;
+  const LayerCounts h = count_layers(r.human_outcomes);
+  const LayerCounts b = count_layers(r.bot_outcomes);
+  char line[160];
+  out += "\n  by layer                      humans       bots\n";
+  auto row = [&](const char* name, std::uint64_t hv, std::uint64_t bv) {
+    std::snprintf(line, sizeof line, "  %-26s %9llu  %9llu\n", name,
+                  static_cast<unsigned long long>(hv), static_cast<unsigned long long>(bv));
+    out += line;
+  };
+  row("requests", h.total, b.total);
+  row("rate-limited (429)", h.rate_limited, b.rate_limited);
+  row("queue full (503)", h.queue_full, b.queue_full);
+  row("timed out in queue (408)", h.timed_out, b.timed_out);
+  row("bot-blocked (403)", h.bot_blocked, b.bot_blocked);
+  row("sold out (410)", h.sold_out, b.sold_out);
+  row("reserved (201)", h.reserved, b.reserved);
+  row("other", h.other, b.other);
+  if (r.queued >= 0) {
+    std::snprintf(line, sizeof line, "  queued >= 1 ms (server)    %9lld\n",
+                  static_cast<long long>(r.queued));
+    out += line;
+  }
+}
+
 std::string format_table(const CrowdReport& r) {
   std::string out;
   char line[256];
@@ -109,6 +158,8 @@ std::string format_table(const CrowdReport& r) {
                   outcome_label(o).c_str(), static_cast<unsigned long long>(o.count), pct);
     out += line;
   }
+
+  append_layer_table(out, r);
 
   out +=
       "\n  latency (ms)     count       mean       p50       p90       p99     p99.9       max\n";

@@ -129,6 +129,15 @@ Result<PayRequest> parse_pay_request(std::string_view body) {
   return PayRequest{std::move(**pm)};
 }
 
+Result<CaptchaAnswerRequest> parse_captcha_answer_request(std::string_view body) {
+  auto obj = parse_object(body);
+  if (!obj) return std::move(obj).error();
+  auto answer = get_string(*obj, "answer", 32);
+  if (!answer) return std::move(answer).error();
+  if (!*answer || (*answer)->empty()) return Error{Errc::invalid_request, "answer is required"};
+  return CaptchaAnswerRequest{std::move(**answer)};
+}
+
 Result<Product> parse_product_request(std::string_view product_id, std::string_view body) {
   if (!valid_identifier(product_id))
     return Error{Errc::invalid_request, "product id must be 1-64 characters of [A-Za-z0-9_.-]"};

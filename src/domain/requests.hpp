@@ -29,6 +29,12 @@ struct PayRequest {
 };
 Result<PayRequest> parse_pay_request(std::string_view body);
 
+// POST /v1/captcha/{id}: {"answer": "..."} (1-32 characters).
+struct CaptchaAnswerRequest {
+  std::string answer;
+};
+Result<CaptchaAnswerRequest> parse_captcha_answer_request(std::string_view body);
+
 // PUT /v1/admin/products/{id}: the product id comes from the path.
 Result<Product> parse_product_request(std::string_view product_id, std::string_view body);
 

@@ -2,6 +2,7 @@
 // Bot scoring for the reservation hot path (flow 10 of the sequence diagrams): a logistic model
 // over a handful of cheap signals. score = 100 * sigmoid(bias + sum(weight_i * feature_i)).
 // Above the threshold the gateway answers 403 captcha_required.
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -73,7 +74,8 @@ struct BotScore {
   double user_rate_per_minute = 0;
 };
 
-// Not thread-safe (its rate counters are per instance): one instance per I/O thread.
+// Thread-safe: one instance serves every I/O thread, so the per-IP and per-user rates it sees
+// are the process' whole traffic (striped locks inside SharedSlidingWindowCounter).
 class BotScorer {
  public:
   explicit BotScorer(const Clock& clock, BotScorerConfig config = {});
@@ -81,7 +83,7 @@ class BotScorer {
   // Scores the request and counts it towards its IP's and user's request rates.
   BotScore score(const BotRequest& request);
 
-  std::uint64_t malformed_signals_seen() const { return malformed_signals_; }
+  std::uint64_t malformed_signals_seen() const { return malformed_signals_.load(); }
   const BotScorerConfig& config() const { return config_; }
 
  private:
@@ -89,9 +91,9 @@ class BotScorer {
 
   const Clock& clock_;
   BotScorerConfig config_;
-  SlidingWindowCounter ip_rate_;
-  SlidingWindowCounter user_rate_;
-  std::uint64_t malformed_signals_ = 0;
+  SharedSlidingWindowCounter ip_rate_;
+  SharedSlidingWindowCounter user_rate_;
+  std::atomic<std::uint64_t> malformed_signals_{0};
 };
 
 // True when the User-Agent names a headless browser or automation driver.

@@ -56,4 +56,26 @@ double SlidingWindowCounter::count(std::string_view key, std::int64_t now_ns) co
   return it == entries_.end() ? 0.0 : estimate(it->second, now_ns);
 }
 
+SharedSlidingWindowCounter::SharedSlidingWindowCounter(std::int64_t window_ns,
+                                                       std::size_t max_keys) {
+  const std::size_t per_stripe = std::max<std::size_t>(1, max_keys / kStripes);
+  for (auto& s : stripes_) s = std::make_unique<Stripe>(window_ns, per_stripe);
+}
+
+SharedSlidingWindowCounter::Stripe& SharedSlidingWindowCounter::stripe(std::string_view key) const {
+  return *stripes_[std::hash<std::string_view>{}(key) % kStripes];
+}
+
+double SharedSlidingWindowCounter::add(std::string_view key, std::int64_t now_ns) {
+  Stripe& s = stripe(key);
+  std::lock_guard lock(s.mutex);
+  return s.counter.add(key, now_ns);
+}
+
+double SharedSlidingWindowCounter::count(std::string_view key, std::int64_t now_ns) const {
+  Stripe& s = stripe(key);
+  std::lock_guard lock(s.mutex);
+  return s.counter.count(key, now_ns);
+}
+
 }  // namespace fs::gateway

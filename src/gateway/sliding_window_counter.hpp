@@ -4,7 +4,10 @@
 // still overlaps the sliding window. Two integers per key; memory bounded by max_keys.
 //
 // Not thread-safe: one instance per I/O thread (each then sees its own share of the traffic).
+#include <array>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -40,6 +43,25 @@ class SlidingWindowCounter {
   std::size_t max_keys_;
   std::int64_t last_sweep_index_ = -1;
   std::unordered_map<std::string, Entry, Hash, std::equal_to<>> entries_;
+};
+
+// The same counter shared by every I/O thread (striped locks): BotScorer uses it so that an IP
+// spreading its requests over connections served by different threads is still seen whole.
+class SharedSlidingWindowCounter {
+ public:
+  SharedSlidingWindowCounter(std::int64_t window_ns, std::size_t max_keys);
+  double add(std::string_view key, std::int64_t now_ns);
+  double count(std::string_view key, std::int64_t now_ns) const;
+
+ private:
+  static constexpr std::size_t kStripes = 64;
+  struct alignas(64) Stripe {
+    Stripe(std::int64_t window_ns, std::size_t max_keys) : counter(window_ns, max_keys) {}
+    mutable std::mutex mutex;
+    SlidingWindowCounter counter;
+  };
+  Stripe& stripe(std::string_view key) const;
+  std::array<std::unique_ptr<Stripe>, kStripes> stripes_;
 };
 
 }  // namespace fs::gateway

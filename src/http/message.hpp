@@ -15,6 +15,16 @@ struct Header {
   std::string value;
 };
 
+// Lets a handler that parks a request (e.g. in an admission queue) learn at once that the client
+// closed or reset its connection. Implemented by the server; only costs anything when used.
+class DisconnectWatch {
+ public:
+  virtual ~DisconnectWatch() = default;
+  // `on_gone` runs once, on the connection's thread, if the client goes away before the handler
+  // returns; a second call replaces the callback. Never runs after the handler returned.
+  virtual void notify_on_disconnect(std::function<void()> on_gone) = 0;
+};
+
 struct Request {
   std::string method;  // "GET", "POST", ...
   std::string target;  // raw request target
@@ -22,8 +32,9 @@ struct Request {
   std::string query;   // raw query string (without '?')
   std::vector<Header> headers;
   std::string body;
-  std::string remote_ip;   // socket peer address
-  std::size_t worker = 0;  // index of the io_context thread serving this request
+  std::string remote_ip;                  // socket peer address
+  std::size_t worker = 0;                 // index of the io_context thread serving this request
+  DisconnectWatch* disconnect = nullptr;  // set by the server while the handler runs
   std::vector<std::pair<std::string, std::string>> path_params;  // filled by Router
 
   // Value of the first header with this (lowercase) name, or empty.

@@ -41,14 +41,16 @@ SagaMetrics::SagaMetrics(MetricsRegistry& registry)
                    .Name("flashsale_stock_returns_total")
                    .Help("Units given back to Redis after a failure or an expiry, by result")
                    .Register(registry.prometheus())) {
-  for (const char* s : {"requested", "claimed", "busy", "already_final", "paid", "failed",
-                        "refunded", "gave_up"})
+  for (const char* s :
+       {"requested", "claimed", "busy", "already_final", "paid", "failed", "refunded", "gave_up"})
     steps_.Add({{"step", s}});
   for (const char* o : {"succeeded", "declined", "rejected", "retry"})
     charges_.Add({{"outcome", o}});
 }
 
-void SagaMetrics::step(std::string_view step) { steps_.Add({{"step", std::string(step)}}).Increment(); }
+void SagaMetrics::step(std::string_view step) {
+  steps_.Add({{"step", std::string(step)}}).Increment();
+}
 void SagaMetrics::charge(std::string_view outcome) {
   charges_.Add({{"outcome", std::string(outcome)}}).Increment();
 }

@@ -19,10 +19,9 @@ namespace fs::saga {
 namespace asio = boost::asio;
 using saga_rules::ChargeVerdict;
 
-PaymentSaga::PaymentSaga(asio::any_io_executor executor, SagaStore& store,
-                         StockReturner& returner, inventory::StockShards& stock,
-                         ProviderFactory providers, Random& random, metrics::SagaMetrics& metrics,
-                         PaymentSagaOptions options)
+PaymentSaga::PaymentSaga(asio::any_io_executor executor, SagaStore& store, StockReturner& returner,
+                         inventory::StockShards& stock, ProviderFactory providers, Random& random,
+                         metrics::SagaMetrics& metrics, PaymentSagaOptions options)
     : executor_(std::move(executor)),
       store_(store),
       returner_(returner),
@@ -176,8 +175,7 @@ asio::awaitable<Status> PaymentSaga::settle_success(const SagaRecord& record,
     co_return Status{};
   if (*cur && (*cur)->refund_id) co_return Status{};
   auto provider = acquire();
-  auto refunded =
-      co_await provider->refund(payment_id, saga_rules::refund_key(r.reservation_id));
+  auto refunded = co_await provider->refund(payment_id, saga_rules::refund_key(r.reservation_id));
   if (!refunded) {
     metrics_.refund("error");
     co_return std::move(refunded).error();

@@ -79,7 +79,8 @@ asio::awaitable<Status> give_back_allocations(pg::Session& s,
     qty.emplace_back(std::to_string(n));
   }
   std::vector<pg::Param> p{reservation::pg_array_literal(prod), reservation::pg_array_literal(gen),
-                           reservation::pg_array_literal(shard), reservation::pg_array_literal(qty)};
+                           reservation::pg_array_literal(shard),
+                           reservation::pg_array_literal(qty)};
   auto r = co_await s.query(
       "WITH x AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::int[], $4::bigint[]) "
       "  AS t(product_id, generation, shard, units)), "
@@ -122,8 +123,7 @@ asio::awaitable<Result<std::optional<SagaRecord>>> SagaStore::load(std::string r
   if (!valid_uuid(reservation_id)) co_return std::optional<SagaRecord>{};
   std::vector<pg::Param> p{reservation_id};
   const std::string sql1 = with_cols("SELECT ", " FROM reservations WHERE reservation_id = $1");
-  auto rows = co_await db_.query(sql1,
-                                 std::move(p));
+  auto rows = co_await db_.query(sql1, std::move(p));
   if (!rows) co_return std::move(rows).error();
   if (rows->empty()) co_return std::optional<SagaRecord>{};
   auto r = record_from_row(*rows, 0);
@@ -150,12 +150,12 @@ asio::awaitable<Result<SagaRecord>> SagaStore::begin_payment(std::string user_id
       co_return Error{Errc::invalid_state, "the reservation is no longer PENDING"};
     std::vector<pg::Param> p{reservation_id, payment_method,
                              saga_rules::charge_key(reservation_id)};
-    const std::string sql2 = with_cols("UPDATE reservations SET status = 'PAYING', payment_method = $2, "
-                  "charge_key = $3, saga_step = 'requested', updated_at = now() "
-                  "WHERE reservation_id = $1 AND status = 'PENDING' AND expires_at > now() "
-                  "RETURNING ");
-    auto rows = co_await s.query(sql2,
-        std::move(p));
+    const std::string sql2 = with_cols(
+        "UPDATE reservations SET status = 'PAYING', payment_method = $2, "
+        "charge_key = $3, saga_step = 'requested', updated_at = now() "
+        "WHERE reservation_id = $1 AND status = 'PENDING' AND expires_at > now() "
+        "RETURNING ");
+    auto rows = co_await s.query(sql2, std::move(p));
     if (!rows) co_return std::move(rows).error();
     if (rows->empty()) co_return Error{Errc::invalid_state, "the reservation is no longer PENDING"};
     auto rec = record_from_row(*rows, 0);
@@ -172,12 +172,12 @@ asio::awaitable<Result<std::optional<SagaRecord>>> SagaStore::claim(
     std::string reservation_id, std::chrono::milliseconds lease) {
   if (!valid_uuid(reservation_id)) co_return std::optional<SagaRecord>{};
   std::vector<pg::Param> p{reservation_id, ms(lease)};
-  const std::string sql3 = with_cols("UPDATE reservations SET saga_lease_until = now() + $2 * interval '1 millisecond', "
-                "saga_attempts = saga_attempts + 1, saga_step = 'claimed' "
-                "WHERE reservation_id = $1 AND status = 'PAYING' "
-                "AND (saga_lease_until IS NULL OR saga_lease_until < now()) RETURNING ");
-  auto rows = co_await db_.query(sql3,
-      std::move(p));
+  const std::string sql3 = with_cols(
+      "UPDATE reservations SET saga_lease_until = now() + $2 * interval '1 millisecond', "
+      "saga_attempts = saga_attempts + 1, saga_step = 'claimed' "
+      "WHERE reservation_id = $1 AND status = 'PAYING' "
+      "AND (saga_lease_until IS NULL OR saga_lease_until < now()) RETURNING ");
+  auto rows = co_await db_.query(sql3, std::move(p));
   if (!rows) co_return std::move(rows).error();
   if (rows->empty()) co_return std::optional<SagaRecord>{};
   auto r = record_from_row(*rows, 0);
@@ -188,26 +188,17 @@ asio::awaitable<Result<std::optional<SagaRecord>>> SagaStore::claim(
 asio::awaitable<Result<std::vector<SagaRecord>>> SagaStore::claim_stale(
     std::chrono::milliseconds min_age, std::chrono::milliseconds lease, std::size_t max) {
   std::vector<pg::Param> p{ms(min_age), ms(lease), std::to_string(max)};
-  const std::string sql4 = with_cols("UPDATE reservations SET saga_lease_until = now() + $2 * interval '1 millisecond', "
-                "saga_attempts = saga_attempts + 1, saga_step = 'claimed' "
-                "WHERE status = 'PAYING' AND reservation_id IN ("
-                "  SELECT reservation_id FROM reservations WHERE status = 'PAYING' "
-                "  AND (saga_lease_until IS NULL OR saga_lease_until < now()) "
-                "  AND updated_at <= now() - $1 * interval '1 millisecond' "
-                "  ORDER BY updated_at LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING ");
-  auto rows = co_await db_.query(sql4,
-      std::move(p));
+  const std::string sql4 = with_cols(
+      "UPDATE reservations SET saga_lease_until = now() + $2 * interval '1 millisecond', "
+      "saga_attempts = saga_attempts + 1, saga_step = 'claimed' "
+      "WHERE status = 'PAYING' AND reservation_id IN ("
+      "  SELECT reservation_id FROM reservations WHERE status = 'PAYING' "
+      "  AND (saga_lease_until IS NULL OR saga_lease_until < now()) "
+      "  AND updated_at <= now() - $1 * interval '1 millisecond' "
+      "  ORDER BY updated_at LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING ");
+  auto rows = co_await db_.query(sql4, std::move(p));
   if (!rows) co_return std::move(rows).error();
   co_return records_from(*rows);
-}
-
-asio::awaitable<Status> SagaStore::record_step(std::string reservation_id, std::string step) {
-  std::vector<pg::Param> p{reservation_id, step};
-  auto r = co_await db_.query(
-      "UPDATE reservations SET saga_step = $2 WHERE reservation_id = $1 AND status = 'PAYING'",
-      std::move(p));
-  if (!r) co_return std::move(r).error();
-  co_return Status{};
 }
 
 asio::awaitable<Status> SagaStore::release_lease(std::string reservation_id) {
@@ -225,35 +216,40 @@ asio::awaitable<Result<std::optional<Order>>> SagaStore::complete_paid(std::stri
   std::optional<Order> out;
   Status st = co_await db_.transaction([&](pg::Session& s) -> asio::awaitable<Status> {
     std::vector<pg::Param> p{reservation_id, payment_id};
-    const std::string sql5 = with_cols("UPDATE reservations SET status = 'PAID', order_id = gen_random_uuid(), "
-                  "payment_id = $2, saga_step = 'paid', saga_lease_until = NULL, "
-                  "updated_at = now() WHERE reservation_id = $1 AND status = 'PAYING' "
-                  "RETURNING ");
-    auto rows = co_await s.query(sql5,
-        std::move(p));
+    const std::string sql5 = with_cols(
+        "UPDATE reservations SET status = 'PAID', order_id = gen_random_uuid(), "
+        "payment_id = $2, saga_step = 'paid', saga_lease_until = NULL, "
+        "updated_at = now() WHERE reservation_id = $1 AND status = 'PAYING' "
+        "RETURNING ");
+    auto rows = co_await s.query(sql5, std::move(p));
     if (!rows) co_return std::move(rows).error();
     if (rows->empty()) co_return Status{};  // someone else settled it: nothing to write
     auto rec = reservation::reservation_from_row(*rows, 0);
     if (!rec) co_return std::move(rec).error();
     const Reservation& r = *rec;
-    std::vector<pg::Param> o{*r.order_id, r.reservation_id, r.user_id, r.product_id,
-                             std::to_string(r.quantity), std::to_string(r.amount_cents),
-                             r.currency, payment_id};
-    const std::string sql6 = std::string("INSERT INTO orders (order_id, reservation_id, user_id, product_id, quantity, "
-                    "amount_cents, currency, payment_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
-                    "RETURNING ")
+    std::vector<pg::Param> o{*r.order_id,
+                             r.reservation_id,
+                             r.user_id,
+                             r.product_id,
+                             std::to_string(r.quantity),
+                             std::to_string(r.amount_cents),
+                             r.currency,
+                             payment_id};
+    const std::string sql6 =
+        std::string(
+            "INSERT INTO orders (order_id, reservation_id, user_id, product_id, quantity, "
+            "amount_cents, currency, payment_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+            "RETURNING ")
             .append(kOrderCols);
-    auto ins = co_await s.query(sql6,
-        std::move(o));
+    auto ins = co_await s.query(sql6, std::move(o));
     if (!ins) co_return std::move(ins).error();
     auto order = order_from_row(*ins, 0);
     if (!order) co_return std::move(order).error();
     out = std::move(*order);
-    auto a = co_await outbox(s, reservation_id, events::types::payment_succeeded,
-                             reservation_json(r));
+    auto a =
+        co_await outbox(s, reservation_id, events::types::payment_succeeded, reservation_json(r));
     if (!a) co_return a;
-    co_return co_await outbox(s, reservation_id, events::types::order_confirmed,
-                              order_json(*out));
+    co_return co_await outbox(s, reservation_id, events::types::order_confirmed, order_json(*out));
   });
   if (!st) co_return std::move(st).error();
   co_return out;
@@ -264,12 +260,12 @@ asio::awaitable<Result<std::optional<Reservation>>> SagaStore::fail(std::string 
   std::optional<Reservation> out;
   Status st = co_await db_.transaction([&](pg::Session& s) -> asio::awaitable<Status> {
     std::vector<pg::Param> p{reservation_id, failure_code};
-    const std::string sql7 = with_cols("UPDATE reservations SET status = 'FAILED', failure_code = $2, "
-                  "stock_return_pending = true, saga_step = 'failed', saga_lease_until = NULL, "
-                  "updated_at = now() WHERE reservation_id = $1 AND status = 'PAYING' "
-                  "RETURNING ");
-    auto rows = co_await s.query(sql7,
-        std::move(p));
+    const std::string sql7 = with_cols(
+        "UPDATE reservations SET status = 'FAILED', failure_code = $2, "
+        "stock_return_pending = true, saga_step = 'failed', saga_lease_until = NULL, "
+        "updated_at = now() WHERE reservation_id = $1 AND status = 'PAYING' "
+        "RETURNING ");
+    auto rows = co_await s.query(sql7, std::move(p));
     if (!rows) co_return std::move(rows).error();
     if (rows->empty()) co_return Status{};
     auto rec = reservation::reservation_from_row(*rows, 0);
@@ -289,10 +285,10 @@ asio::awaitable<Status> SagaStore::record_refund(std::string reservation_id,
                                                  std::string refund_id) {
   Status st = co_await db_.transaction([&](pg::Session& s) -> asio::awaitable<Status> {
     std::vector<pg::Param> p{reservation_id, refund_id};
-    const std::string sql8 = with_cols("UPDATE reservations SET refund_id = $2 WHERE reservation_id = $1 "
-                  "AND refund_id IS NULL RETURNING ");
-    auto rows = co_await s.query(sql8,
-        std::move(p));
+    const std::string sql8 = with_cols(
+        "UPDATE reservations SET refund_id = $2 WHERE reservation_id = $1 "
+        "AND refund_id IS NULL RETURNING ");
+    auto rows = co_await s.query(sql8, std::move(p));
     if (!rows) co_return std::move(rows).error();
     if (rows->empty()) co_return Status{};
     auto rec = reservation::reservation_from_row(*rows, 0);
@@ -308,14 +304,14 @@ asio::awaitable<Result<std::vector<Reservation>>> SagaStore::expire_batch(std::s
   Status st = co_await db_.transaction([&](pg::Session& s) -> asio::awaitable<Status> {
     out.clear();
     std::vector<pg::Param> p{std::to_string(max)};
-    const std::string sql9 = with_cols("UPDATE reservations SET status = 'EXPIRED', stock_return_pending = true, "
-                  "saga_step = 'expired', updated_at = now() "
-                  "WHERE status = 'PENDING' AND reservation_id IN ("
-                  "  SELECT reservation_id FROM reservations WHERE status = 'PENDING' "
-                  "  AND expires_at <= now() ORDER BY expires_at LIMIT $1 "
-                  "  FOR UPDATE SKIP LOCKED) RETURNING ");
-    auto rows = co_await s.query(sql9,
-        std::move(p));
+    const std::string sql9 = with_cols(
+        "UPDATE reservations SET status = 'EXPIRED', stock_return_pending = true, "
+        "saga_step = 'expired', updated_at = now() "
+        "WHERE status = 'PENDING' AND reservation_id IN ("
+        "  SELECT reservation_id FROM reservations WHERE status = 'PENDING' "
+        "  AND expires_at <= now() ORDER BY expires_at LIMIT $1 "
+        "  FOR UPDATE SKIP LOCKED) RETURNING ");
+    auto rows = co_await s.query(sql9, std::move(p));
     if (!rows) co_return std::move(rows).error();
     if (rows->empty()) co_return Status{};
     for (std::size_t i = 0; i < rows->size(); ++i) {
@@ -330,10 +326,9 @@ asio::awaitable<Result<std::vector<Reservation>>> SagaStore::expire_batch(std::s
       keys.emplace_back(r.reservation_id);
       payloads.emplace_back(reservation_json(r));
     }
-    std::vector<pg::Param> ob{std::string(events::topics::reservations),
-                              std::string(events::types::reservation_expired),
-                              reservation::pg_array_literal(keys),
-                              reservation::pg_array_literal(payloads)};
+    std::vector<pg::Param> ob{
+        std::string(events::topics::reservations), std::string(events::types::reservation_expired),
+        reservation::pg_array_literal(keys), reservation::pg_array_literal(payloads)};
     auto ins = co_await s.query(
         "INSERT INTO outbox (topic, event_key, event_type, payload) "
         "SELECT $1, k, $2, v FROM unnest($3::text[], $4::text[]) AS t(k, v)",
@@ -348,11 +343,11 @@ asio::awaitable<Result<std::vector<Reservation>>> SagaStore::expire_batch(std::s
 asio::awaitable<Result<std::vector<Reservation>>> SagaStore::returns_pending(
     std::chrono::milliseconds min_age, std::size_t max) {
   std::vector<pg::Param> p{ms(min_age), std::to_string(max)};
-  const std::string sql10 = with_cols("SELECT ", " FROM reservations WHERE stock_return_pending "
-                           "AND updated_at <= now() - $1 * interval '1 millisecond' "
-                           "ORDER BY updated_at LIMIT $2");
-  auto rows = co_await db_.query(sql10,
-      std::move(p));
+  const std::string sql10 = with_cols("SELECT ",
+                                      " FROM reservations WHERE stock_return_pending "
+                                      "AND updated_at <= now() - $1 * interval '1 millisecond' "
+                                      "ORDER BY updated_at LIMIT $2");
+  auto rows = co_await db_.query(sql10, std::move(p));
   if (!rows) co_return std::move(rows).error();
   std::vector<Reservation> out;
   for (std::size_t i = 0; i < rows->size(); ++i) {
@@ -375,11 +370,12 @@ asio::awaitable<Status> SagaStore::mark_returned(std::string reservation_id) {
 asio::awaitable<Result<Order>> SagaStore::order(std::string user_id, std::string order_id) {
   if (!valid_uuid(order_id)) co_return Error{Errc::not_found, "unknown order"};
   std::vector<pg::Param> p{order_id};
-  const std::string sql11 = std::string("SELECT ").append(kOrderCols).append(" FROM orders WHERE order_id = $1");
-  auto rows = co_await db_.query(sql11,
-      std::move(p));
+  const std::string sql11 =
+      std::string("SELECT ").append(kOrderCols).append(" FROM orders WHERE order_id = $1");
+  auto rows = co_await db_.query(sql11, std::move(p));
   if (!rows) co_return std::move(rows).error();
-  if (rows->empty() || rows->get(0, 2) != user_id) co_return Error{Errc::not_found, "unknown order"};
+  if (rows->empty() || rows->get(0, 2) != user_id)
+    co_return Error{Errc::not_found, "unknown order"};
   co_return order_from_row(*rows, 0);
 }
 

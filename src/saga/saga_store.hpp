@@ -3,8 +3,8 @@
 // transaction with a conditional UPDATE on `status` (invariant 8: one transition wins) and the
 // outbox row(s) that announce it (no event lost between the database and the event log):
 //   PENDING -> PAYING   only while PENDING and not expired; + payment.requested
-//   PAYING  -> PAID     + the order (one per reservation: UNIQUE) + payment.succeeded, order.confirmed
-//   PAYING  -> FAILED   + stock_shards.allocated given back + payment.failed
+//   PAYING  -> PAID     + the order (one per reservation: UNIQUE) + payment.succeeded,
+//   order.confirmed PAYING  -> FAILED   + stock_shards.allocated given back + payment.failed
 //   PENDING -> EXPIRED  (batch, FOR UPDATE SKIP LOCKED) + allocation back + reservation.expired
 // FAILED/EXPIRED set stock_return_pending; the Redis return (StockReturner) clears it.
 // A PAYING reservation is never expired: once the shopper's payment is queued, only the saga
@@ -51,8 +51,6 @@ class SagaStore {
   // been PAYING for at least `min_age` (the safety net for lost events and dead workers).
   boost::asio::awaitable<Result<std::vector<SagaRecord>>> claim_stale(
       std::chrono::milliseconds min_age, std::chrono::milliseconds lease, std::size_t max);
-  // Records the saga step reached (progress for operators and the kill tests).
-  boost::asio::awaitable<Status> record_step(std::string reservation_id, std::string step);
   // Gives the lease up (a retry later may claim at once).
   boost::asio::awaitable<Status> release_lease(std::string reservation_id);
 

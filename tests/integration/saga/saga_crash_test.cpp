@@ -16,13 +16,14 @@ TEST_P(SagaCrash, AnotherWorkerFinishesWithOneCharge) {
   const std::string step = GetParam();
   ServiceUnderTest svc(shared_redis().port(), fresh_database(shared_postgres()));
   const auto product = unique_name("p");
-  ASSERT_EQ(send_one(svc.port(), {"PUT", "/v1/admin/products/" + product, admin_token(),
-                                  product_body(3, 2, 1), {}})
-                .status,
-            200);
+  ASSERT_EQ(
+      send_one(svc.port(),
+               {"PUT", "/v1/admin/products/" + product, admin_token(), product_body(3, 2, 1), {}})
+          .status,
+      200);
   const auto user = unique_name("u");
-  auto created = send_one(svc.port(), {"POST", "/v1/reservations", user_token(user),
-                                       reservation_body(product), {}});
+  auto created = send_one(
+      svc.port(), {"POST", "/v1/reservations", user_token(user), reservation_body(product), {}});
   ASSERT_EQ(created.status, 201) << created.body;
   const auto id = field(created.body, "reservation_id");
 
@@ -49,8 +50,9 @@ TEST_P(SagaCrash, AnotherWorkerFinishesWithOneCharge) {
   auto child = stack::ChildProcess::spawn(o);
   ASSERT_TRUE(child.ok()) << child.error().message;
 
-  auto pay = send_one(svc.port(), {"POST", "/v1/reservations/" + id + "/pay", user_token(user),
-                                   pay_body("pm_card_visa"), {}});
+  auto pay = send_one(
+      svc.port(),
+      {"POST", "/v1/reservations/" + id + "/pay", user_token(user), pay_body("pm_card_visa"), {}});
   ASSERT_EQ(pay.status, 202) << pay.body;
   ASSERT_TRUE((*child)->wait_for_exit(std::chrono::seconds{20})) << "the worker was not killed";
   auto ws = (*child)->wait_status();

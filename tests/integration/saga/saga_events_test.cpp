@@ -18,10 +18,11 @@ using payments::testing::simulator;
 TEST(SagaEvents, PaymentRequestedFromTheEventLogEndsPaidOnceEvenWhenDuplicated) {
   ServiceUnderTest svc(shared_redis().port(), fresh_database(shared_postgres()));
   const auto product = unique_name("p");
-  ASSERT_EQ(send_one(svc.port(), {"PUT", "/v1/admin/products/" + product, admin_token(),
-                                  product_body(3, 2, 1), {}})
-                .status,
-            200);
+  ASSERT_EQ(
+      send_one(svc.port(),
+               {"PUT", "/v1/admin/products/" + product, admin_token(), product_body(3, 2, 1), {}})
+          .status,
+      200);
   auto c = workers_config(svc, simulator().port());
   c.roles = {"saga"};
   c.poll_intake = false;  // only the event log brings work (the scan waits a minute)
@@ -32,12 +33,15 @@ TEST(SagaEvents, PaymentRequestedFromTheEventLogEndsPaidOnceEvenWhenDuplicated) 
   workers.start();
 
   const auto user = unique_name("u");
-  auto created = send_one(svc.port(), {"POST", "/v1/reservations", user_token(user),
-                                       reservation_body(product), {}});
+  auto created = send_one(
+      svc.port(), {"POST", "/v1/reservations", user_token(user), reservation_body(product), {}});
   ASSERT_EQ(created.status, 201);
   const auto id = field(created.body, "reservation_id");
-  ASSERT_EQ(send_one(svc.port(), {"POST", "/v1/reservations/" + id + "/pay", user_token(user),
-                                  pay_body("pm_card_visa"), {}})
+  ASSERT_EQ(send_one(svc.port(), {"POST",
+                                  "/v1/reservations/" + id + "/pay",
+                                  user_token(user),
+                                  pay_body("pm_card_visa"),
+                                  {}})
                 .status,
             202);
   const auto payload = svc.sql("SELECT payload FROM outbox WHERE event_key = '" + id +

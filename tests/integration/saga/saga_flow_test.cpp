@@ -19,11 +19,13 @@ struct Sale {
 
 Sale new_sale(std::int64_t stock, int ttl_seconds = 600, int shards = 4) {
   Sale s;
-  s.svc = std::make_unique<ServiceUnderTest>(shared_redis().port(),
-                                             fresh_database(shared_postgres()));
+  s.svc =
+      std::make_unique<ServiceUnderTest>(shared_redis().port(), fresh_database(shared_postgres()));
   s.product = unique_name("p");
   auto r = send_one(s.svc->port(),
-                    {"PUT", "/v1/admin/products/" + s.product, admin_token(),
+                    {"PUT",
+                     "/v1/admin/products/" + s.product,
+                     admin_token(),
                      product_body(stock, shards, 1,
                                   ",\"reservation_ttl_seconds\":" + std::to_string(ttl_seconds)),
                      {}});
@@ -73,8 +75,9 @@ TEST(SagaFlow, HappyPathPaysOnceAndConfirmsAnOrder) {
   workers.start();
   const std::string user = unique_name("u");
   const auto id = reserve(s, user);
-  auto pay = send_one(s.svc->port(), {"POST", "/v1/reservations/" + id + "/pay",
-                                      user_token(user), pay_body("pm_card_visa"), {}});
+  auto pay = send_one(
+      s.svc->port(),
+      {"POST", "/v1/reservations/" + id + "/pay", user_token(user), pay_body("pm_card_visa"), {}});
   ASSERT_EQ(pay.status, 202) << pay.body;
   EXPECT_EQ(field(pay.body, "status"), "PAYING");
   ASSERT_TRUE(await_status(s, id, "PAID"));
@@ -91,18 +94,23 @@ TEST(SagaFlow, HappyPathPaysOnceAndConfirmsAnOrder) {
   EXPECT_EQ(get(s, unique_name("other"), "/v1/orders/" + order_id).status, 404);
   EXPECT_EQ(succeeded_charges(id), 1u);
   // A second /pay: no longer PENDING.
-  auto again = send_one(s.svc->port(), {"POST", "/v1/reservations/" + id + "/pay",
-                                        user_token(user), pay_body("pm_card_visa"), {}});
+  auto again = send_one(
+      s.svc->port(),
+      {"POST", "/v1/reservations/" + id + "/pay", user_token(user), pay_body("pm_card_visa"), {}});
   EXPECT_EQ(again.status, 409);
   EXPECT_EQ(field(again.body, "error").find("invalid_state") != std::string::npos, true);
   // Another user's reservation is not found.
-  EXPECT_EQ(send_one(s.svc->port(), {"POST", "/v1/reservations/" + id + "/pay",
-                                     user_token(unique_name("x")), pay_body("pm_card_visa"), {}})
+  EXPECT_EQ(send_one(s.svc->port(), {"POST",
+                                     "/v1/reservations/" + id + "/pay",
+                                     user_token(unique_name("x")),
+                                     pay_body("pm_card_visa"),
+                                     {}})
                 .status,
             404);
   // The events were written with the transitions (outbox), in order.
   EXPECT_EQ(s.svc->sql("SELECT string_agg(event_type, ',' ORDER BY id) FROM outbox WHERE "
-                       "event_key = '" + id + "' AND event_type <> 'reservation.created'"),
+                       "event_key = '" +
+                       id + "' AND event_type <> 'reservation.created'"),
             "payment.requested,payment.succeeded,order.confirmed");
   workers.stop();
   expect_conserved(s);
@@ -131,8 +139,11 @@ TEST(SagaFlow, DeclinedCardFailsReturnsTheUnitAndTheUserMayReserveAgain) {
   workers.start();
   const std::string user = unique_name("u");
   const auto id = reserve(s, user);
-  auto pay = send_one(s.svc->port(), {"POST", "/v1/reservations/" + id + "/pay",
-                                      user_token(user), pay_body("pm_card_chargeDeclined"), {}});
+  auto pay = send_one(s.svc->port(), {"POST",
+                                      "/v1/reservations/" + id + "/pay",
+                                      user_token(user),
+                                      pay_body("pm_card_chargeDeclined"),
+                                      {}});
   ASSERT_EQ(pay.status, 202) << pay.body;
   ASSERT_TRUE(await_status(s, id, "FAILED"));
   EXPECT_EQ(field(get(s, user, "/v1/reservations/" + id).body, "failure_code"), "card_declined");
@@ -145,8 +156,11 @@ TEST(SagaFlow, DeclinedCardFailsReturnsTheUnitAndTheUserMayReserveAgain) {
   // The unit and the user's allowance are back: the same user buys it again.
   const auto again = reserve(s, user);
   EXPECT_FALSE(again.empty());
-  auto pay2 = send_one(s.svc->port(), {"POST", "/v1/reservations/" + again + "/pay",
-                                       user_token(user), pay_body("pm_card_visa"), {}});
+  auto pay2 = send_one(s.svc->port(), {"POST",
+                                       "/v1/reservations/" + again + "/pay",
+                                       user_token(user),
+                                       pay_body("pm_card_visa"),
+                                       {}});
   ASSERT_EQ(pay2.status, 202) << pay2.body;
   ASSERT_TRUE(await_status(s, again, "PAID"));
   workers.stop();
@@ -178,8 +192,9 @@ TEST(SagaFlow, ExpiryWithThreeSweepersReturnsEachUnitExactlyOnce) {
   for (auto& w : sweepers) w->start();
   ASSERT_TRUE(wait_until(
       [&] {
-        return s.svc->sql("SELECT count(*) FROM reservations WHERE status = 'EXPIRED' "
-                          "AND NOT stock_return_pending") == "30";
+        return s.svc->sql(
+                   "SELECT count(*) FROM reservations WHERE status = 'EXPIRED' "
+                   "AND NOT stock_return_pending") == "30";
       },
       std::chrono::seconds{20}));
   for (auto& w : sweepers) w->stop();
@@ -188,13 +203,17 @@ TEST(SagaFlow, ExpiryWithThreeSweepersReturnsEachUnitExactlyOnce) {
   EXPECT_EQ(st.expired, 30);
   expect_conserved(s);
   EXPECT_EQ(s.svc->sql("SELECT sum(allocated) FROM stock_shards s JOIN products p USING "
-                       "(product_id, generation) WHERE product_id = '" + s.product + "'"),
+                       "(product_id, generation) WHERE product_id = '" +
+                       s.product + "'"),
             "0");
   EXPECT_EQ(s.svc->sql("SELECT count(*) FROM outbox WHERE event_type = 'reservation.expired'"),
             "30");
   // An expired reservation cannot be paid; its user may reserve again.
-  auto late = send_one(s.svc->port(), {"POST", "/v1/reservations/" + ids[0] + "/pay",
-                                       user_token(users[0]), pay_body("pm_card_visa"), {}});
+  auto late = send_one(s.svc->port(), {"POST",
+                                       "/v1/reservations/" + ids[0] + "/pay",
+                                       user_token(users[0]),
+                                       pay_body("pm_card_visa"),
+                                       {}});
   EXPECT_EQ(late.status, 409);
   EXPECT_FALSE(reserve(s, users[0]).empty());
 }
@@ -206,8 +225,8 @@ TEST(SagaFlow, PaymentRacingExpiryNeverBothAndChargedMeansPaid) {
   std::vector<std::string> users;
   for (int i = 0; i < kN; ++i) {
     users.push_back(unique_name("u"));
-    reserves.push_back({"POST", "/v1/reservations", user_token(users.back()),
-                        reservation_body(s.product), {}});
+    reserves.push_back(
+        {"POST", "/v1/reservations", user_token(users.back()), reservation_body(s.product), {}});
   }
   const auto t0 = std::chrono::steady_clock::now();
   auto created = race(s.svc->port(), reserves, 32);
@@ -227,19 +246,26 @@ TEST(SagaFlow, PaymentRacingExpiryNeverBothAndChargedMeansPaid) {
   std::this_thread::sleep_until(t0 + std::chrono::milliseconds{1900});
   std::vector<Call> pays;
   for (int i = 0; i < kN; ++i)
-    pays.push_back({"POST", "/v1/reservations/" + ids[i] + "/pay", user_token(users[i]),
-                    pay_body("pm_card_visa"), {}});
+    pays.push_back({"POST",
+                    "/v1/reservations/" + ids[i] + "/pay",
+                    user_token(users[i]),
+                    pay_body("pm_card_visa"),
+                    {}});
   auto paid = race(s.svc->port(), pays, 32);
   int accepted = 0, refused = 0;
   for (auto& r : paid) {
-    if (r.status == 202) ++accepted;
-    else if (r.status == 409) ++refused;
-    else ADD_FAILURE() << r.status << " " << r.body;
+    if (r.status == 202)
+      ++accepted;
+    else if (r.status == 409)
+      ++refused;
+    else
+      ADD_FAILURE() << r.status << " " << r.body;
   }
   ASSERT_TRUE(wait_until(
       [&] {
-        return s.svc->sql("SELECT count(*) FROM reservations WHERE status IN ('PENDING','PAYING') "
-                          "OR stock_return_pending") == "0";
+        return s.svc->sql(
+                   "SELECT count(*) FROM reservations WHERE status IN ('PENDING','PAYING') "
+                   "OR stock_return_pending") == "0";
       },
       std::chrono::seconds{60}, std::chrono::milliseconds{100}));
   a.stop();
@@ -333,8 +359,9 @@ TEST(SagaFlow, ThousandOneClickPurchasesWithTenPercentDeclinesAddUp) {
             << " s\n";
   ASSERT_TRUE(wait_until(
       [&] {
-        return s.svc->sql("SELECT count(*) FROM reservations WHERE status IN ('PENDING','PAYING') "
-                          "OR stock_return_pending") == "0";
+        return s.svc->sql(
+                   "SELECT count(*) FROM reservations WHERE status IN ('PENDING','PAYING') "
+                   "OR stock_return_pending") == "0";
       },
       std::chrono::seconds{120}, std::chrono::milliseconds{100}));
   const auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

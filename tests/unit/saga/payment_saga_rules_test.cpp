@@ -1,9 +1,8 @@
-#include "domain/payment_saga.hpp"
-
 #include <gtest/gtest.h>
 
 #include "common/clock.hpp"
 #include "common/random.hpp"
+#include "domain/payment_saga.hpp"
 
 namespace fs::saga_rules {
 namespace {
@@ -41,8 +40,7 @@ TEST(Transitions, FinalStates) {
 }
 
 TEST(ClassifyCharge, SuccessDeclineRejectAndRetry) {
-  EXPECT_EQ(classify_charge(true, Errc::internal, false, "", "").verdict,
-            ChargeVerdict::succeeded);
+  EXPECT_EQ(classify_charge(true, Errc::internal, false, "", "").verdict, ChargeVerdict::succeeded);
   auto d = classify_charge(true, Errc::internal, true, "insufficient_funds", "card_declined");
   EXPECT_EQ(d.verdict, ChargeVerdict::declined);
   EXPECT_EQ(d.failure_code, "insufficient_funds");

@@ -1,0 +1,178 @@
+#include "api/gateway_routes.hpp"
+
+#include "api/request_auth.hpp"
+#include "domain/requests.hpp"
+#include "domain/time_format.hpp"
+
+namespace fs::api {
+namespace {
+
+using http::Request;
+using http::Response;
+using Awaitable = boost::asio::awaitable<Response>;
+
+std::string client_ip_of(const gateway::Gateway& g, const Request& req) {
+  return g.client_ip(req.remote_ip, req.header("x-forwarded-for"));
+}
+
+Response json_error_with(const Error& error, std::int64_t retry_after) {
+  auto res = error_response(error);
+  if (retry_after > 0) {
+    std::erase_if(res.headers, [](const http::Header& h) { return h.name == "Retry-After"; });
+    res.with_header("Retry-After", std::to_string(retry_after));
+  }
+  return res;
+}
+
+Awaitable get_captcha(const ApiDeps& deps, Request& req) {
+  std::string id(req.param("id"));
+  auto image = co_await deps.gateway->captcha_image(req.worker, id);
+  if (!image) co_return error_response(image.error());
+  Response res;
+  res.status = 200;
+  res.content_type = "image/svg+xml";
+  res.body = std::move(*image);
+  res.with_header("Cache-Control", "no-store");
+  co_return res;
+}
+
+Awaitable post_captcha(const ApiDeps& deps, Request& req) {
+  auto claims = authenticate(deps, req);
+  if (!claims) co_return error_response(claims.error());
+  auto parsed = parse_captcha_answer_request(req.body);
+  if (!parsed) co_return error_response(parsed.error());
+  std::string id(req.param("id"));
+  std::string ip = client_ip_of(*deps.gateway, req);
+  auto solved =
+      co_await deps.gateway->solve_captcha(req.worker, id, parsed->answer, ip, claims->sub);
+  if (!solved) co_return error_response(solved.error());
+  if (!solved->solved)
+    co_return json_error_with({Errc::blocked, "wrong CAPTCHA answer: IP address and user blocked"},
+                              solved->ban_seconds);
+  co_return Response::json(200, R"({"captcha_token":")" + http::json_escape(solved->token) + "\"}");
+}
+
+std::string iso(std::int64_t unix_seconds) {
+  return format_rfc3339(SysTime{std::chrono::seconds{unix_seconds}});
+}
+
+Awaitable list_bans(const ApiDeps& deps, Request& req) {
+  auto claims = authenticate_admin(deps, req);
+  if (!claims) co_return error_response(claims.error());
+  auto bans = co_await deps.gateway->list_bans(req.worker);
+  if (!bans) co_return error_response(bans.error());
+  std::string body = R"({"bans":[)";
+  bool first = true;
+  for (const auto& b : *bans) {
+    if (!first) body += ',';
+    first = false;
+    body += R"({"kind":")" + http::json_escape(b.kind) + R"(","value":")" +
+            http::json_escape(b.value) + R"(","expires_at":")" + iso(b.expires_at_unix) + "\"}";
+  }
+  body += "]}";
+  co_return Response::json(200, std::move(body));
+}
+
+Awaitable lift_ban(const ApiDeps& deps, Request& req) {
+  auto claims = authenticate_admin(deps, req);
+  if (!claims) co_return error_response(claims.error());
+  std::string kind(req.param("kind"));
+  if (kind != "ip" && kind != "user")
+    co_return error_response({Errc::not_found, "ban kind is ip or user"});
+  std::string value(req.param("value"));
+  auto lifted = co_await deps.gateway->lift_ban(req.worker, kind, value);
+  if (!lifted) co_return error_response(lifted.error());
+  if (!*lifted) co_return error_response({Errc::not_found, "no such ban"});
+  co_return Response::json(200, R"({"lifted":true})");
+}
+
+Awaitable list_challenges(const ApiDeps& deps, Request& req) {
+  auto claims = authenticate_admin(deps, req);
+  if (!claims) co_return error_response(claims.error());
+  auto list = co_await deps.gateway->list_challenges(req.worker);
+  if (!list) co_return error_response(list.error());
+  std::string body = R"({"challenges":[)";
+  bool first = true;
+  for (const auto& c : *list) {
+    if (!first) body += ',';
+    first = false;
+    body += R"({"id":")" + http::json_escape(c.id) + R"(","ttl_seconds":)" +
+            std::to_string(c.ttl_seconds) + "}";
+  }
+  body += "]}";
+  co_return Response::json(200, std::move(body));
+}
+
+Awaitable drop_challenge(const ApiDeps& deps, Request& req) {
+  auto claims = authenticate_admin(deps, req);
+  if (!claims) co_return error_response(claims.error());
+  std::string id(req.param("id"));
+  auto dropped = co_await deps.gateway->drop_challenge(req.worker, id);
+  if (!dropped) co_return error_response(dropped.error());
+  if (!*dropped) co_return error_response({Errc::not_found, "no such challenge"});
+  co_return Response::json(200, R"({"dropped":true})");
+}
+
+}  // namespace
+
+Response rejection_response(const gateway::Rejection& r) {
+  if (r.code == Errc::captcha_required) {
+    const std::string id = http::json_escape(r.captcha_id);
+    return Response::json(403, R"({"error":{"code":"captcha_required","message":")" +
+                                   http::json_escape(r.message) + R"("},"captcha":{"id":")" + id +
+                                   R"(","image_url":"/v1/captcha/)" + id + "\"}}");
+  }
+  return json_error_with({r.code, r.message}, r.retry_after_seconds);
+}
+
+boost::asio::awaitable<std::optional<Response>> guard_shopper(const ApiDeps& deps, Request& req,
+                                                              const auth::Claims* claims,
+                                                              GuardLevel level,
+                                                              gateway::Admission& admission) {
+  gateway::Gateway* g = deps.gateway;
+  if (!g) co_return std::nullopt;
+  gateway::ShopperContext ctx;
+  ctx.ip = client_ip_of(*g, req);
+  if (claims) {
+    ctx.user_id = claims->sub;
+    ctx.account_created_unix = claims->acct_created;
+  }
+  if (auto r = co_await g->check_edge(req.worker, ctx)) co_return rejection_response(*r);
+  if (!claims || level != GuardLevel::reservation) co_return std::nullopt;
+
+  ctx.user_agent = req.header("user-agent");
+  if (req.has_header("x-client-signals")) ctx.client_signals = req.header("x-client-signals");
+  ctx.captcha_token = req.header("x-captcha-token");
+  if (auto r = co_await g->check_bot(req.worker, ctx)) co_return rejection_response(*r);
+
+  gateway::DisconnectHook hook;
+  if (req.disconnect) {
+    http::DisconnectWatch* watch = req.disconnect;
+    hook = [watch](std::function<void()> on_gone) {
+      watch->notify_on_disconnect(std::move(on_gone));
+    };
+  }
+  auto admitted = co_await g->admit(req.worker, req.disconnect ? &hook : nullptr);
+  if (!admitted) {
+    if (admitted.code() == Errc::cancelled)  // nobody is listening; nginx's 499
+      co_return Response::error(499, "client_closed_request", "the client went away");
+    co_return error_response(admitted.error());
+  }
+  admission = std::move(*admitted);
+  co_return std::nullopt;
+}
+
+void add_gateway_routes(http::Router& r, const ApiDeps& deps) {
+  if (!deps.gateway) return;
+  const ApiDeps* d = &deps;
+  r.add("GET", "/v1/captcha/{id}", [d](Request& q) { return get_captcha(*d, q); });
+  r.add("POST", "/v1/captcha/{id}", [d](Request& q) { return post_captcha(*d, q); });
+  r.add("GET", "/v1/admin/gateway/bans", [d](Request& q) { return list_bans(*d, q); });
+  r.add("DELETE", "/v1/admin/gateway/bans/{kind}/{value}",
+        [d](Request& q) { return lift_ban(*d, q); });
+  r.add("GET", "/v1/admin/gateway/challenges", [d](Request& q) { return list_challenges(*d, q); });
+  r.add("DELETE", "/v1/admin/gateway/challenges/{id}",
+        [d](Request& q) { return drop_challenge(*d, q); });
+}
+
+}  // namespace fs::api

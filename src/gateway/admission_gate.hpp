@@ -1,0 +1,63 @@
+#pragma once
+// Coroutines on top of AdmissionQueue: one gate per I/O thread (requests are served on their
+// connection's thread, so waking a waiter never crosses threads). The process' drain rate and
+// maximum length are split evenly over the gates. One drain timer per gate, not one per waiter:
+// a waiter costs a queue slot and a parked timer.
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "common/result.hpp"
+#include "gateway/admission_queue.hpp"
+
+namespace fs::metrics {
+class GatewayMetrics;
+}
+
+namespace fs::gateway {
+
+// How a waiter learns that its client went away: the gate registers a callback (called on the
+// gate's thread); registering an empty function unregisters it.
+using DisconnectHook = std::function<void(std::function<void()>)>;
+
+class AdmissionGate {
+ public:
+  AdmissionGate(boost::asio::any_io_executor executor, const Clock& clock,
+                AdmissionQueueConfig config, metrics::GatewayMetrics* metrics);
+  ~AdmissionGate();
+  AdmissionGate(const AdmissionGate&) = delete;
+  AdmissionGate& operator=(const AdmissionGate&) = delete;
+
+  // Waits for this request's turn. Ok: go on. Errc::overloaded (queue full), Errc::queue_timeout
+  // (waited max_wait), Errc::cancelled (the client went away; nobody to answer).
+  // `on_disconnect` may be null. Must be called on the gate's executor.
+  boost::asio::awaitable<Status> wait_turn(const DisconnectHook* on_disconnect);
+
+  std::size_t length() const { return queue_.length(); }
+
+ private:
+  enum class Outcome { waiting, released, expired, abandoned };
+  struct Waiter {
+    explicit Waiter(const boost::asio::any_io_executor& ex) : timer(ex) {}
+    boost::asio::steady_timer timer;
+    Outcome outcome = Outcome::waiting;
+  };
+  void wake(std::uint64_t tag, Outcome outcome);
+  void schedule_drain();
+  boost::asio::awaitable<void> drain_loop();
+
+  boost::asio::any_io_executor executor_;
+  const Clock& clock_;
+  metrics::GatewayMetrics* metrics_;
+  AdmissionQueue queue_;
+  boost::asio::steady_timer drain_timer_;
+  bool draining_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  std::vector<AdmissionQueue::Released> released_, expired_;  // scratch for drain_loop
+};
+
+}  // namespace fs::gateway
