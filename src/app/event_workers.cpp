@@ -4,10 +4,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <future>
 #include <stdexcept>
 #include <thread>
@@ -30,14 +34,47 @@ namespace {
 // Each role declares its metrics on the given registry; prometheus-cpp merges families of the
 // same name, so several instances (and the service) share them.
 
+// The outbox relay, plus the retention of the topics it feeds: every trim_interval it removes
+// what every consumer group has acknowledged (RedisStreamsEventLog::trim_acknowledged).
 class RelayRole final : public Role {
  public:
   explicit RelayRole(RoleContext& c)
-      : metrics_(c.registry), relay_(c.db, c.log, c.config.relay, &metrics_) {}
-  asio::awaitable<void> run() override { co_await relay_.run(); }
-  void stop() override { relay_.stop(); }
+      : log_(c.log),
+        trim_interval_(c.config.trim_interval),
+        metrics_(c.registry),
+        relay_(c.db, c.log, c.config.relay, &metrics_) {}
+  asio::awaitable<void> run() override {
+    asio::co_spawn(co_await asio::this_coro::executor, trim_loop(), asio::detached);
+    co_await relay_.run();
+    asio::steady_timer wait(co_await asio::this_coro::executor);
+    while (!trim_done_) {  // the trim loop notices stop() within 200 ms
+      wait.expires_after(std::chrono::milliseconds{20});
+      co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+  void stop() override {
+    stopping_ = true;
+    relay_.stop();
+  }
 
  private:
+  asio::awaitable<void> trim_loop() {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    auto next = std::chrono::steady_clock::now() + trim_interval_;
+    while (!stopping_) {
+      timer.expires_after(std::chrono::milliseconds{200});
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (stopping_ || std::chrono::steady_clock::now() < next) continue;
+      next = std::chrono::steady_clock::now() + trim_interval_;
+      auto removed = co_await log_.trim_acknowledged(events::topics::reservations);
+      if (!removed) spdlog::warn("event log trim failed: {}", removed.error().message);
+    }
+    trim_done_ = true;
+  }
+  events::RedisStreamsEventLog& log_;
+  std::chrono::milliseconds trim_interval_;
+  bool stopping_ = false;
+  bool trim_done_ = false;
   metrics::OutboxMetrics metrics_;
   events::OutboxRelay relay_;
 };

@@ -47,6 +47,8 @@ struct EventWorkersConfig {
   notifications::NotifierConfig notifier;
   std::chrono::milliseconds consumer_block{1000};
   std::chrono::milliseconds reclaim_idle{30'000};
+  // relay: how often acknowledged entries are trimmed from the reservations topic
+  std::chrono::milliseconds trim_interval{60'000};
 };
 
 // What a role gets: its thread's context and backends.

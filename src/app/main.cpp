@@ -73,6 +73,8 @@ void add_event_worker_options(CLI::App& cmd, fs::app::EventWorkersConfig& cfg) {
       ->capture_default_str();
   cmd.add_option("--partitions", cfg.streams.partitions, "Stream keys per topic")
       ->capture_default_str();
+  cmd.add_option("--stream-prefix", cfg.streams.key_prefix, "Prefix of the event stream keys")
+      ->capture_default_str();
 }
 
 void add_service_options(CLI::App& cmd, fs::app::ServiceConfig& cfg) {

@@ -76,7 +76,7 @@ bool event_from_fields(const redis::Reply& fields, Event& out) {
 }
 
 std::size_t partition_of(std::string_view key, std::size_t partitions) {
-  std::uint64_t h = 1469598103934665603ull;
+  std::uint64_t h = 14695981039346656037ull;  // FNV-1a 64 offset basis
   for (unsigned char c : key) {
     h ^= c;
     h *= 1099511628211ull;
