@@ -16,6 +16,12 @@ DURATION=${DURATION:-8}
 CONNS=${CONNS:-256}
 ROUNDS=${ROUNDS:-3}
 THREADS=2
+# Paced runs (latency below saturation): offered rates for the sold-out and the durable path.
+PACED_RPS=${PACED_RPS:-20000}
+PACED_CONNS=${PACED_CONNS:-256}
+PACED_DURABLE_RPS=${PACED_DURABLE_RPS:-2000}
+PACED_DURABLE_CONNS=${PACED_DURABLE_CONNS:-64}
+pace_delay() { echo $(( $1 * 1000 / $2 )); }  # connections rate -> DELAY_MS
 [ -x "$FLASHSALE" ] || { echo "build first: cmake --preset release && cmake --build --preset release"; exit 1; }
 command -v wrk >/dev/null && command -v nginx >/dev/null || bash scripts/install-deps.sh
 
@@ -67,8 +73,8 @@ PY
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 field() { grep -o "$1=[0-9.]*" | cut -d= -f2; }
 
-run_wrk() {  # url product tokens_file [connections] -> prints the wrk done() line
-  TOKENS_FILE=$3 PRODUCT=$2 WRK_THREADS=$THREADS \
+run_wrk() {  # url product tokens_file [connections [delay ms]] -> prints the wrk done() line
+  TOKENS_FILE=$3 PRODUCT=$2 WRK_THREADS=$THREADS DELAY_MS=${5:-} \
     wrk -t"$THREADS" -c"${4:-$CONNS}" -d"${DURATION}s" --timeout 10s -s bench/wrk_post.lua "$1" 2>&1 |
     grep p50_ms
 }
@@ -103,6 +109,14 @@ for i in $(seq 1 "$ROUNDS"); do
   line=$(run_wrk "$BASE" bench-soldout "$WORK/many-users.txt")
   R[soldout_rps]+="$(echo "$line" | field rps) "
   R[soldout_p99]+="$(echo "$line" | field p99_ms) "
+  # The same two at a paced offered rate, below saturation.
+  d=$(pace_delay "$PACED_CONNS" "$PACED_RPS")
+  line=$(run_wrk "http://127.0.0.1:$NGINX_PORT" bench-soldout "$WORK/one-user.txt" "$PACED_CONNS" "$d")
+  R[nginx_paced_rps]+="$(echo "$line" | field rps) "
+  R[nginx_paced_p99]+="$(echo "$line" | field p99_ms) "
+  line=$(run_wrk "$BASE" bench-soldout "$WORK/many-users.txt" "$PACED_CONNS" "$d")
+  R[soldout_paced_rps]+="$(echo "$line" | field rps) "
+  R[soldout_paced_p99]+="$(echo "$line" | field p99_ms) "
 done
 
 # --- (b) refused at Redis: per-user limit (one user who already holds a reservation) ------------
@@ -143,6 +157,13 @@ for i in $(seq 1 "$ROUNDS"); do
   R[durable16_p50]+="$(echo "$line" | field p50_ms) "
   R[durable16_p99]+="$(echo "$line" | field p99_ms) "
   R[durable16_rps]+="$(echo "$line" | field rps) "
+  # A paced load below saturation: the latency of a 201 without closed-loop queueing.
+  put_product "bench-paced-$i" 1000000000 1
+  line=$(run_wrk "$BASE" "bench-paced-$i" "$WORK/many-users.txt" "$PACED_DURABLE_CONNS" \
+    "$(pace_delay "$PACED_DURABLE_CONNS" "$PACED_DURABLE_RPS")")
+  R[durable_paced_p50]+="$(echo "$line" | field p50_ms) "
+  R[durable_paced_p99]+="$(echo "$line" | field p99_ms) "
+  R[durable_paced_rps]+="$(echo "$line" | field rps) "
   created=$(PGPASSWORD=flashsale psql -At -h 127.0.0.1 -p "$PG_PORT" -U flashsale -d flashsale -c \
     "SELECT count(*) FROM reservations WHERE product_id = 'bench-durable-$i'")
   R[durable_rows]+="$created "
@@ -159,9 +180,13 @@ echo "flashsale hot-path benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores,
 printf '%-44s %12s %10s %10s\n' "measurement" "throughput" "p99 ms" "ratio"
 printf '%-44s %12s %10s %10s\n' "(a) nginx static 410" "$(m nginx_rps)/s" "$(m nginx_p99)" ""
 printf '%-44s %12s %10s %10s\n' "    flashsale sold-out (410 from memory)" "$(m soldout_rps)/s" "$(m soldout_p99)" "$(ratio "$(m soldout_rps)" "$(m nginx_rps)")"
+printf '%-44s %12s %10s %10s\n' "    nginx, paced (offered ~$PACED_RPS/s)" "$(m nginx_paced_rps)/s" "$(m nginx_paced_p99)" ""
+printf '%-44s %12s %10s %10s\n' "    flashsale sold-out, paced (same)" "$(m soldout_paced_rps)/s" "$(m soldout_paced_p99)" ""
 printf '%-44s %12s %10s %10s\n' "(b) redis-benchmark EVALSHA check_and_decr" "$(m redis_rps)/s" "" ""
 printf '%-44s %12s %10s %10s\n' "    flashsale refused at Redis (409 limit)" "$(m limit_rps)/s" "$(m limit_p99)" "$(ratio "$(m limit_rps)" "$(m redis_rps)")"
 printf '%-44s %12s %10s %10s\n' "(c) pgbench single-row INSERT (16 clients)" "$(m pgbench_tps)/s" "" ""
 printf '%-44s %12s %10s %10s\n' "    flashsale durable 201 (row committed)" "$(m durable_rps)/s" "$(m durable_p99)" "$(ratio "$(m durable_rps)" "$(m pgbench_tps)")"
 printf '%-44s %12s %10s %10s\n' "    flashsale durable 201, 16 connections" "$(m durable16_rps)/s" "$(m durable16_p99)" "$(ratio "$(m durable16_rps)" "$(m pgbench_tps)")"
+printf '%-44s %12s %10s %10s\n' "    durable 201, paced (~$PACED_DURABLE_RPS/s, $PACED_DURABLE_CONNS conn)" "$(m durable_paced_rps)/s" "$(m durable_paced_p99)" ""
+echo "durable paced p50 $(m durable_paced_p50) ms"
 echo "durable p50 $(m durable_p50) ms (16 connections: $(m durable16_p50) ms); rows committed per round: ${R[durable_rows]}; mean group-commit batch: ${BATCH:-n/a}"

@@ -2,6 +2,7 @@
 find_package(Boost 1.81.0 CONFIG REQUIRED COMPONENTS json url)
 find_package(Threads REQUIRED)
 find_package(OpenSSL REQUIRED)
+find_package(CURL REQUIRED)
 find_package(prometheus-cpp CONFIG REQUIRED)
 find_package(spdlog CONFIG REQUIRED)
 find_package(PkgConfig REQUIRED)

@@ -6,11 +6,11 @@ PKGS=(
   build-essential cmake ninja-build ccache pkg-config git
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libhiredis-dev libpq-dev prometheus-cpp-dev libspdlog-dev libfmt-dev libcli11-dev
-  libssl-dev libcurl4-openssl-dev
+  libssl-dev libcurl4-openssl-dev libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server redis-sentinel redis-tools
   postgresql postgresql-contrib postgresql-client
-  nginx-light wrk procps iproute2 python3 curl
+  nginx-light wrk procps iproute2 python3 curl python3-aiosmtpd
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,7 +1,10 @@
 #include "api/api.hpp"
 
 #include "api/gateway_routes.hpp"
+#include "api/payment_routes.hpp"
 #include "api/request_auth.hpp"
+#include "api/events_endpoint.hpp"
+#include "notifications/notification_feed.hpp"
 #include "domain/json_views.hpp"
 #include "domain/jwt.hpp"
 #include "domain/requests.hpp"
@@ -40,6 +43,21 @@ const WorkerServices& worker(const ApiDeps& deps, const Request& req) {
 Response rejected(const ApiDeps& deps, std::string_view outcome, const Error& error) {
   if (deps.reservation_metrics) deps.reservation_metrics->outcome(outcome);
   return error_response(error);
+}
+
+// GET /v1/events: the shopper's own notifications as SSE (events_endpoint.hpp).
+Awaitable get_events(const ApiDeps& deps, Request& req) {
+  auto claims = authenticate(deps, req);
+  if (!claims) co_return error_response(claims.error());
+  auto* feed = worker(deps, req).notifications;
+  if (!feed) co_return error_response({Errc::unavailable, "notifications are not enabled"});
+  std::string after(req.header("last-event-id"));
+  if (after.empty()) after = std::string(query_value(req.query, "last_event_id"));
+  if (!after.empty() && !notifications::is_stream_id(after))
+    co_return error_response({Errc::invalid_request, "Last-Event-ID is not an event id"});
+  const bool replay = query_value(req.query, "replay") == "1";
+  co_return events_stream(*feed, claims->sub, std::move(after), replay, SseConfig{},
+                          deps.notification_metrics);
 }
 
 Awaitable post_reservation(const ApiDeps& deps, Request& req) {
@@ -90,6 +108,10 @@ Awaitable post_reservation(const ApiDeps& deps, Request& req) {
   }
 
   auto r = co_await w.reservations->reserve(claims->sub, *parsed, key);
+  // One-click buy: the payment saga starts once the reservation is committed (the 201 body still
+  // shows it PENDING, as api.md says).
+  if (r && parsed->payment_method)
+    co_await start_one_click(w.saga, claims->sub, r->reservation_id, *parsed->payment_method);
   Response res = r ? Response::json(201, reservation_json(*r)) : error_response(r.error());
   if (key) {
     if (res.status >= 500)
@@ -216,7 +238,9 @@ http::Router build_router(const ApiDeps& deps) {
   const ApiDeps* d = &deps;
   r.add("POST", "/v1/reservations", [d](Request& q) { return post_reservation(*d, q); });
   r.add("GET", "/v1/reservations/{id}", [d](Request& q) { return get_reservation(*d, q); });
+  add_payment_routes(r, deps);
   r.add("GET", "/v1/products/{id}", [d](Request& q) { return get_product(*d, q); });
+  r.add("GET", "/v1/events", [d](Request& q) { return get_events(*d, q); });
   r.add("PUT", "/v1/admin/products/{id}", [d](Request& q) { return put_product(*d, q); });
   r.add("GET", "/v1/admin/products/{id}/stats", [d](Request& q) { return get_stats(*d, q); });
   add_gateway_routes(r, deps);

@@ -19,14 +19,21 @@ namespace fs::metrics {
 class MetricsRegistry;
 class HttpMetrics;
 class ReservationMetrics;
+class NotificationMetrics;
 }  // namespace fs::metrics
 namespace fs::gateway {
 class Gateway;
+}
+namespace fs::notifications {
+class NotificationFeed;
 }
 namespace fs::reservation {
 class ReservationService;
 class IdempotencyStore;
 }  // namespace fs::reservation
+namespace fs::saga {
+class SagaStore;
+}
 
 namespace fs::api {
 
@@ -34,6 +41,8 @@ namespace fs::api {
 struct WorkerServices {
   reservation::ReservationService* reservations = nullptr;
   reservation::IdempotencyStore* idempotency = nullptr;
+  saga::SagaStore* saga = nullptr;  // payments (/pay, orders, one-click); null: not configured
+  notifications::NotificationFeed* notifications = nullptr;  // GET /v1/events; null: 503
   // true when Redis and PostgreSQL answer (for /readyz).
   std::function<boost::asio::awaitable<bool>()> ready;
 };
@@ -43,6 +52,7 @@ struct ApiDeps {
   const auth::JwtVerifier* jwt = nullptr;
   metrics::MetricsRegistry* registry = nullptr;
   metrics::ReservationMetrics* reservation_metrics = nullptr;  // outcomes decided in the API
+  metrics::NotificationMetrics* notification_metrics = nullptr;
   const Clock* clock = nullptr;
   gateway::Gateway* gateway = nullptr;  // null: no gateway layers (rate limits, queue, bots)
 };

@@ -4,6 +4,8 @@
 //   crowd  race a crowd of users at a product on a running server and check the invariants
 //   token  mint a JWT for a user (or an admin)
 //   payments-sim  run the Stripe-compatible payment simulator (latency and fault injection)
+//   worker roles that share only Redis and PostgreSQL with the service (saga, sweeper, relay,
+//          notifier)
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
@@ -14,13 +16,16 @@
 #include <iostream>
 
 #include "app/gateway_cli.hpp"
+#include "app/event_workers.hpp"
 #include "app/readiness_probe.hpp"
 #include "app/service.hpp"
+#include "app/workers.hpp"
 #include "common/clock.hpp"
 #include "common/random.hpp"
 #include "crowd/crowd.hpp"
 #include "domain/jwt.hpp"
 #include "payments_sim/payment_simulator.hpp"
+#include "runtime/io_runtime.hpp"
 #include "stack/local_servers.hpp"
 
 namespace {
@@ -60,6 +65,16 @@ std::string mint(const std::string& secret, const std::string& sub, bool admin,
   return fs::auth::sign_jwt(c, secret);
 }
 
+// Options of the event roles (relay, notifier), for `worker` and `up` (which runs them in-process).
+void add_event_worker_options(CLI::App& cmd, fs::app::EventWorkersConfig& cfg) {
+  cmd.add_option("--smtp-url", cfg.smtp.url, "SMTP server for e-mail notifications (smtp://h:p)");
+  cmd.add_option("--smtp-from", cfg.smtp.from)->capture_default_str();
+  cmd.add_option("--email-domain", cfg.notifier.email_domain, "Recipients: <user_id>@<domain>")
+      ->capture_default_str();
+  cmd.add_option("--partitions", cfg.streams.partitions, "Stream keys per topic")
+      ->capture_default_str();
+}
+
 void add_service_options(CLI::App& cmd, fs::app::ServiceConfig& cfg) {
   cmd.add_option("--bind", cfg.bind, "Address to listen on")->capture_default_str();
   cmd.add_option("--http-port", cfg.http_port, "HTTP port")->capture_default_str();
@@ -69,6 +84,9 @@ void add_service_options(CLI::App& cmd, fs::app::ServiceConfig& cfg) {
                  "PostgreSQL connections per I/O thread")
       ->capture_default_str();
   cmd.add_option("--body-limit", cfg.body_limit, "Request body limit in bytes")
+      ->capture_default_str();
+  cmd.add_option("--insert-batches", cfg.insert_batches_per_thread,
+                 "Reservation INSERT batches in flight per I/O thread (group commit)")
       ->capture_default_str();
 }
 
@@ -164,6 +182,44 @@ int main(int argc, char** argv) {
       ->add_option("--fault-drop-rate", sim_opts.fault_drop_rate, "0..1: charge, then never answer")
       ->check(CLI::Range(0.0, 1.0));
 
+  fs::app::WorkersConfig worker_cfg;
+  std::string worker_redis = "127.0.0.1:6379", worker_roles = "saga,sweeper,relay,notifier",
+              worker_payments = "127.0.0.1:12111";
+  std::int64_t worker_sweep_ms = 60'000, worker_lease_ms = 90'000, worker_give_up_ms = 60'000,
+               worker_payments_timeout_ms = 10'000, worker_stale_ms = 30'000;
+  bool worker_poll_intake = true, worker_event_log = false;
+  auto* worker = app.add_subcommand("worker", "Run worker roles (saga, sweeper) on their own");
+  worker->add_option("--roles", worker_roles, "Comma-separated: saga,sweeper,relay,notifier")
+      ->capture_default_str();
+  worker->add_option("--redis", worker_redis, "Redis host:port")->capture_default_str();
+  worker->add_option("--pg", worker_cfg.pg_conninfo, "PostgreSQL connection string")->required();
+  worker->add_option("--payments", worker_payments, "Payment provider host:port (plain HTTP)")
+      ->capture_default_str();
+  worker->add_option("--payments-key", worker_cfg.payments_secret_key)->capture_default_str();
+  worker->add_option("--payments-timeout-ms", worker_payments_timeout_ms)->capture_default_str();
+  worker->add_option("--saga-concurrency", worker_cfg.saga_concurrency)->capture_default_str();
+  worker->add_option("--threads", worker_cfg.threads)->capture_default_str();
+  worker->add_option("--sweep-interval-ms", worker_sweep_ms)->capture_default_str();
+  worker->add_option("--sweep-batch", worker_cfg.sweep_batch)->capture_default_str();
+  worker->add_option("--lease-ms", worker_lease_ms, "How long a claimed saga is protected")
+      ->capture_default_str();
+  worker->add_option("--retry-give-up-ms", worker_give_up_ms)->capture_default_str();
+  worker->add_option("--stale-paying-after-ms", worker_stale_ms)->capture_default_str();
+  worker
+      ->add_flag("--poll-intake,!--no-poll-intake", worker_poll_intake,
+                 "Pick up every PAYING reservation by polling (no event log)")
+      ->capture_default_str();
+  worker->add_flag("--event-log", worker_event_log,
+                   "Consume payment.requested from the event log (Redis Streams), group saga");
+
+  fs::app::EventWorkersConfig event_cfg;
+  add_event_worker_options(*worker, event_cfg);
+  add_event_worker_options(*up, event_cfg);
+
+  std::int64_t up_pay_latency_min = 50, up_pay_latency_max = 300;
+  up->add_option("--payments-latency-min-ms", up_pay_latency_min)->capture_default_str();
+  up->add_option("--payments-latency-max-ms", up_pay_latency_max)->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
@@ -197,6 +253,54 @@ int main(int argc, char** argv) {
   }
 
   sigset_t signals = block_termination_signals();
+
+  if (*worker) {
+    std::string err;
+    event_cfg.roles = fs::app::take_event_roles(worker_roles);
+    if (!worker_roles.empty()) worker_cfg.roles = fs::app::parse_roles(worker_roles, &err);
+    if (worker_cfg.roles.empty() && (event_cfg.roles.empty() || !err.empty())) {
+      std::cerr << (err.empty() ? std::string("no role given") : err) << "\n";
+      return 2;
+    }
+    auto rc = worker_redis.rfind(':');
+    worker_cfg.redis_host = worker_redis.substr(0, rc);
+    worker_cfg.redis_port = static_cast<std::uint16_t>(std::stoi(worker_redis.substr(rc + 1)));
+    auto pc = worker_payments.rfind(':');
+    worker_cfg.payments_host = worker_payments.substr(0, pc);
+    worker_cfg.payments_port =
+        static_cast<std::uint16_t>(std::stoi(worker_payments.substr(pc + 1)));
+    worker_cfg.payments_timeout = std::chrono::milliseconds{worker_payments_timeout_ms};
+    worker_cfg.sweep_interval = std::chrono::milliseconds{worker_sweep_ms};
+    worker_cfg.lease = std::chrono::milliseconds{worker_lease_ms};
+    worker_cfg.retry.give_up_after = std::chrono::milliseconds{worker_give_up_ms};
+    worker_cfg.stale_paying_after = std::chrono::milliseconds{worker_stale_ms};
+    worker_cfg.poll_intake = worker_poll_intake;
+    if (const char* k = std::getenv("FLASHSALE_SAGA_KILL_AT"); k && *k) worker_cfg.kill_at = k;
+    if (worker_event_log) worker_cfg.event_log = fs::app::redis_streams_event_log(worker_cfg);
+    event_cfg.redis_host = worker_cfg.redis_host;
+    event_cfg.redis_port = worker_cfg.redis_port;
+    event_cfg.pg_conninfo = worker_cfg.pg_conninfo;
+    try {
+      std::unique_ptr<fs::app::BackgroundWorkers> workers;
+      if (!worker_cfg.roles.empty()) {
+        workers = std::make_unique<fs::app::BackgroundWorkers>(worker_cfg);
+        workers->start();
+      }
+      fs::app::EventWorkers event_workers(event_cfg);
+      event_workers.start();
+      std::string running = worker_roles;
+      for (const auto& r : event_cfg.roles) running += (running.empty() ? "" : ",") + r;
+      spdlog::info("flashsale worker running (roles: {})", running);
+      int sig = wait_for_termination(signals);
+      spdlog::info("signal {}: stopping", sig);
+      event_workers.stop();
+      if (workers) workers->stop();
+    } catch (const std::exception& e) {
+      spdlog::error("{}", e.what());
+      return 1;
+    }
+    return 0;
+  }
 
   if (*serve) {
     serve_cfg.jwt_secret = secret_from_env_or(serve_cfg.jwt_secret);
@@ -253,8 +357,29 @@ int main(int argc, char** argv) {
   if (generated_secret) up_cfg.jwt_secret = fs::SecureRandom::instance().hex(32);
   int rc = 0;
   try {
+    // The payment simulator and the workers (saga, sweeper) run in this process.
+    fs::IoRuntime sim_runtime(1);
+    sim_runtime.start();
+    fs::payments_sim::PaymentSimulatorOptions up_sim;
+    up_sim.latency_min = std::chrono::milliseconds{up_pay_latency_min};
+    up_sim.latency_max = std::chrono::milliseconds{up_pay_latency_max};
+    fs::payments_sim::PaymentSimulator simulator(sim_runtime, up_sim);
+    simulator.start();
+    spdlog::info("payment simulator on 127.0.0.1:{}", simulator.port());
     fs::app::FlashsaleService service(up_cfg);
     service.start();
+    fs::app::WorkersConfig wc;
+    wc.redis_port = up_cfg.redis_port;
+    wc.pg_conninfo = up_cfg.pg_conninfo;
+    wc.payments_port = simulator.port();
+    wc.sweep_interval = std::chrono::seconds{1};
+    fs::app::BackgroundWorkers workers(wc);
+    workers.start();
+    event_cfg.roles = {"relay", "notifier"};  // the outbox relay and notifications, in-process
+    event_cfg.redis_port = up_cfg.redis_port;
+    event_cfg.pg_conninfo = up_cfg.pg_conninfo;
+    fs::app::EventWorkers event_workers(event_cfg, &service.registry());
+    event_workers.start();
     if (!fs::app::wait_until_ready(service.port(), "/readyz", std::chrono::seconds{30})) {
       spdlog::error("the service did not become ready");
       return 1;
@@ -271,6 +396,7 @@ int main(int argc, char** argv) {
       c.users = demo_users;
       c.stock = demo_stock;
       c.connections = demo_connections;
+      c.reservation_ttl_seconds = 15;  // the shoppers who never pay expire soon
       c.forwarded_ips = true;  // one client IP per user, as the gateway trusts loopback here
       c.bots = demo_bots;
       std::cout << "demo: " << demo_users << " users race for " << demo_stock << " units of '"
@@ -283,6 +409,19 @@ int main(int argc, char** argv) {
       } else {
         std::cout << fs::crowd::format_report(*report, false) << std::flush;
         if (!report->invariants.ok) rc = 3;
+        // Checkout: 3 of 5 winners pay, 1 of 5 is declined, 1 of 5 never pays (expires).
+        const auto sent = workers.demo_checkout(c.product_id);
+        std::cout << "demo checkout: " << sent << " winners pay (1 in 4 declined), the rest "
+                  << "expire after " << c.reservation_ttl_seconds << " s\n"
+                  << std::flush;
+        auto o = workers.wait_settled(c.product_id, std::chrono::seconds{60});
+        std::cout << "demo outcome: paid " << o.paid << " (orders " << o.orders << "), failed "
+                  << o.failed << ", expired " << o.expired << ", pending " << o.pending
+                  << ", paying " << o.paying << "; available " << o.available << " of "
+                  << o.stock_total << ": conservation "
+                  << (o.conserved() && o.orders == o.paid ? "OK" : "VIOLATED") << "\n"
+                  << std::flush;
+        if (!o.conserved() || o.orders != o.paid) rc = 3;
       }
     }
     if (!exit_after_demo) {
@@ -290,7 +429,11 @@ int main(int argc, char** argv) {
       wait_for_termination(signals);
     }
     spdlog::info("stopping");
+    event_workers.stop();
+    workers.stop();
     service.stop();
+    simulator.stop();
+    sim_runtime.stop();
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     rc = 1;

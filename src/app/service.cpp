@@ -29,7 +29,9 @@
 #include "metrics/gateway_metrics.hpp"
 #include "metrics/http_metrics.hpp"
 #include "metrics/metrics_registry.hpp"
+#include "metrics/notification_metrics.hpp"
 #include "metrics/reservation_metrics.hpp"
+#include "notifications/notification_feed.hpp"
 #include "postgres/database_impl.hpp"
 #include "redis/redis_client_impl.hpp"
 #include "reservation/hold_resolver.hpp"
@@ -37,6 +39,7 @@
 #include "reservation/reservation_service.hpp"
 #include "reservation/reservation_store.hpp"
 #include "runtime/io_runtime.hpp"
+#include "saga/saga_store.hpp"
 
 namespace fs::app {
 namespace asio = boost::asio;
@@ -60,6 +63,8 @@ struct Worker {
   std::unique_ptr<reservation::HoldResolver> holds;
   std::unique_ptr<reservation::IdempotencyStore> idempotency;
   std::unique_ptr<reservation::ReservationService> service;
+  std::unique_ptr<saga::SagaStore> saga;
+  std::unique_ptr<notifications::NotificationFeed> feed;  // GET /v1/events
 };
 
 struct FlashsaleService::Impl {
@@ -69,6 +74,7 @@ struct FlashsaleService::Impl {
         backend_metrics(registry),
         reservation_metrics(registry),
         gateway_metrics(registry),
+        notification_metrics(registry),
         catalog(SystemClock::instance()),
         jwt(cfg.jwt_secret, SystemClock::instance()),
         runtime(cfg.threads ? cfg.threads : 1) {}
@@ -79,6 +85,7 @@ struct FlashsaleService::Impl {
   metrics::BackendMetrics backend_metrics;
   metrics::ReservationMetrics reservation_metrics;
   metrics::GatewayMetrics gateway_metrics;
+  metrics::NotificationMetrics notification_metrics;
   catalog::ProductCatalog catalog;
   inventory::StockView stock_view;
   auth::JwtVerifier jwt;
@@ -120,7 +127,7 @@ void FlashsaleService::Impl::build_worker(std::size_t i) {
   w->products = std::make_unique<catalog::ProductStore>(*w->db);
   w->stock = std::make_unique<inventory::StockShards>(*w->redis);
   w->store = std::make_unique<reservation::ReservationStore>(ex, *w->db, backend_metrics,
-                                                             cfg.pg_connections_per_thread);
+                                                             cfg.insert_batches_per_thread);
   w->holds = std::make_unique<reservation::HoldResolver>(
       ex, *w->store, *w->stock, stock_view, SystemClock::instance(), reservation_metrics);
   w->idempotency = std::make_unique<reservation::IdempotencyStore>(*w->redis);
@@ -128,9 +135,14 @@ void FlashsaleService::Impl::build_worker(std::size_t i) {
       std::make_unique<reservation::ReservationService>(reservation::ReservationServiceDeps{
           catalog, *w->products, *w->stock, stock_view, *w->store, *w->holds,
           SystemClock::instance(), SecureRandom::instance(), reservation_metrics});
+  w->feed = std::make_unique<notifications::NotificationFeed>(*w->redis,
+                                                              notifications::FeedConfig{});
   api::WorkerServices ws;
   ws.reservations = w->service.get();
+  ws.notifications = w->feed.get();
   ws.idempotency = w->idempotency.get();
+  w->saga = std::make_unique<saga::SagaStore>(*w->db);
+  ws.saga = w->saga.get();
   Worker* raw = w.get();
   ws.ready = [raw]() -> asio::awaitable<bool> {
     std::vector<std::string> ping{"PING"};
@@ -218,6 +230,7 @@ void FlashsaleService::start() {
   d.deps.jwt = &d.jwt;
   d.deps.registry = &d.registry;
   d.deps.reservation_metrics = &d.reservation_metrics;
+  d.deps.notification_metrics = &d.notification_metrics;
   d.deps.clock = &SystemClock::instance();
   d.deps.gateway = d.gateway.get();
   d.router = api::build_router(d.deps);
@@ -239,6 +252,8 @@ void FlashsaleService::start() {
   d.start_loop(d.cfg.hold_sweep_interval, [&d](Worker& w) { return d.sweep_holds(w); });
   d.started = true;
 }
+
+metrics::MetricsRegistry& FlashsaleService::registry() { return impl_->registry; }
 
 std::uint16_t FlashsaleService::port() const { return impl_->server ? impl_->server->port() : 0; }
 

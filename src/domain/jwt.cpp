@@ -6,6 +6,7 @@
 #include <openssl/params.h>
 
 #include <array>
+#include <atomic>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -13,6 +14,7 @@
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
+#include <vector>
 
 namespace fs::auth {
 namespace {
@@ -160,6 +162,53 @@ class ThreadHmac {
 
 Error reject(const char* reason) { return Error{Errc::unauthorized, reason}; }
 
+// Tokens this thread verified recently, keyed by their exact bytes: a shopper clicking "Buy"
+// again sends the same token, and its HMAC and claims need not be recomputed. Direct-mapped and
+// bounded (a colliding token replaces the entry). Only fully verified tokens enter; a hit still
+// re-checks `exp` against the clock (and `nbf` was already in the past when it entered). The
+// comparison is constant-time, so timing tells nothing about the bytes of a cached token.
+class VerifiedTokens {
+ public:
+  static constexpr std::size_t kSlots = 4096;
+
+  const Claims* find(std::uint64_t verifier, std::string_view token) {
+    const std::size_t h = hash(token);
+    Slot& s = slots_[h % kSlots];
+    // The full hash first: a slot held by another token is passed over without a compare.
+    if (s.verifier != verifier || s.hash != h || s.token.size() != token.size() ||
+        CRYPTO_memcmp(s.token.data(), token.data(), token.size()) != 0)
+      return nullptr;
+    return &s.claims;
+  }
+  void put(std::uint64_t verifier, std::string_view token, const Claims& claims) {
+    const std::size_t h = hash(token);
+    Slot& s = slots_[h % kSlots];
+    s.verifier = verifier;
+    s.hash = h;
+    s.token.assign(token.data(), token.size());
+    s.claims = claims;
+  }
+  static VerifiedTokens& local() {
+    thread_local VerifiedTokens cache;
+    return cache;
+  }
+
+ private:
+  struct Slot {
+    std::uint64_t verifier = 0;  // 0: empty
+    std::size_t hash = 0;
+    std::string token;
+    Claims claims;
+  };
+  static std::size_t hash(std::string_view token) { return std::hash<std::string_view>{}(token); }
+  std::vector<Slot> slots_ = std::vector<Slot>(kSlots);
+};
+
+std::uint64_t next_verifier_id() {
+  static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 // JWT numbers are NumericDate; we only accept whole seconds (what we sign) in int64 range.
 std::optional<std::int64_t> as_integer(const json::value& v) {
   if (v.is_int64()) return v.get_int64();
@@ -228,9 +277,25 @@ std::string sign_jwt(const Claims& claims, std::string_view secret) {
 }
 
 JwtVerifier::JwtVerifier(std::string secret, const Clock& clock)
-    : secret_(std::move(secret)), clock_(clock) {}
+    : secret_(std::move(secret)), clock_(clock), id_(next_verifier_id()) {}
 
 Result<Claims> JwtVerifier::verify(std::string_view token) const {
+  if (!secret_.empty() && !token.empty() && token.size() <= kMaxTokenBytes) {
+    auto& cache = VerifiedTokens::local();
+    if (const Claims* hit = cache.find(id_, token)) {
+      const std::int64_t now =
+          std::chrono::duration_cast<std::chrono::seconds>(clock_.now().time_since_epoch()).count();
+      if (hit->exp <= now) return reject("token expired");
+      return *hit;
+    }
+    auto verified = verify_uncached(token);
+    if (verified) cache.put(id_, token, *verified);
+    return verified;
+  }
+  return verify_uncached(token);
+}
+
+Result<Claims> JwtVerifier::verify_uncached(std::string_view token) const {
   // An empty secret would make every token forgeable; a misconfigured server accepts nobody.
   if (secret_.empty()) return reject("authentication is not configured");
   if (token.empty()) return reject("missing token");
@@ -251,8 +316,9 @@ Result<Claims> JwtVerifier::verify(std::string_view token) const {
   // Parse results live in this buffer, so json::parse does not allocate either.
   std::array<unsigned char, 8192> arena;
 
-  // The header first: it decides which algorithm we would even consider.
-  {
+  // The header first: it decides which algorithm we would even consider. Every token we sign
+  // carries the same header, known to pass check_header; anything else is decoded and checked.
+  if (header_b64 != kSignedHeader) {
     const auto n = base64url_decode(header_b64, decoded.data(), decoded.size());
     if (n < 0) return reject("malformed token encoding");
     json::monotonic_resource mr(arena.data(), arena.size());

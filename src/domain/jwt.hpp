@@ -27,13 +27,17 @@ class JwtVerifier {
  public:
   JwtVerifier(std::string secret, const Clock& clock);
   // Errors are Errc::unauthorized with a short reason (never echoing the token or secret).
+  // Recently verified tokens are remembered per thread (exact bytes; `exp` re-checked).
   Result<Claims> verify(std::string_view token) const;
   // Parses "Bearer <token>" from an Authorization header value, then verify().
   Result<Claims> verify_bearer(std::string_view authorization_header) const;
 
  private:
+  Result<Claims> verify_uncached(std::string_view token) const;
+
   std::string secret_;
   const Clock& clock_;
+  std::uint64_t id_;  // tells this verifier's cached tokens from another's
 };
 
 }  // namespace fs::auth

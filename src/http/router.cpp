@@ -1,10 +1,15 @@
 #include "http/router.hpp"
 
 #include <algorithm>
+#include <boost/container/small_vector.hpp>
+#include <span>
 #include <string_view>
 
 namespace fs::http {
 namespace {
+
+// A request path's segments; on the stack for every route we serve (no allocation per request).
+using PathSegments = boost::container::small_vector<std::string_view, 8>;
 
 // "/a/b/" → {"a", "b", ""}: a trailing slash is a distinct (empty) segment, so "/v1/x/" does
 // not silently match "/v1/x".
@@ -25,7 +30,7 @@ bool is_param(std::string_view segment) {
 
 // Parameters match any non-empty segment; literals match exactly.
 bool segments_match(const std::vector<std::string>& pattern,
-                    const std::vector<std::string_view>& path) {
+                    std::span<const std::string_view> path) {
   if (pattern.size() != path.size()) return false;
   for (std::size_t i = 0; i < pattern.size(); ++i) {
     if (is_param(pattern[i])) {
@@ -47,7 +52,7 @@ void Router::add(std::string method, std::string pattern, Handler handler) {
 
 const Router::Route* Router::match(Request& request, bool& path_matched) const {
   path_matched = false;
-  std::vector<std::string_view> path;
+  PathSegments path;
   split_path(request.path, path);
   for (const auto& route : routes_) {
     if (!segments_match(route.segments, path)) continue;
@@ -69,7 +74,7 @@ boost::asio::awaitable<Response> Router::dispatch(Request& request) const {
   if (const Route* route = match(request, path_matched)) co_return co_await route->handler(request);
   if (!path_matched) co_return Response::error(404, "not_found", "no such endpoint");
 
-  std::vector<std::string_view> path;
+  PathSegments path;
   split_path(request.path, path);
   std::vector<std::string_view> methods;
   for (const auto& route : routes_) {
@@ -91,7 +96,7 @@ boost::asio::awaitable<Response> Router::dispatch(Request& request) const {
 // A route whose path matches, preferring the one with the request's method, so that 405s are
 // labelled by their endpoint too; label cardinality stays bounded by the route table.
 std::string_view Router::route_of(const Request& request) const {
-  std::vector<std::string_view> path;
+  PathSegments path;
   split_path(request.path, path);
   const Route* path_only = nullptr;
   for (const auto& route : routes_) {

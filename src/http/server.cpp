@@ -23,6 +23,7 @@
 #include <cassert>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <condition_variable>
 #include <limits>
 #include <list>
@@ -153,9 +154,15 @@ bool split_target(std::string_view target, Request& req) {
   auto url = boost::urls::parse_origin_form(target);
   if (!url) url = boost::urls::parse_absolute_uri(target);
   if (!url) return false;
-  req.path = url->path();
+  // Assigned into the reused strings; only a path with escapes needs decoding.
+  const auto encoded_path = url->encoded_path();
+  if (encoded_path.find('%') == std::string_view::npos)
+    req.path.assign(encoded_path.data(), encoded_path.size());
+  else
+    req.path = url->path();
   if (req.path.empty()) req.path = "/";
-  req.query = std::string(url->encoded_query());
+  const auto query = url->encoded_query();
+  req.query.assign(query.data(), query.size());
   return true;
 }
 
@@ -183,20 +190,57 @@ void copy_head(const Response& res, bhttp::response<Body>& msg) {
     if (!reserved_header(h.name)) msg.insert(h.name, h.value);
 }
 
-asio::awaitable<bool> write_response(beast::tcp_stream& stream, unsigned version, Response& res,
-                                     bool keep_alive, std::chrono::milliseconds timeout) {
-  bhttp::response<bhttp::string_body> msg;
-  msg.version(version);
-  copy_head(res, msg);
+void append_number(std::string& out, std::uint64_t n) {
+  char digits[24];
+  auto [end, errc] = std::to_chars(digits, digits + sizeof digits, n);
+  (void)errc;
+  out.append(digits, end);
+}
+
+// The response head, written by hand into a buffer the connection reuses: Beast's message and
+// serializer allocated every field on every response. Same bytes as Beast wrote for a
+// string_body response after keep_alive() and prepare_payload(): status line with Beast's
+// reason phrase, Content-Type, the handler's headers, Connection, Content-Length.
+void build_head(std::string& out, unsigned version, const Response& res, bool keep_alive,
+                std::size_t content_length) {
+  const unsigned status = checked_status(res.status);
+  out.clear();
+  out.append("HTTP/");
+  out.push_back(static_cast<char>('0' + version / 10 % 10));
+  out.push_back('.');
+  out.push_back(static_cast<char>('0' + version % 10));
+  out.push_back(' ');
+  append_number(out, status);
+  out.push_back(' ');
+  const auto reason = bhttp::obsolete_reason(bhttp::int_to_status(status));
+  out.append(reason.data(), reason.size());
+  out.append("\r\n");
+  if (!res.content_type.empty())
+    out.append("Content-Type: ").append(res.content_type).append("\r\n");
+  for (const auto& h : res.headers) {
+    if (reserved_header(h.name)) continue;
+    out.append(h.name).append(": ").append(h.value).append("\r\n");
+  }
+  if (version >= 11 && !keep_alive) out.append("Connection: close\r\n");
+  if (version < 11 && keep_alive) out.append("Connection: keep-alive\r\n");
+  out.append("Content-Length: ");
+  append_number(out, content_length);
+  out.append("\r\n\r\n");
+}
+
+// `head` is the connection's reusable buffer for the response head.
+asio::awaitable<bool> write_response(beast::tcp_stream& stream, std::string& head, unsigned version,
+                                     const Response& res, bool keep_alive,
+                                     std::chrono::milliseconds timeout) {
   const unsigned status = checked_status(res.status);
   const bool bodyless = status / 100 == 1 || status == 204 || status == 304;
-  if (!bodyless) msg.body() = std::move(res.body);
-  msg.keep_alive(keep_alive);
-  msg.prepare_payload();
+  const std::size_t length = bodyless ? 0 : res.body.size();
+  build_head(head, version, res, keep_alive, length);
+  const std::array<asio::const_buffer, 2> buffers{asio::buffer(head),
+                                                  asio::buffer(res.body.data(), length)};
   stream.expires_after(timeout);
-  auto [ec, written] = co_await bhttp::async_write(stream, msg, kTuple);
+  auto [ec, written] = co_await asio::async_write(stream, buffers, kTuple);
   (void)written;
-  if (!bodyless) res.body = std::move(msg.body());  // the observer still sees the response
   co_return !ec;
 }
 
@@ -232,9 +276,8 @@ asio::awaitable<void> watch_peer(std::shared_ptr<Session> s) {
 // kernel buffer for the next read), after which the watch stops.
 class SessionDisconnectWatch final : public DisconnectWatch {
  public:
-  SessionDisconnectWatch(const std::shared_ptr<Session>& s, beast::flat_buffer& buffer,
-                         bhttp::request<bhttp::string_body>& parsed)
-      : s_(s), buffer_(buffer), parsed_(parsed) {}
+  SessionDisconnectWatch(const std::shared_ptr<Session>& s, beast::flat_buffer& buffer)
+      : s_(s), buffer_(buffer) {}
   SessionDisconnectWatch(const SessionDisconnectWatch&) = delete;
   SessionDisconnectWatch& operator=(const SessionDisconnectWatch&) = delete;
   ~SessionDisconnectWatch() override { finish(); }
@@ -242,10 +285,9 @@ class SessionDisconnectWatch final : public DisconnectWatch {
   void notify_on_disconnect(std::function<void()> on_gone) override {
     if (!state_) {
       // A parked request may wait long: give back the read buffer (4 KiB or more) unless it
-      // holds a pipelined request, and the parser's copy of the headers (the handler has its
-      // own in Request; nothing reads the parsed message after the handler).
+      // holds a pipelined request. (Requests are parsed straight into the reused Request, so
+      // there is no second copy of the headers to drop.)
       if (buffer_.size() == 0) buffer_.shrink_to_fit();
-      parsed_ = {};
       state_ = std::make_shared<State>();
       state_->on_gone = std::move(on_gone);
       asio::co_spawn(s_->stream.socket().get_executor(), watch(s_, state_), asio::detached);
@@ -289,7 +331,6 @@ class SessionDisconnectWatch final : public DisconnectWatch {
 
   const std::shared_ptr<Session>& s_;
   beast::flat_buffer& buffer_;
-  bhttp::request<bhttp::string_body>& parsed_;
   std::shared_ptr<State> state_;
 };
 
@@ -358,6 +399,72 @@ asio::awaitable<void> stream_response(Core& core, Shard& shard, std::shared_ptr<
   }
 }
 
+// Parses a request straight into the connection's Request, which is reused from one request
+// to the next: once its strings and header vector have grown to the connection's usual request,
+// reading a request allocates nothing (Beast's request_parser allocated the method, the target
+// and every field, and the body was copied out of it).
+class RequestParser final : public bhttp::basic_parser<true> {
+ public:
+  explicit RequestParser(Request& req) : req_(req) {
+    req_.method.clear();
+    req_.target.clear();
+    req_.path.clear();
+    req_.query.clear();
+    req_.body.clear();
+    req_.path_params.clear();
+  }
+  unsigned version() const { return version_; }
+  bool expects_continue() const { return expect_continue_; }
+  // After an error the fields read so far are not the request's.
+  void forget_fields() { req_.headers.clear(); }
+
+ private:
+  void on_request_impl(bhttp::verb, beast::string_view method, beast::string_view target,
+                       int version, beast::error_code&) override {
+    req_.method.assign(method.data(), method.size());
+    req_.target.assign(target.data(), target.size());
+    version_ = static_cast<unsigned>(version);
+  }
+  void on_response_impl(int, beast::string_view, int, beast::error_code&) override {}
+  void on_field_impl(bhttp::field f, beast::string_view name, beast::string_view value,
+                     beast::error_code&) override {
+    if (f == bhttp::field::expect && !seen_expect_) {
+      seen_expect_ = true;
+      expect_continue_ = iequals(value, "100-continue");
+    }
+    auto& headers = req_.headers;
+    if (fields_ == headers.size()) headers.emplace_back();
+    Header& h = headers[fields_++];
+    h.name.resize(name.size());
+    std::transform(name.begin(), name.end(), h.name.begin(), [](char c) {
+      return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;  // names are ASCII
+    });
+    h.value.assign(value.data(), value.size());
+  }
+  void on_header_impl(beast::error_code&) override { req_.headers.resize(fields_); }
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length,
+                         beast::error_code&) override {
+    if (length) req_.body.reserve(static_cast<std::size_t>(*length));  // within body_limit
+  }
+  std::size_t on_body_impl(beast::string_view body, beast::error_code&) override {
+    req_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body,
+                                 beast::error_code&) override {
+    req_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(beast::error_code&) override {}
+
+  Request& req_;
+  std::size_t fields_ = 0;
+  unsigned version_ = 11;
+  bool seen_expect_ = false;
+  bool expect_continue_ = false;
+};
+
 void observe(Core& core, const Request& req, const Response& res, Clock::time_point started) {
   if (core.observer) core.observer->on_request(req, res, Clock::now() - started);
 }
@@ -365,11 +472,15 @@ void observe(Core& core, const Request& req, const Response& res, Clock::time_po
 asio::awaitable<void> serve_requests(Core& core, Shard& shard, std::shared_ptr<Session> s) {
   const ServerConfig& cfg = core.config;
   beast::flat_buffer buffer;
-  std::string remote_ip;
+  // Reused by every request of this connection (see RequestParser): steady-state requests
+  // allocate neither their fields nor their response head.
+  Request req;
+  std::string head;
+  req.worker = shard.index;
   {
     beast::error_code ec;
     auto peer = s->stream.socket().remote_endpoint(ec);
-    if (!ec) remote_ip = peer.address().to_string();
+    if (!ec) req.remote_ip = peer.address().to_string();
   }
   // A new connection gets header_timeout from accept for its whole first request; a
   // kept-alive one may idle for idle_timeout, then gets header_timeout from its first byte.
@@ -393,7 +504,7 @@ asio::awaitable<void> serve_requests(Core& core, Shard& shard, std::shared_ptr<S
     first = false;
     s->phase = Phase::busy;
 
-    bhttp::request_parser<bhttp::string_body> parser;
+    RequestParser parser(req);
     parser.header_limit(static_cast<std::uint32_t>(
         std::min<std::size_t>(cfg.header_limit, std::numeric_limits<std::uint32_t>::max())));
     parser.body_limit(cfg.body_limit);
@@ -401,7 +512,7 @@ asio::awaitable<void> serve_requests(Core& core, Shard& shard, std::shared_ptr<S
     auto [ec, n] = co_await bhttp::async_read_header(s->stream, buffer, parser, kTuple);
     (void)n;
     if (!ec && !parser.is_done()) {
-      if (iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+      if (parser.expects_continue()) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         auto [cont_ec, cont_n] = co_await asio::async_write(
             s->stream, asio::buffer(kContinue.data(), kContinue.size()), kTuple);
@@ -415,37 +526,32 @@ asio::awaitable<void> serve_requests(Core& core, Shard& shard, std::shared_ptr<S
       }
     }
 
-    Request req;
-    req.remote_ip = remote_ip;
-    req.worker = shard.index;
-    if (parser.is_header_done()) {
-      req.method = std::string(parser.get().method_string());
-      req.target = std::string(parser.get().target());
-    }
-    const unsigned version = parser.is_header_done() ? parser.get().version() : 11;
+    const unsigned version = parser.is_header_done() ? parser.version() : 11;
     auto started = Clock::now();
 
     if (ec) {
+      parser.forget_fields();
+      req.body.clear();
+      if (!parser.is_header_done()) {
+        req.method.clear();
+        req.target.clear();
+      }
       std::optional<Response> rejection = rejection_for(ec, cfg.body_limit);
       if (!rejection) co_return;
-      if (co_await write_response(s->stream, version, *rejection, false, cfg.write_timeout)) {
+      if (co_await write_response(s->stream, head, version, *rejection, false, cfg.write_timeout)) {
         observe(core, req, *rejection, started);
         co_await linger_close(*s);
       }
       co_return;
     }
 
-    auto& msg = parser.get();
-    bool keep_alive = msg.keep_alive();
-    for (const auto& field : msg)
-      req.headers.push_back(Header{lowercase(field.name_string()), std::string(field.value())});
-    req.body = std::move(msg.body());
+    bool keep_alive = parser.keep_alive();
 
     Response res;
     if (!split_target(req.target, req)) {
       res = Response::error(400, "invalid_request", "malformed request target");
     } else {
-      SessionDisconnectWatch disconnect(s, buffer, msg);
+      SessionDisconnectWatch disconnect(s, buffer);
       req.disconnect = &disconnect;
       try {
         res = co_await core.handler(req);
@@ -464,7 +570,8 @@ asio::awaitable<void> serve_requests(Core& core, Shard& shard, std::shared_ptr<S
     }
 
     keep_alive = keep_alive && !core.stopping.load() && !wants_close(res);
-    if (!co_await write_response(s->stream, version, res, keep_alive, cfg.write_timeout)) co_return;
+    if (!co_await write_response(s->stream, head, version, res, keep_alive, cfg.write_timeout))
+      co_return;
     observe(core, req, res, started);
     if (!keep_alive) {
       beast::error_code shutdown_ec;

@@ -5,6 +5,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <charconv>
 #include <string>
 #include <unordered_map>
 
@@ -40,10 +41,13 @@ void HttpMetrics::observe(std::string_view route, int status, std::string_view c
     cache.clear();
     owner = this;
   }
-  std::string key;
-  key.reserve(route.size() + code.size() + 8);
+  thread_local std::string key;  // reused: building the key allocates nothing
+  key.clear();
   key.append(route).push_back('|');
-  key.append(std::to_string(status)).push_back('|');
+  char digits[12];
+  auto [end, errc] = std::to_chars(digits, digits + sizeof digits, status);
+  (void)errc;
+  key.append(digits, end).push_back('|');
   key.append(code);
   auto it = cache.find(key);
   if (it == cache.end()) {
@@ -51,7 +55,7 @@ void HttpMetrics::observe(std::string_view route, int status, std::string_view c
                              {"status", std::to_string(status)},
                              {"code", std::string(code)}}),
              &latency_.Add({{"route", std::string(route)}}, latency_buckets())};
-    it = cache.emplace(std::move(key), s).first;
+    it = cache.emplace(key, s).first;
   }
   it->second.count->Increment();
   it->second.latency->Observe(std::chrono::duration<double>(elapsed).count());

@@ -25,11 +25,14 @@ std::int64_t to_ms(SysTime t) {
 // so concurrent batches never deadlock, and only batches that touch the same shards wait for
 // each other. A shard whose capacity would be exceeded is not locked, and its reservations are
 // not inserted (the caller then settles them one by one).
+// The same statement inserts the reservation.created event of every inserted reservation into
+// the outbox (topic and type of src/events/event_log.hpp), so a reservation and its event commit
+// together; the outbox relay publishes it.
 constexpr std::string_view kInsertBatch = R"SQL(
 WITH req AS (
   SELECT * FROM unnest($4::uuid[], $5::text[], $6::int[], $7::bigint[], $8::int[], $9::text[],
-                       $10::bigint[], $11::bigint[])
-         AS t(id, user_id, qty, amount, shard, idem, exp_ms, created_ms)
+                       $10::bigint[], $11::bigint[], $12::text[])
+         AS t(id, user_id, qty, amount, shard, idem, exp_ms, created_ms, event)
 ), need AS (
   SELECT shard, sum(qty)::bigint AS units FROM req GROUP BY shard
 ), locked AS MATERIALIZED (
@@ -42,13 +45,19 @@ WITH req AS (
   WHERE s.product_id = $1 AND s.generation = $2 AND s.shard = locked.shard
     AND s.allocated + locked.units <= s.capacity
   RETURNING s.shard
+), ins AS (
+  INSERT INTO reservations (reservation_id, product_id, generation, user_id, quantity, status,
+                            amount_cents, currency, shard, idempotency_key, expires_at, created_at)
+  SELECT req.id, $1, $2, req.user_id, req.qty, 'PENDING', req.amount, $3, req.shard, req.idem,
+         to_timestamp(req.exp_ms / 1000.0), to_timestamp(req.created_ms / 1000.0)
+  FROM req JOIN guard ON guard.shard = req.shard
+  RETURNING reservation_id
+), created AS (
+  INSERT INTO outbox (topic, event_key, event_type, payload)
+  SELECT 'reservations', ins.reservation_id::text, 'reservation.created', req.event
+  FROM ins JOIN req ON req.id = ins.reservation_id
 )
-INSERT INTO reservations (reservation_id, product_id, generation, user_id, quantity, status,
-                          amount_cents, currency, shard, idempotency_key, expires_at, created_at)
-SELECT req.id, $1, $2, req.user_id, req.qty, 'PENDING', req.amount, $3, req.shard, req.idem,
-       to_timestamp(req.exp_ms / 1000.0), to_timestamp(req.created_ms / 1000.0)
-FROM req JOIN guard ON guard.shard = req.shard
-RETURNING reservation_id
+SELECT reservation_id FROM ins
 )SQL";
 
 constexpr std::string_view kSelect =
@@ -180,7 +189,8 @@ asio::awaitable<void> ReservationStore::settle_group(std::vector<Pending*>& grou
 asio::awaitable<Result<std::unordered_set<std::string>>> ReservationStore::insert_group(
     const std::vector<Pending*>& group) {
   const Reservation& first = *group.front()->r;
-  std::vector<std::optional<std::string>> ids, users, qtys, amounts, shards, idems, exps, creates;
+  std::vector<std::optional<std::string>> ids, users, qtys, amounts, shards, idems, exps, creates,
+      events;
   for (auto* p : group) {
     const Reservation& r = *p->r;
     ids.emplace_back(r.reservation_id);
@@ -191,12 +201,13 @@ asio::awaitable<Result<std::unordered_set<std::string>>> ReservationStore::inser
     idems.emplace_back(r.idempotency_key);
     exps.emplace_back(std::to_string(to_ms(r.expires_at)));
     creates.emplace_back(std::to_string(to_ms(r.created_at)));
+    events.emplace_back(reservation_json(r));  // the reservation.created payload
   }
   std::vector<pg::Param> params{
       first.product_id,          std::to_string(first.generation), first.currency,
       pg_array_literal(ids),     pg_array_literal(users),          pg_array_literal(qtys),
       pg_array_literal(amounts), pg_array_literal(shards),         pg_array_literal(idems),
-      pg_array_literal(exps),    pg_array_literal(creates)};
+      pg_array_literal(exps),    pg_array_literal(creates),        pg_array_literal(events)};
   auto start = std::chrono::steady_clock::now();
   auto rows = co_await db_.query(kInsertBatch, std::move(params));
   metrics_.observe("postgres", "insert_reservations", std::chrono::steady_clock::now() - start,

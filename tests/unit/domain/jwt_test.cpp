@@ -5,6 +5,7 @@
 #include <openssl/hmac.h>
 
 #include <chrono>
+#include <memory>
 #include <string>
 
 #include "common/clock.hpp"
@@ -305,6 +306,20 @@ TEST_F(JwtTest, VerifiersWithDifferentSecretsOnOneThread) {
     EXPECT_FALSE(verifier_.verify(theirs).ok());
     EXPECT_TRUE(other.verify(theirs).ok());
     EXPECT_FALSE(other.verify(mine).ok());
+  }
+}
+
+TEST_F(JwtTest, CachedTokensDoNotOutliveTheirVerifier) {
+  // Verified tokens are cached per thread; a later verifier with another secret (even at the
+  // same address) must verify from scratch.
+  const auto token = sign_jwt(user(), "first-secret");
+  for (int i = 0; i < 3; ++i) {
+    auto v = std::make_unique<JwtVerifier>("first-secret", clock_);
+    EXPECT_TRUE(v->verify(token).ok());
+    EXPECT_TRUE(v->verify(token).ok());
+    v.reset();
+    v = std::make_unique<JwtVerifier>("second-secret", clock_);
+    expect_unauthorized(v->verify(token), "signature");
   }
 }
 

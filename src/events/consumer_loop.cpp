@@ -1,0 +1,167 @@
+#include "events/consumer_loop.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include "metrics/event_metrics.hpp"
+
+namespace fs::events {
+namespace asio = boost::asio;
+
+namespace {
+
+asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, d);
+  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+bool is_json_object(const std::string& text) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(text, ec);
+  return !ec && v.is_object();
+}
+
+}  // namespace
+
+bool is_known_type(std::string_view type) {
+  for (const char* t : {types::reservation_created, types::payment_requested,
+                        types::payment_succeeded, types::payment_failed, types::order_confirmed,
+                        types::reservation_expired, types::payment_refunded})
+    if (type == t) return true;
+  return false;
+}
+
+std::string dead_letter_topic(const std::string& topic) { return topic + ".dlq"; }
+
+ConsumerLoop::ConsumerLoop(EventLog& log, ConsumerConfig config, DeliveryHandler handler,
+                           metrics::EventMetrics* metrics)
+    : log_(log),
+      config_(std::move(config)),
+      handler_(std::move(handler)),
+      metrics_(metrics),
+      jitter_state_(std::hash<std::string>{}(config_.consumer) | 1) {}
+
+asio::awaitable<void> ConsumerLoop::run() {
+  while (!stopping_) {
+    const bool ok = co_await poll_once();
+    if (!ok) co_await sleep_for(config_.error_backoff);
+  }
+}
+
+asio::awaitable<bool> ConsumerLoop::poll_once() {
+  if (!group_ready_) {
+    auto s = co_await log_.ensure_group(config_.topic, config_.group);
+    if (!s) {
+      spdlog::warn("consumer {}/{}: cannot create the group: {}", config_.group, config_.consumer,
+                   s.error().message);
+      co_return false;
+    }
+    group_ready_ = true;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (config_.lag_interval.count() > 0 && now >= next_lag_) {
+    next_lag_ = now + config_.lag_interval;
+    (void)co_await log_.lag(config_.topic, config_.group);  // sets the gauge
+  }
+  auto batch = co_await log_.consume(config_.topic, config_.group, config_.consumer, config_.batch,
+                                     config_.block, config_.reclaim_idle);
+  if (!batch) {
+    if (batch.error().message.find("NOGROUP") != std::string::npos) group_ready_ = false;
+    spdlog::warn("consumer {}/{}: consume failed: {}", config_.group, config_.consumer,
+                 batch.error().message);
+    co_return false;
+  }
+  for (const auto& d : *batch) co_await handle(d);
+  co_return true;
+}
+
+asio::awaitable<void> ConsumerLoop::handle(const Delivery& d) {
+  if (d.event.type.empty() || d.event.key.empty() || !is_json_object(d.event.payload)) {
+    co_await dead_letter(d, "unparseable", "missing field or payload not a JSON object");
+    co_return;
+  }
+  if (!is_known_type(d.event.type)) {
+    co_await dead_letter(d, "unknown_type", d.event.type);
+    co_return;
+  }
+  if (d.delivery_count > config_.max_deliveries) {
+    co_await dead_letter(d, "too_many_deliveries", std::to_string(d.delivery_count));
+    co_return;
+  }
+  auto backoff = config_.retry_backoff;
+  for (int attempt = 1;; ++attempt) {
+    Status s = co_await handler_(d);
+    if (s) {
+      auto a = co_await log_.ack(config_.group, d);
+      if (a) {
+        ++counts_.acked;
+        if (metrics_) metrics_->delivery(config_.topic, config_.group, "acked");
+      }
+      co_return;  // a failed ack means a redelivery: handlers are idempotent
+    }
+    if (s.code() == kPoison) {
+      co_await dead_letter(d, "poison", s.error().message);
+      co_return;
+    }
+    if (attempt >= config_.attempts || stopping_) {
+      ++counts_.left_pending;
+      spdlog::warn("consumer {}/{}: {} {} failed {} times, left for redelivery: {}", config_.group,
+                   config_.consumer, d.event.type, d.event.key, attempt, s.error().message);
+      co_return;
+    }
+    ++counts_.retried;
+    if (metrics_) metrics_->delivery(config_.topic, config_.group, "retried");
+    // splitmix-style step: jitter in [backoff/2, backoff]
+    jitter_state_ = jitter_state_ * 6364136223846793005ull + 1442695040888963407ull;
+    const auto half = backoff / 2;
+    const auto jitter = std::chrono::milliseconds(
+        half.count() > 0 ? static_cast<long long>((jitter_state_ >> 33) %
+                                                  static_cast<std::uint64_t>(half.count() + 1))
+                         : 0);
+    co_await sleep_for(half + jitter);
+    backoff *= 2;
+  }
+}
+
+asio::awaitable<bool> ConsumerLoop::dead_letter(const Delivery& d, std::string reason,
+                                                std::string detail) {
+  boost::json::object envelope;
+  envelope["reason"] = reason;
+  envelope["detail"] = detail;
+  envelope["topic"] = config_.topic;
+  envelope["group"] = config_.group;
+  envelope["partition"] = d.partition;
+  envelope["id"] = d.id;
+  envelope["delivery_count"] = d.delivery_count;
+  envelope["type"] = d.event.type;
+  envelope["key"] = d.event.key;
+  envelope["payload"] = d.event.payload;
+  Event dlq;
+  dlq.type = "dead_letter";
+  dlq.key = d.event.key.empty() ? d.id : d.event.key;
+  dlq.payload = boost::json::serialize(envelope);
+  auto published = co_await log_.publish(dead_letter_topic(config_.topic), std::move(dlq));
+  if (!published) {
+    spdlog::warn("consumer {}/{}: dead-lettering {} failed: {}", config_.group, config_.consumer,
+                 d.id, published.error().message);
+    co_return false;  // stays pending; redelivered and dead-lettered later
+  }
+  (void)co_await log_.ack(config_.group, d);
+  ++counts_.dead_lettered;
+  spdlog::warn("consumer {}/{}: dead-lettered {} ({}: {})", config_.group, config_.consumer, d.id,
+               reason, detail);
+  if (metrics_) {
+    metrics_->dead_lettered(config_.topic, config_.group, reason);
+    metrics_->delivery(config_.topic, config_.group, "dead_lettered");
+  }
+  co_return true;
+}
+
+}  // namespace fs::events

@@ -1,0 +1,120 @@
+#include "events/outbox_relay.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <charconv>
+#include <functional>
+#include <map>
+
+#include "events/event_log.hpp"
+#include "metrics/outbox_metrics.hpp"
+#include "postgres/database.hpp"
+
+namespace fs::events {
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr std::string_view kSelect =
+    "SELECT id, topic, event_key, event_type, payload, "
+    "extract(epoch from clock_timestamp() - created_at)::float8 "
+    "FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED";
+constexpr std::string_view kDelete = "DELETE FROM outbox WHERE id = ANY($1::bigint[])";
+
+asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, d);
+  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+}  // namespace
+
+OutboxRelay::OutboxRelay(pg::Database& db, EventLog& log, OutboxRelayConfig config,
+                         metrics::OutboxMetrics* metrics)
+    : db_(db), log_(log), config_(config), metrics_(metrics) {
+  if (config_.batch == 0) config_.batch = 1;
+}
+
+asio::awaitable<Result<std::size_t>> OutboxRelay::relay_once() {
+  std::size_t rows_published = 0;
+  std::chrono::nanoseconds publish_elapsed{};
+  std::function<asio::awaitable<Status>(pg::Session&)> round =
+      [this, &rows_published, &publish_elapsed](pg::Session& s) -> asio::awaitable<Status> {
+    std::vector<pg::Param> limit{std::to_string(config_.batch)};
+    auto rows = co_await s.query(kSelect, std::move(limit));
+    if (!rows) co_return std::move(rows).error();
+    if (rows->empty()) co_return Status{};
+    // Per topic, in id order (a batch is usually one topic: one pipelined round trip).
+    std::map<std::string, std::vector<Event>> by_topic;
+    std::string ids = "{";
+    std::vector<double> delays;
+    for (std::size_t i = 0; i < rows->size(); ++i) {
+      Event e;
+      e.key = std::string(rows->get(i, 2));
+      e.type = std::string(rows->get(i, 3));
+      e.payload = std::string(rows->get(i, 4));
+      by_topic[std::string(rows->get(i, 1))].push_back(std::move(e));
+      if (i) ids.push_back(',');
+      ids.append(rows->get(i, 0));
+      double age = 0;
+      auto cell = rows->get(i, 5);
+      std::from_chars(cell.data(), cell.data() + cell.size(), age);
+      delays.push_back(age);
+    }
+    ids.push_back('}');
+    const auto start = std::chrono::steady_clock::now();
+    for (auto& [topic, events] : by_topic) {
+      auto published = co_await log_.publish_batch(topic, std::move(events));
+      if (!published) co_return std::move(published).error();  // rollback: the rows stay
+    }
+    publish_elapsed = std::chrono::steady_clock::now() - start;
+    std::vector<pg::Param> del{std::move(ids)};
+    auto deleted = co_await s.query(kDelete, std::move(del));
+    if (!deleted) co_return std::move(deleted).error();
+    rows_published = rows->size();
+    if (metrics_)
+      for (double d : delays) metrics_->delay(d);
+    co_return Status{};
+  };
+  auto st = co_await db_.transaction(std::move(round));
+  if (!st) {
+    if (metrics_) metrics_->round(0, {}, to_string(st.code()));
+    co_return std::move(st).error();
+  }
+  if (metrics_) metrics_->round(rows_published, publish_elapsed, {});
+  published_ += static_cast<std::int64_t>(rows_published);
+  co_return rows_published;
+}
+
+asio::awaitable<void> OutboxRelay::run() {
+  auto backoff = config_.backoff_min;
+  auto next_backlog = std::chrono::steady_clock::now();
+  while (!stopping_) {
+    if (metrics_ && config_.backlog_interval.count() > 0 &&
+        std::chrono::steady_clock::now() >= next_backlog) {
+      next_backlog = std::chrono::steady_clock::now() + config_.backlog_interval;
+      auto n = co_await db_.query("SELECT count(*) FROM outbox");
+      if (n && !n->empty()) {
+        std::int64_t rows = 0;
+        auto cell = n->get(0, 0);
+        std::from_chars(cell.data(), cell.data() + cell.size(), rows);
+        metrics_->backlog(rows);
+      }
+    }
+    auto r = co_await relay_once();
+    if (!r) {
+      spdlog::warn("outbox relay: round failed ({}), retrying in {} ms", r.error().message,
+                   backoff.count());
+      co_await sleep_for(backoff);
+      backoff = std::min(backoff * 2, config_.backoff_max);
+      continue;
+    }
+    backoff = config_.backoff_min;
+    if (*r < config_.batch) co_await sleep_for(config_.poll_interval);
+  }
+}
+
+}  // namespace fs::events

@@ -1,0 +1,194 @@
+// The notifier against a real aiosmtpd SMTP server (python3-aiosmtpd, Mailbox handler writing a
+// Maildir), real Redis and the real event log: every user-facing event becomes one push in the
+// owner's feed and one e-mail to the owner; internal events and redeliveries add nothing.
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "events/consumer_loop.hpp"
+#include "integration/events/events_test_env.hpp"
+#include "metrics/notification_metrics.hpp"
+#include "notifications/notification_feed.hpp"
+#include "notifications/notifier.hpp"
+#include "notifications/smtp_mailer.hpp"
+#include "stack/local_servers.hpp"
+#include "support/run_coroutine.hpp"
+#include "support/scratch_dir.hpp"
+
+namespace fs::notifications {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using asio::awaitable;
+using test::run_coroutine;
+namespace fsys = std::filesystem;
+
+struct Mail {
+  std::string to, rcpt, subject, body;
+};
+
+// An aiosmtpd server storing every message in <dir>/mail/new.
+struct SmtpServer {
+  SmtpServer() {
+    port = stack::free_port();
+    stack::ChildProcess::Options o;
+    o.argv = {"/usr/bin/python3",
+              "-m",
+              "aiosmtpd",
+              "-n",
+              "-l",
+              "127.0.0.1:" + std::to_string(port),
+              "-c",
+              "aiosmtpd.handlers.Mailbox",
+              (dir.path() / "mail").string()};
+    o.log_file = dir.path() / "smtpd.log";
+    auto p = stack::ChildProcess::spawn(o);
+    if (!p) throw std::runtime_error("aiosmtpd: " + p.error().message);
+    process = std::move(*p);
+    if (!test::wait_until([&] { return stack::port_accepts_connections(port); }, 15s))
+      throw std::runtime_error("aiosmtpd did not start (is python3-aiosmtpd installed?)");
+  }
+  std::vector<Mail> mails() const {
+    std::vector<Mail> out;
+    const auto inbox = dir.path() / "mail" / "new";
+    if (!fsys::exists(inbox)) return out;
+    for (const auto& f : fsys::directory_iterator(inbox)) {
+      std::ifstream in(f.path());
+      std::string line;
+      Mail m;
+      bool body = false;
+      while (std::getline(in, line)) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (body) {
+          m.body += line + "\n";
+          continue;
+        }
+        if (line.empty()) body = true;
+        if (line.rfind("To: ", 0) == 0) m.to = line.substr(4);
+        if (line.rfind("X-RcptTo: ", 0) == 0) m.rcpt = line.substr(10);
+        if (line.rfind("Subject: ", 0) == 0) m.subject = line.substr(9);
+      }
+      out.push_back(std::move(m));
+    }
+    return out;
+  }
+  test::ScratchDir dir{"flashsale-smtp"};
+  std::uint16_t port = 0;
+  std::unique_ptr<stack::ChildProcess> process;
+};
+
+awaitable<void> publish(events::EventLog& log, std::string type, std::string key,
+                        std::string payload) {
+  events::Event e{std::move(type), std::move(key), std::move(payload)};
+  auto id = co_await log.publish(events::topics::reservations, std::move(e));
+  EXPECT_TRUE(id.ok());
+}
+
+std::string view(const std::string& id, const std::string& user) {
+  return R"({"reservation_id":")" + id + R"(","user_id":")" + user + R"(","status":"PENDING"})";
+}
+
+TEST(Notifier, SendsOnePushAndOneEmailPerUserFacingEventToItsOwner) {
+  SmtpServer smtp;
+  metrics::MetricsRegistry registry;
+  metrics::NotificationMetrics metrics(registry);
+  test::LogOnThread t(test::streams_config(2));
+  FeedConfig fc;
+  fc.key_prefix = test::unique_name("notify") + ":";
+  NotificationFeed feed(*t.client, fc);
+  SmtpConfig sc;
+  sc.url = "smtp://127.0.0.1:" + std::to_string(smtp.port);
+  sc.from = "shop@flashsale.test";
+  SmtpMailer mailer(sc);
+  Notifier notifier(feed, &mailer, NotifierConfig{}, &metrics);
+  events::ConsumerConfig cc;
+  cc.group = "notifier";
+  cc.consumer = "n1";
+  cc.block = 100ms;
+  events::ConsumerLoop loop(*t.log, cc,
+                            [&](const events::Delivery& d) { return notifier.handle(d); });
+
+  run_coroutine(t.io, [&]() -> awaitable<void> {
+    co_await publish(*t.log, events::types::reservation_created, "r1", view("r1", "alice"));
+    co_await publish(*t.log, events::types::payment_requested, "r1", view("r1", "alice"));
+    co_await publish(*t.log, events::types::reservation_created, "r2", view("r2", "bob"));
+    co_await publish(*t.log, events::types::order_confirmed, "r1", view("r1", "alice"));
+    // A redelivered duplicate (the relay published it twice).
+    co_await publish(*t.log, events::types::reservation_created, "r1", view("r1", "alice"));
+  }());
+  asio::co_spawn(t.io, loop.run(), asio::detached);
+  ASSERT_TRUE(test::run_until(
+      t.io, [&] { return loop.counts().acked == 5; }, 30s))
+      << loop.counts().acked;
+  loop.stop();
+  EXPECT_EQ(loop.counts().dead_lettered, 0);
+
+  auto mails = smtp.mails();
+  ASSERT_EQ(mails.size(), 3u);
+  std::multimap<std::string, std::string> by_rcpt;
+  for (const auto& m : mails) {
+    EXPECT_EQ(m.to, "<" + m.rcpt + ">");
+    by_rcpt.emplace(m.rcpt, m.subject);
+  }
+  EXPECT_EQ(by_rcpt.count("alice@users.flashsale.test"), 2u);
+  EXPECT_EQ(by_rcpt.count("bob@users.flashsale.test"), 1u);
+  std::set<std::string> subjects;
+  for (const auto& [r, s] : by_rcpt) subjects.insert(r + " " + s);
+  EXPECT_TRUE(subjects.count("alice@users.flashsale.test Reservation received (reservation r1)"));
+  EXPECT_TRUE(subjects.count("alice@users.flashsale.test Order confirmed (reservation r1)"));
+  EXPECT_TRUE(subjects.count("bob@users.flashsale.test Reservation received (reservation r2)"));
+
+  run_coroutine(t.io, [&]() -> awaitable<void> {
+    auto alice = co_await feed.read("alice", "", 100);
+    EXPECT_TRUE(alice.ok());
+    EXPECT_EQ(alice->size(), 2u);
+    EXPECT_EQ((*alice)[0].type, events::types::reservation_created);
+    EXPECT_EQ((*alice)[1].type, events::types::order_confirmed);
+    EXPECT_EQ((*alice)[1].data, view("r1", "alice"));
+    auto bob = co_await feed.read("bob", "", 100);
+    EXPECT_EQ(bob->size(), 1u);
+  }());
+  const auto text = registry.serialize();
+  EXPECT_NE(text.find(R"(flashsale_notifications_total{channel="email",result="sent"} 3)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(R"(flashsale_notifications_total{channel="push",result="duplicate"} 1)"),
+            std::string::npos)
+      << text;
+}
+
+TEST(Notifier, AnUnreachableSmtpServerIsATransientErrorNotAPoison) {
+  test::LogOnThread t(test::streams_config(1));
+  FeedConfig fc;
+  fc.key_prefix = test::unique_name("notify") + ":";
+  NotificationFeed feed(*t.client, fc);
+  SmtpConfig sc;
+  sc.url = "smtp://127.0.0.1:" + std::to_string(stack::free_port());  // nobody listens
+  sc.timeout = 2s;
+  SmtpMailer mailer(sc);
+  Notifier notifier(feed, &mailer, NotifierConfig{});
+  events::Delivery d;
+  d.event = {events::types::payment_failed, "r9", view("r9", "carol")};
+  auto st = run_coroutine(t.io, notifier.handle(d));
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), Errc::unavailable);
+  // The push went out already and is not repeated on the retry; the e-mail is retried.
+  auto again = run_coroutine(t.io, notifier.handle(d));
+  EXPECT_EQ(again.code(), Errc::unavailable);
+  auto pushed = run_coroutine(t.io, feed.read("carol", "", 10));
+  EXPECT_EQ(pushed->size(), 1u);
+  // No user_id: poison.
+  events::Delivery bad;
+  bad.event = {events::types::payment_failed, "r10", R"({"reservation_id":"r10"})"};
+  auto poison = run_coroutine(t.io, notifier.handle(bad));
+  EXPECT_EQ(poison.code(), events::kPoison);
+}
+
+}  // namespace
+}  // namespace fs::notifications
