@@ -356,7 +356,8 @@ BackgroundWorkers::SaleOutcome BackgroundWorkers::wait_settled(const std::string
     std::vector<pg::Param> q{product_id, std::to_string(product.generation)};
     auto counts = co_await u->db->query(
         "SELECT status, coalesce(sum(quantity), 0)::bigint, "
-        "(SELECT count(*) FROM orders WHERE product_id = $1) FROM reservations "
+        "(SELECT count(*) FROM orders WHERE product_id = $1), "
+        "count(*) FILTER (WHERE stock_return_pending) FROM reservations "
         "WHERE product_id = $1 AND generation = $2 GROUP BY status",
         std::move(q));
     if (counts) {
@@ -364,6 +365,7 @@ BackgroundWorkers::SaleOutcome BackgroundWorkers::wait_settled(const std::string
         const auto st = counts->get(i, 0);
         const auto n = std::stoll(std::string(counts->get(i, 1)));
         o.orders = std::stoll(std::string(counts->get(i, 2)));
+        o.returns_pending += std::stoll(std::string(counts->get(i, 3)));
         if (st == "PENDING") o.pending = n;
         if (st == "PAYING") o.paying = n;
         if (st == "PAID") o.paid = n;
@@ -379,7 +381,8 @@ BackgroundWorkers::SaleOutcome BackgroundWorkers::wait_settled(const std::string
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     auto o = asio::co_spawn(d.runtime.context(0), read(), asio::use_future).get();
-    if ((o.pending == 0 && o.paying == 0) || std::chrono::steady_clock::now() >= deadline) return o;
+    if ((o.pending == 0 && o.paying == 0 && o.returns_pending == 0) ||
+        std::chrono::steady_clock::now() >= deadline) return o;
     std::this_thread::sleep_for(std::chrono::milliseconds{250});
   }
 }

@@ -89,10 +89,11 @@ class BackgroundWorkers {
   struct SaleOutcome {
     std::int64_t stock_total = 0, available = 0, pending = 0, paying = 0, paid = 0, failed = 0,
                  expired = 0, orders = 0;
+    std::int64_t returns_pending = 0;  // FAILED/EXPIRED rows whose units are not yet back in Redis
     bool conserved() const { return available + pending + paying + paid == stock_total; }
   };
-  // Waits until nothing of the product is PENDING or PAYING (or the timeout), then reads the
-  // ledger and Redis.
+  // Waits until the sale is at rest (nothing PENDING or PAYING, and every FAILED/EXPIRED unit
+  // back in Redis) or the timeout, then reads the ledger and Redis.
   SaleOutcome wait_settled(const std::string& product_id, std::chrono::milliseconds timeout);
 
  private:

@@ -14,8 +14,8 @@ struct redisReply;
 
 namespace fs::redis {
 
-// Appends the RESP encoding of one command to `out`. Always true (kept for callers that
-// handled a formatter failure; allocation failure throws std::bad_alloc).
+// Appends the RESP encoding of one command to `out`. Returns false only if hiredis fails to
+// allocate, in which case `out` is unchanged.
 bool append_command(std::string& out, const std::vector<std::string>& args);
 
 // A top-level error reply becomes Errc::backend_error carrying Redis' text (e.g. "NOSCRIPT ...");

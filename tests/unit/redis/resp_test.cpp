@@ -24,13 +24,6 @@ TEST(AppendCommand, ManyArgumentsUseTheHeapPath) {
   EXPECT_TRUE(out.ends_with("$2\r\n39\r\n"));
 }
 
-TEST(AppendCommand, EmptyAndLongArguments) {
-  std::string out;
-  const std::string long_arg(1234, 'x');
-  ASSERT_TRUE(append_command(out, {"SET", "", long_arg}));
-  EXPECT_EQ(out, "*3\r\n$3\r\nSET\r\n$0\r\n\r\n$1234\r\n" + long_arg + "\r\n");
-}
-
 Result<Reply> parse_one(const std::string& bytes) {
   ReplyReader reader;
   EXPECT_TRUE(reader.feed(bytes.data(), bytes.size()));
