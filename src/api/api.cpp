@@ -1,16 +1,16 @@
 #include "api/api.hpp"
 
+#include "api/events_endpoint.hpp"
 #include "api/gateway_routes.hpp"
 #include "api/payment_routes.hpp"
 #include "api/request_auth.hpp"
-#include "api/events_endpoint.hpp"
-#include "notifications/notification_feed.hpp"
 #include "domain/json_views.hpp"
 #include "domain/jwt.hpp"
 #include "domain/requests.hpp"
 #include "metrics/http_metrics.hpp"
 #include "metrics/metrics_registry.hpp"
 #include "metrics/reservation_metrics.hpp"
+#include "notifications/notification_feed.hpp"
 #include "reservation/idempotency_store.hpp"
 #include "reservation/reservation_service.hpp"
 
@@ -48,6 +48,10 @@ Response rejected(const ApiDeps& deps, std::string_view outcome, const Error& er
 // GET /v1/events: the shopper's own notifications as SSE (events_endpoint.hpp).
 Awaitable get_events(const ApiDeps& deps, Request& req) {
   auto claims = authenticate(deps, req);
+  gateway::Admission unused;
+  if (auto r =
+          co_await guard_shopper(deps, req, claims ? &*claims : nullptr, GuardLevel::edge, unused))
+    co_return std::move(*r);
   if (!claims) co_return error_response(claims.error());
   auto* feed = worker(deps, req).notifications;
   if (!feed) co_return error_response({Errc::unavailable, "notifications are not enabled"});

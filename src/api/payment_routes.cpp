@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/api.hpp"
+#include "api/gateway_routes.hpp"
 #include "domain/json_views.hpp"
 #include "domain/jwt.hpp"
 #include "domain/order.hpp"
@@ -29,6 +30,10 @@ Result<auth::Claims> bearer(const ApiDeps& deps, const Request& req) {
 
 Awaitable post_pay(const ApiDeps& deps, Request& req) {
   auto claims = bearer(deps, req);
+  gateway::Admission unused;
+  if (auto r =
+          co_await guard_shopper(deps, req, claims ? &*claims : nullptr, GuardLevel::edge, unused))
+    co_return std::move(*r);
   if (!claims) co_return error_response(claims.error());
   const auto& w = worker_of(deps, req);
   if (!w.saga) co_return error_response({Errc::unavailable, "payments are not configured"});
@@ -80,6 +85,10 @@ Awaitable post_pay(const ApiDeps& deps, Request& req) {
 
 Awaitable get_order(const ApiDeps& deps, Request& req) {
   auto claims = bearer(deps, req);
+  gateway::Admission unused;
+  if (auto r =
+          co_await guard_shopper(deps, req, claims ? &*claims : nullptr, GuardLevel::edge, unused))
+    co_return std::move(*r);
   if (!claims) co_return error_response(claims.error());
   const auto& w = worker_of(deps, req);
   if (!w.saga) co_return error_response({Errc::not_found, "unknown order"});

@@ -135,8 +135,14 @@ TEST(GatewayLayers, AdmissionQueueDrainsAtItsRateTimesOutAndRefusesPastItsLength
   // ~100 served in the first second (plus the drain while 1000 connections arrived).
   EXPECT_GE(m[201], 90);
   EXPECT_LE(m[201], 100 + static_cast<int>(seconds * 100)) << seconds << " s";
-  EXPECT_GE(m[408], 350);
-  EXPECT_GE(m[503], 250);  // 1000 arrivals, 600 places
+  // When the 1000 requests really arrived as a burst (a release build takes well under a
+  // second to send them; a sanitizer build may take many), the queue overflowed and timed out.
+  if (seconds < 2.5) {
+    EXPECT_GE(m[408], 350);
+    EXPECT_GE(m[503], 250);  // 1000 arrivals, 600 places
+  } else {
+    std::cout << "the burst took " << seconds << " s to arrive: overflow checks skipped\n";
+  }
   EXPECT_NEAR(svc.metric(R"(flashsale_gateway_rejected_total{layer="queue_timeout"})"), m[408],
               0.5);
   EXPECT_NEAR(svc.metric(R"(flashsale_gateway_rejected_total{layer="queue_full"})"), m[503], 0.5);
