@@ -248,8 +248,8 @@ TEST(SagaFlow, PaymentRacingExpiryNeverBothAndChargedMeansPaid) {
   a.start();
   b.start();
   // The middle wave is paid first, at the middle of its own expiry window, so its pays and
-  // its expiries (the sweepers run every 20 ms) race at the boundary; earlier waves are already
-  // due, later ones not yet. Timed from the database, whatever the speed of this build.
+  // its expiries (the sweepers run every 20 ms) race at the boundary. Timed from the database,
+  // whatever the speed of this build.
   const auto window = s.svc->sql(
       "SELECT (extract(epoch from min(e)) * 1000)::bigint || ' ' || "
       "(extract(epoch from max(e)) * 1000)::bigint FROM (SELECT expires_at e FROM reservations "
@@ -258,9 +258,9 @@ TEST(SagaFlow, PaymentRacingExpiryNeverBothAndChargedMeansPaid) {
   const auto lo = std::stoll(window.substr(0, window.find(' ')));
   const auto hi = std::stoll(window.substr(window.find(' ') + 1));
   std::vector<int> order;
-  for (int i = 5 * kWave; i < 6 * kWave; ++i) order.push_back(i);
-  for (int i = 0; i < kN; ++i)
-    if (i < 5 * kWave || i >= 6 * kWave) order.push_back(i);
+  // Then the later waves (still PENDING: mostly paid), then the earlier ones (already due).
+  for (int i = 5 * kWave; i < kN; ++i) order.push_back(i);
+  for (int i = 0; i < 5 * kWave; ++i) order.push_back(i);
   std::vector<Call> pays;
   for (int i : order)
     pays.push_back({"POST",
@@ -270,7 +270,16 @@ TEST(SagaFlow, PaymentRacingExpiryNeverBothAndChargedMeansPaid) {
                     {}});
   std::this_thread::sleep_until(
       std::chrono::system_clock::time_point{std::chrono::milliseconds{(lo + hi) / 2}});
+  const auto pay_start = std::chrono::system_clock::now();
   auto answers = race(s.svc->port(), pays, 32);
+  std::cout
+      << "middle wave expires in [" << lo << ", " << hi << "] ms; pays sent from "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(pay_start.time_since_epoch()).count()
+      << " for "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now() -
+                                                               pay_start)
+             .count()
+      << " ms; first answer " << answers[0].status << " " << answers[0].body << "\n";
   std::vector<http::ClientResponse> paid(kN);
   for (std::size_t k = 0; k < order.size(); ++k) paid[order[k]] = std::move(answers[k]);
   int accepted = 0, refused = 0;
