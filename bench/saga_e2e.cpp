@@ -195,6 +195,11 @@ int main(int argc, char** argv) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds{100});
   }
+  std::fprintf(stderr, "saga attempts per reservation (attempts:count): %s\n",
+               psql(sc.pg_conninfo,
+                    "SELECT string_agg(a || ':' || n, ' ') FROM (SELECT "
+                    "saga_attempts a, count(*) n FROM reservations GROUP BY 1) t")
+                   .c_str());
   std::map<std::string, std::int64_t> committed;
   auto rows =
       psql(sc.pg_conninfo,

@@ -108,6 +108,8 @@ struct BackgroundWorkers::Impl {
   void spawn(std::size_t i, std::function<asio::awaitable<void>()> body);
   asio::awaitable<void> nap(std::chrono::milliseconds d);
   asio::awaitable<void> saga_scan_loop(Unit& u);
+  asio::awaitable<void> run_saga(saga::PaymentSaga& saga, saga::SagaRecord record,
+                                 std::shared_ptr<std::size_t> in_flight);
   asio::awaitable<void> sweeper_loop(Unit& u);
   asio::awaitable<void> repair_loop(Unit& u);
 };
@@ -217,22 +219,24 @@ asio::awaitable<void> BackgroundWorkers::Impl::saga_scan_loop(Unit& u) {
     for (auto& rec : *claimed) {
       ++*in_flight;
       ++loops;
-      saga::PaymentSaga* saga = u.saga.get();
-      asio::co_spawn(
-          ex,
-          [this, saga, in_flight, r = std::move(rec)]() mutable -> asio::awaitable<void> {
-            try {
-              auto st = co_await saga->run(std::move(r));
-              if (!st) spdlog::warn("saga: {}", st.error().message);
-            } catch (const std::exception& e) {
-              spdlog::error("saga failed: {}", e.what());
-            }
-            --*in_flight;
-            --loops;
-          },
-          asio::detached);
+      // An awaitable, not a lambda with captures (GCC 12 mishandles non-trivial captures of
+      // coroutine lambdas): the arguments live in the coroutine frame.
+      asio::co_spawn(ex, run_saga(*u.saga, std::move(rec), in_flight), asio::detached);
     }
   }
+}
+
+asio::awaitable<void> BackgroundWorkers::Impl::run_saga(saga::PaymentSaga& saga,
+                                                        saga::SagaRecord record,
+                                                        std::shared_ptr<std::size_t> in_flight) {
+  try {
+    auto st = co_await saga.run(std::move(record));
+    if (!st) spdlog::warn("saga: {}", st.error().message);
+  } catch (const std::exception& e) {
+    spdlog::error("saga failed: {}", e.what());
+  }
+  --*in_flight;
+  --loops;
 }
 
 asio::awaitable<void> BackgroundWorkers::Impl::sweeper_loop(Unit& u) {

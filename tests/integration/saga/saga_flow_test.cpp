@@ -3,6 +3,7 @@
 
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "saga_test_support.hpp"
@@ -220,7 +221,7 @@ TEST(SagaFlow, ExpiryWithThreeSweepersReturnsEachUnitExactlyOnce) {
 
 TEST(SagaFlow, PaymentRacingExpiryNeverBothAndChargedMeansPaid) {
   constexpr int kN = 500;
-  auto s = new_sale(kN, /*ttl_seconds=*/2, /*shards=*/10);
+  auto s = new_sale(kN, /*ttl_seconds=*/12, /*shards=*/10);
   std::vector<Call> reserves;
   std::vector<std::string> users;
   for (int i = 0; i < kN; ++i) {
@@ -228,12 +229,18 @@ TEST(SagaFlow, PaymentRacingExpiryNeverBothAndChargedMeansPaid) {
     reserves.push_back(
         {"POST", "/v1/reservations", user_token(users.back()), reservation_body(s.product), {}});
   }
-  const auto t0 = std::chrono::steady_clock::now();
-  auto created = race(s.svc->port(), reserves, 32);
+  // Created in 10 waves 300 ms apart: the expiry instants spread over a few seconds, wider
+  // than the pay burst below.
   std::vector<std::string> ids(kN);
-  for (int i = 0; i < kN; ++i) {
-    ASSERT_EQ(created[i].status, 201) << created[i].body;
-    ids[i] = field(created[i].body, "reservation_id");
+  constexpr int kWave = kN / 10;
+  for (int w = 0; w < 10; ++w) {
+    std::vector<Call> wave(reserves.begin() + w * kWave, reserves.begin() + (w + 1) * kWave);
+    auto created = race(s.svc->port(), wave, 16);
+    for (int i = 0; i < kWave; ++i) {
+      ASSERT_EQ(created[i].status, 201) << created[i].body;
+      ids[w * kWave + i] = field(created[i].body, "reservation_id");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds{300});
   }
   auto c = workers_config(*s.svc, simulator().port());
   c.sweep_interval = std::chrono::milliseconds{20};
@@ -241,17 +248,43 @@ TEST(SagaFlow, PaymentRacingExpiryNeverBothAndChargedMeansPaid) {
   app::BackgroundWorkers a(c), b(c);
   a.start();
   b.start();
-  // Pay every reservation around its expiry: the creation window spreads the expiry instants
-  // over the pays.
-  std::this_thread::sleep_until(t0 + std::chrono::milliseconds{1900});
+  // The middle wave is paid first, from just before its own expiry instants, so its pays and
+  // its expiries (the sweepers run every 20 ms) race at the boundary. Timed from the database,
+  // whatever the speed of this build.
+  const auto window = s.svc->sql(
+      "SELECT (extract(epoch from min(e)) * 1000)::bigint || ' ' || "
+      "(extract(epoch from max(e)) * 1000)::bigint || ' ' || "
+      "(extract(epoch from percentile_disc(0.5) WITHIN GROUP (ORDER BY e)) * 1000)::bigint "
+      "FROM (SELECT expires_at e FROM reservations ORDER BY expires_at OFFSET " +
+      std::to_string(5 * kWave) + " LIMIT " + std::to_string(kWave) + ") t");
+  std::istringstream fields(window);
+  std::int64_t lo = 0, hi = 0, median = 0;
+  fields >> lo >> hi >> median;
+  std::vector<int> order;
+  // Then the later waves (still PENDING: mostly paid), then the earlier ones (already due).
+  for (int i = 5 * kWave; i < kN; ++i) order.push_back(i);
+  for (int i = 0; i < 5 * kWave; ++i) order.push_back(i);
   std::vector<Call> pays;
-  for (int i = 0; i < kN; ++i)
+  for (int i : order)
     pays.push_back({"POST",
                     "/v1/reservations/" + ids[i] + "/pay",
                     user_token(users[i]),
                     pay_body("pm_card_visa"),
                     {}});
-  auto paid = race(s.svc->port(), pays, 32);
+  std::this_thread::sleep_until(
+      std::chrono::system_clock::time_point{std::chrono::milliseconds{lo - 50}});
+  const auto pay_start = std::chrono::system_clock::now();
+  auto answers = race(s.svc->port(), pays, 32);
+  std::cout
+      << "middle wave expires in [" << lo << ", " << hi << "] ms; pays sent from "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(pay_start.time_since_epoch()).count()
+      << " for "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now() -
+                                                               pay_start)
+             .count()
+      << " ms; first answer " << answers[0].status << " " << answers[0].body << "\n";
+  std::vector<http::ClientResponse> paid(kN);
+  for (std::size_t k = 0; k < order.size(); ++k) paid[order[k]] = std::move(answers[k]);
   int accepted = 0, refused = 0;
   for (auto& r : paid) {
     if (r.status == 202)
@@ -296,6 +329,8 @@ TEST(SagaFlow, PaymentRacingExpiryNeverBothAndChargedMeansPaid) {
       EXPECT_EQ(charges, 0u) << ids[i] << " charged but " << st;  // charged => PAID or refunded
     }
   }
+  EXPECT_GT(accepted, 0);  // the race really happened: both outcomes occurred
+  EXPECT_GT(refused, 0);
   EXPECT_EQ(n_paid, accepted);  // every accepted pay ended PAID, no refused one did
   EXPECT_EQ(n_expired, refused);
   EXPECT_EQ(s.svc->sql("SELECT count(*) FROM orders"), std::to_string(n_paid));
