@@ -4,6 +4,7 @@
 
 #include "api/api.hpp"
 #include "api/gateway_routes.hpp"
+#include "api/request_auth.hpp"
 #include "domain/json_views.hpp"
 #include "domain/jwt.hpp"
 #include "domain/order.hpp"
@@ -22,14 +23,8 @@ const WorkerServices& worker_of(const ApiDeps& deps, const Request& req) {
   return deps.workers[req.worker < deps.workers.size() ? req.worker : 0];
 }
 
-Result<auth::Claims> bearer(const ApiDeps& deps, const Request& req) {
-  auto h = req.header("authorization");
-  if (h.empty()) return Error{Errc::unauthorized, "missing bearer token"};
-  return deps.jwt->verify_bearer(h);
-}
-
 Awaitable post_pay(const ApiDeps& deps, Request& req) {
-  auto claims = bearer(deps, req);
+  auto claims = authenticate(deps, req);
   gateway::Admission unused;
   if (auto r =
           co_await guard_shopper(deps, req, claims ? &*claims : nullptr, GuardLevel::edge, unused))
@@ -84,7 +79,7 @@ Awaitable post_pay(const ApiDeps& deps, Request& req) {
 }
 
 Awaitable get_order(const ApiDeps& deps, Request& req) {
-  auto claims = bearer(deps, req);
+  auto claims = authenticate(deps, req);
   gateway::Admission unused;
   if (auto r =
           co_await guard_shopper(deps, req, claims ? &*claims : nullptr, GuardLevel::edge, unused))

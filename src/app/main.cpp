@@ -15,8 +15,8 @@
 #include <filesystem>
 #include <iostream>
 
-#include "app/gateway_cli.hpp"
 #include "app/event_workers.hpp"
+#include "app/gateway_cli.hpp"
 #include "app/readiness_probe.hpp"
 #include "app/service.hpp"
 #include "app/workers.hpp"
@@ -376,6 +376,10 @@ int main(int argc, char** argv) {
     wc.payments_port = simulator.port();
     wc.sweep_interval = std::chrono::seconds{1};
     wc.registry = &service.registry();  // saga and sweeper metrics on the service's /metrics
+    // The outbox relay runs in this process too, so the saga takes payment.requested from the
+    // event log (group "saga"); the PAYING scan stays as the safety net for stale sagas.
+    wc.event_log = fs::app::redis_streams_event_log(wc);
+    wc.poll_intake = false;
     fs::app::BackgroundWorkers workers(wc);
     workers.start();
     event_cfg.roles = {"relay", "notifier"};  // the outbox relay and notifications, in-process

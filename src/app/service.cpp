@@ -135,8 +135,8 @@ void FlashsaleService::Impl::build_worker(std::size_t i) {
       std::make_unique<reservation::ReservationService>(reservation::ReservationServiceDeps{
           catalog, *w->products, *w->stock, stock_view, *w->store, *w->holds,
           SystemClock::instance(), SecureRandom::instance(), reservation_metrics});
-  w->feed = std::make_unique<notifications::NotificationFeed>(*w->redis,
-                                                              notifications::FeedConfig{});
+  w->feed =
+      std::make_unique<notifications::NotificationFeed>(*w->redis, notifications::FeedConfig{});
   api::WorkerServices ws;
   ws.reservations = w->service.get();
   ws.notifications = w->feed.get();

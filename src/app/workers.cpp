@@ -386,7 +386,8 @@ BackgroundWorkers::SaleOutcome BackgroundWorkers::wait_settled(const std::string
   for (;;) {
     auto o = asio::co_spawn(d.runtime.context(0), read(), asio::use_future).get();
     if ((o.pending == 0 && o.paying == 0 && o.returns_pending == 0) ||
-        std::chrono::steady_clock::now() >= deadline) return o;
+        std::chrono::steady_clock::now() >= deadline)
+      return o;
     std::this_thread::sleep_for(std::chrono::milliseconds{250});
   }
 }
