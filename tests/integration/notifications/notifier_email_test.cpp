@@ -5,8 +5,6 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <sstream>
 
@@ -19,6 +17,7 @@
 #include "stack/local_servers.hpp"
 #include "support/run_coroutine.hpp"
 #include "support/scratch_dir.hpp"
+#include "support/smtp_server.hpp"
 
 namespace fs::notifications {
 namespace {
@@ -27,61 +26,8 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using asio::awaitable;
 using test::run_coroutine;
-namespace fsys = std::filesystem;
 
-struct Mail {
-  std::string to, rcpt, subject, body;
-};
-
-// An aiosmtpd server storing every message in <dir>/mail/new.
-struct SmtpServer {
-  SmtpServer() {
-    port = stack::free_port();
-    stack::ChildProcess::Options o;
-    o.argv = {"/usr/bin/python3",
-              "-m",
-              "aiosmtpd",
-              "-n",
-              "-l",
-              "127.0.0.1:" + std::to_string(port),
-              "-c",
-              "aiosmtpd.handlers.Mailbox",
-              (dir.path() / "mail").string()};
-    o.log_file = dir.path() / "smtpd.log";
-    auto p = stack::ChildProcess::spawn(o);
-    if (!p) throw std::runtime_error("aiosmtpd: " + p.error().message);
-    process = std::move(*p);
-    if (!test::wait_until([&] { return stack::port_accepts_connections(port); }, 15s))
-      throw std::runtime_error("aiosmtpd did not start (is python3-aiosmtpd installed?)");
-  }
-  std::vector<Mail> mails() const {
-    std::vector<Mail> out;
-    const auto inbox = dir.path() / "mail" / "new";
-    if (!fsys::exists(inbox)) return out;
-    for (const auto& f : fsys::directory_iterator(inbox)) {
-      std::ifstream in(f.path());
-      std::string line;
-      Mail m;
-      bool body = false;
-      while (std::getline(in, line)) {
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (body) {
-          m.body += line + "\n";
-          continue;
-        }
-        if (line.empty()) body = true;
-        if (line.rfind("To: ", 0) == 0) m.to = line.substr(4);
-        if (line.rfind("X-RcptTo: ", 0) == 0) m.rcpt = line.substr(10);
-        if (line.rfind("Subject: ", 0) == 0) m.subject = line.substr(9);
-      }
-      out.push_back(std::move(m));
-    }
-    return out;
-  }
-  test::ScratchDir dir{"flashsale-smtp"};
-  std::uint16_t port = 0;
-  std::unique_ptr<stack::ChildProcess> process;
-};
+using test::SmtpServer;
 
 awaitable<void> publish(events::EventLog& log, std::string type, std::string key,
                         std::string payload) {
@@ -103,7 +49,7 @@ TEST(Notifier, SendsOnePushAndOneEmailPerUserFacingEventToItsOwner) {
   fc.key_prefix = test::unique_name("notify") + ":";
   NotificationFeed feed(*t.client, fc);
   SmtpConfig sc;
-  sc.url = "smtp://127.0.0.1:" + std::to_string(smtp.port);
+  sc.url = "smtp://127.0.0.1:" + std::to_string(smtp.port());
   sc.from = "shop@flashsale.test";
   SmtpMailer mailer(sc);
   Notifier notifier(feed, &mailer, NotifierConfig{}, &metrics);
