@@ -16,14 +16,13 @@
 #include <stdexcept>
 #include <thread>
 
+#include "app/backends.hpp"
 #include "events/consumer_loop.hpp"
 #include "metrics/event_metrics.hpp"
 #include "metrics/metrics_registry.hpp"
 #include "metrics/notification_metrics.hpp"
 #include "metrics/outbox_metrics.hpp"
 #include "notifications/notification_feed.hpp"
-#include "postgres/database_impl.hpp"
-#include "redis/redis_client_impl.hpp"
 #include "runtime/io_runtime.hpp"
 
 namespace fs::app {
@@ -35,12 +34,16 @@ namespace {
 // same name, so several instances (and the service) share them.
 
 // The outbox relay, plus the retention of the topics it feeds: every trim_interval it removes
-// what every consumer group has acknowledged (RedisStreamsEventLog::trim_acknowledged).
+// what every consumer group has acknowledged (RedisStreamsEventLog::trim_acknowledged); and
+// every lag_interval it exports the lag of the known consumer groups (a group whose workers are
+// all down has no member left to report its lag).
 class RelayRole final : public Role {
  public:
   explicit RelayRole(RoleContext& c)
       : log_(c.log),
         trim_interval_(c.config.trim_interval),
+        lag_interval_(c.config.lag_interval),
+        lag_groups_(c.config.lag_groups),
         metrics_(c.registry),
         relay_(c.db, c.log, c.config.relay, &metrics_) {}
   asio::awaitable<void> run() override {
@@ -61,10 +64,19 @@ class RelayRole final : public Role {
   asio::awaitable<void> trim_loop() {
     asio::steady_timer timer(co_await asio::this_coro::executor);
     auto next = std::chrono::steady_clock::now() + trim_interval_;
+    auto next_lag = std::chrono::steady_clock::now();
     while (!stopping_) {
       timer.expires_after(std::chrono::milliseconds{200});
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (stopping_ || std::chrono::steady_clock::now() < next) continue;
+      if (stopping_) continue;
+      if (lag_interval_.count() > 0 && std::chrono::steady_clock::now() >= next_lag) {
+        next_lag = std::chrono::steady_clock::now() + lag_interval_;
+        for (const auto& group : lag_groups_) {
+          auto lag = co_await log_.lag(std::string(events::topics::reservations), group);
+          if (!lag) spdlog::warn("event log lag of {}: {}", group, lag.error().message);
+        }
+      }
+      if (std::chrono::steady_clock::now() < next) continue;
       next = std::chrono::steady_clock::now() + trim_interval_;
       auto removed = co_await log_.trim_acknowledged(events::topics::reservations);
       if (!removed) spdlog::warn("event log trim failed: {}", removed.error().message);
@@ -73,6 +85,8 @@ class RelayRole final : public Role {
   }
   events::RedisStreamsEventLog& log_;
   std::chrono::milliseconds trim_interval_;
+  std::chrono::milliseconds lag_interval_;
+  std::vector<std::string> lag_groups_;
   bool stopping_ = false;
   bool trim_done_ = false;
   metrics::OutboxMetrics metrics_;
@@ -204,19 +218,13 @@ void EventWorkers::start() {
     // Backends are created on their own thread (they are bound to it).
     std::promise<void> built;
     asio::post(ctx, [&, raw, name, i] {
-      redis::ClientConfig rc;
-      rc.host = d.config.redis_host;
-      rc.port = d.config.redis_port;
-      rc.command_timeout = d.config.redis_timeout;
-      raw->redis = redis::make_client(ctx.get_executor(), rc);
-      pg::DatabaseConfig dc;
-      dc.conninfo = d.config.pg_conninfo;
-      dc.connections = d.config.pg_connections;
-      dc.query_timeout = d.config.pg_timeout;
-      raw->db = pg::make_database(ctx.get_executor(), dc);
+      raw->redis = connect_redis(ctx.get_executor(), d.config.redis_host, d.config.redis_port,
+                                 d.config.redis_timeout);
+      raw->db = connect_postgres(ctx.get_executor(), d.config.pg_conninfo, d.config.pg_connections,
+                                 d.config.pg_timeout);
       auto sc = d.config.streams;
-      sc.reader.host = rc.host;
-      sc.reader.port = rc.port;
+      sc.reader.host = d.config.redis_host;
+      sc.reader.port = d.config.redis_port;
       raw->metrics = std::make_unique<metrics::EventMetrics>(d.registry);
       raw->log = std::make_unique<events::RedisStreamsEventLog>(ctx.get_executor(), *raw->redis, sc,
                                                                 raw->metrics.get());

@@ -49,6 +49,10 @@ struct EventWorkersConfig {
   std::chrono::milliseconds reclaim_idle{30'000};
   // relay: how often acknowledged entries are trimmed from the reservations topic
   std::chrono::milliseconds trim_interval{60'000};
+  // relay: how often it exports the lag of these consumer groups on the reservations topic
+  // (flashsale_event_consumer_lag), so that a group's lag shows while none of its members runs
+  std::chrono::milliseconds lag_interval{5'000};
+  std::vector<std::string> lag_groups{"saga", "notifier"};
 };
 
 // What a role gets: its thread's context and backends.

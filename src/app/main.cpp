@@ -17,6 +17,7 @@
 
 #include "app/event_workers.hpp"
 #include "app/gateway_cli.hpp"
+#include "app/metrics_listener.hpp"
 #include "app/readiness_probe.hpp"
 #include "app/service.hpp"
 #include "app/workers.hpp"
@@ -24,6 +25,7 @@
 #include "common/random.hpp"
 #include "crowd/crowd.hpp"
 #include "domain/jwt.hpp"
+#include "metrics/metrics_registry.hpp"
 #include "payments_sim/payment_simulator.hpp"
 #include "runtime/io_runtime.hpp"
 #include "stack/local_servers.hpp"
@@ -187,9 +189,11 @@ int main(int argc, char** argv) {
   fs::app::WorkersConfig worker_cfg;
   std::string worker_redis = "127.0.0.1:6379", worker_roles = "saga,sweeper,relay,notifier",
               worker_payments = "127.0.0.1:12111";
-  std::int64_t worker_sweep_ms = 60'000, worker_lease_ms = 90'000, worker_give_up_ms = 60'000,
-               worker_payments_timeout_ms = 10'000, worker_stale_ms = 30'000;
+  std::int64_t worker_sweep_ms = 60'000, worker_lease_ms = 6'000, worker_give_up_ms = 60'000,
+               worker_payments_timeout_ms = 10'000, worker_stale_ms = 10'000;
   bool worker_poll_intake = true, worker_event_log = false;
+  int worker_metrics_port = -1;
+  std::string worker_metrics_address = "127.0.0.1";
   auto* worker = app.add_subcommand("worker", "Run worker roles (saga, sweeper) on their own");
   worker->add_option("--roles", worker_roles, "Comma-separated: saga,sweeper,relay,notifier")
       ->capture_default_str();
@@ -203,9 +207,16 @@ int main(int argc, char** argv) {
   worker->add_option("--threads", worker_cfg.threads)->capture_default_str();
   worker->add_option("--sweep-interval-ms", worker_sweep_ms)->capture_default_str();
   worker->add_option("--sweep-batch", worker_cfg.sweep_batch)->capture_default_str();
-  worker->add_option("--lease-ms", worker_lease_ms, "How long a claimed saga is protected")
+  worker
+      ->add_option("--lease-ms", worker_lease_ms,
+                   "How long a claimed saga is protected (renewed every third of it while it runs)")
       ->capture_default_str();
   worker->add_option("--retry-give-up-ms", worker_give_up_ms)->capture_default_str();
+  worker
+      ->add_option("--metrics-port", worker_metrics_port,
+                   "Serve GET /metrics and /healthz on this port (0: a free one; default: off)")
+      ->check(CLI::Range(0, 65535));
+  worker->add_option("--metrics-address", worker_metrics_address)->capture_default_str();
   worker->add_option("--stale-paying-after-ms", worker_stale_ms)->capture_default_str();
   worker
       ->add_flag("--poll-intake,!--no-poll-intake", worker_poll_intake,
@@ -283,18 +294,30 @@ int main(int argc, char** argv) {
     event_cfg.redis_port = worker_cfg.redis_port;
     event_cfg.pg_conninfo = worker_cfg.pg_conninfo;
     try {
+      // One registry for every role of this process, served by --metrics-port.
+      fs::metrics::MetricsRegistry registry;
+      worker_cfg.registry = &registry;
       std::unique_ptr<fs::app::BackgroundWorkers> workers;
       if (!worker_cfg.roles.empty()) {
         workers = std::make_unique<fs::app::BackgroundWorkers>(worker_cfg);
         workers->start();
       }
-      fs::app::EventWorkers event_workers(event_cfg);
+      fs::app::EventWorkers event_workers(event_cfg, &registry);
       event_workers.start();
       std::string running = worker_roles;
       for (const auto& r : event_cfg.roles) running += (running.empty() ? "" : ",") + r;
+      std::unique_ptr<fs::app::MetricsListener> listener;
+      if (worker_metrics_port >= 0) {
+        listener = std::make_unique<fs::app::MetricsListener>(
+            registry, worker_metrics_address, static_cast<std::uint16_t>(worker_metrics_port),
+            running);
+        listener->start();
+        spdlog::info("metrics: http://{}:{}/metrics", worker_metrics_address, listener->port());
+      }
       spdlog::info("flashsale worker running (roles: {})", running);
       int sig = wait_for_termination(signals);
       spdlog::info("signal {}: stopping", sig);
+      if (listener) listener->stop();
       event_workers.stop();
       if (workers) workers->stop();
     } catch (const std::exception& e) {

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "app/backends.hpp"
 #include "common/random.hpp"
 #include "domain/product.hpp"
 #include "events/event_log.hpp"
@@ -27,8 +28,6 @@
 #include "metrics/metrics_registry.hpp"
 #include "metrics/saga_metrics.hpp"
 #include "payments/stripe_client.hpp"
-#include "postgres/database_impl.hpp"
-#include "redis/redis_client_impl.hpp"
 #include "runtime/io_runtime.hpp"
 #include "saga/expiry_sweeper.hpp"
 #include "saga/payment_saga.hpp"
@@ -59,8 +58,9 @@ std::set<std::string> parse_roles(const std::string& list, std::string* error) {
 }
 
 std::function<std::unique_ptr<events::EventLog>(asio::any_io_executor, redis::Client&)>
-redis_streams_event_log(const WorkersConfig& config) {
+redis_streams_event_log(const WorkersConfig& config, std::string key_prefix) {
   events::StreamsConfig sc;
+  if (!key_prefix.empty()) sc.key_prefix = std::move(key_prefix);
   sc.reader.host = config.redis_host;
   sc.reader.port = config.redis_port;
   return
@@ -110,6 +110,7 @@ struct BackgroundWorkers::Impl {
   asio::awaitable<void> saga_scan_loop(Unit& u);
   asio::awaitable<void> run_saga(saga::PaymentSaga& saga, saga::SagaRecord record,
                                  std::shared_ptr<std::size_t> in_flight);
+  asio::awaitable<void> lease_loop(Unit& u);
   asio::awaitable<void> sweeper_loop(Unit& u);
   asio::awaitable<void> repair_loop(Unit& u);
 };
@@ -117,19 +118,12 @@ struct BackgroundWorkers::Impl {
 void BackgroundWorkers::Impl::build(std::size_t i) {
   auto ex = runtime.context(i).get_executor();
   auto u = std::make_unique<Unit>();
-  redis::ClientConfig rc;
-  rc.host = cfg.redis_host;
-  rc.port = cfg.redis_port;
-  rc.command_timeout = cfg.redis_timeout;
-  u->redis = redis::make_client(ex, rc);
-  pg::DatabaseConfig dc;
-  dc.conninfo = cfg.pg_conninfo;
+  u->redis = connect_redis(ex, cfg.redis_host, cfg.redis_port, cfg.redis_timeout);
   // A saga holds a connection only while it queries (not while the provider answers); up to
   // 32 connections keep short transactions from queueing behind each other.
-  dc.connections =
+  const std::size_t connections =
       std::max(cfg.pg_connections, std::min<std::size_t>(cfg.saga_concurrency + 4, 32));
-  dc.query_timeout = cfg.pg_timeout;
-  u->db = pg::make_database(ex, dc);
+  u->db = connect_postgres(ex, cfg.pg_conninfo, connections, cfg.pg_timeout);
   u->stock = std::make_unique<inventory::StockShards>(*u->redis);
   u->store = std::make_unique<saga::SagaStore>(*u->db);
   u->returner = std::make_unique<saga::StockReturner>(*u->store, *u->stock, metrics);
@@ -239,6 +233,16 @@ asio::awaitable<void> BackgroundWorkers::Impl::run_saga(saga::PaymentSaga& saga,
   --loops;
 }
 
+asio::awaitable<void> BackgroundWorkers::Impl::lease_loop(Unit& u) {
+  // The heartbeat of this thread's sagas in flight: one UPDATE renews all their leases.
+  const auto every = std::max(cfg.lease / 3, std::chrono::milliseconds{10});
+  while (!stopping.load()) {
+    co_await nap(every);
+    auto st = co_await u.saga->renew_leases();
+    if (!st) spdlog::warn("saga lease renewal: {}", st.error().message);
+  }
+}
+
 asio::awaitable<void> BackgroundWorkers::Impl::sweeper_loop(Unit& u) {
   while (!stopping.load()) {
     auto n = co_await u.sweeper->sweep_once();
@@ -272,6 +276,7 @@ void BackgroundWorkers::start() {
       // Without an event log the scanner is the intake; with one, the consumers are, and the
       // scanner is the safety net (stale PAYING with a lapsed lease).
       d.spawn(i, [&d, u] { return d.saga_scan_loop(*u); });
+      d.spawn(i, [&d, u] { return d.lease_loop(*u); });
       for (auto& c : u->consumers) {
         events::ConsumerLoop* raw = c.get();
         d.spawn(i, [raw] { return raw->run(); });

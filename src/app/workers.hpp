@@ -46,12 +46,14 @@ struct WorkersConfig {
   std::string payments_secret_key = "sk_test_flashsale";
   std::chrono::milliseconds payments_timeout{10'000};
   saga_rules::RetryPolicy retry;
-  std::chrono::milliseconds lease{90'000};
+  // A claimed saga's lease; renewed every lease / 3 while the saga runs (the charge in flight,
+  // retries), so a killed worker's sagas are resumed by another within about one lease.
+  std::chrono::milliseconds lease{6'000};
   // Without an event log every PAYING reservation is picked up by polling (this often);
   // with one, only those PAYING for stale_paying_after with a lapsed lease are.
   bool poll_intake = true;
   std::chrono::milliseconds intake_poll{100};
-  std::chrono::milliseconds stale_paying_after{30'000};
+  std::chrono::milliseconds stale_paying_after{10'000};
   std::string kill_at;  // test-only fault hook (FLASHSALE_SAGA_KILL_AT)
 
   // sweeper
@@ -101,9 +103,10 @@ class BackgroundWorkers {
   std::unique_ptr<Impl> impl_;
 };
 
-// The event log factory for WorkersConfig::event_log: Redis Streams on the workers' Redis.
+// The event log factory for WorkersConfig::event_log: Redis Streams on the workers' Redis
+// (stream keys under `key_prefix`; empty: the default, "events:").
 std::function<std::unique_ptr<events::EventLog>(boost::asio::any_io_executor, redis::Client&)>
-redis_streams_event_log(const WorkersConfig& config);
+redis_streams_event_log(const WorkersConfig& config, std::string key_prefix = {});
 
 // "saga,sweeper" -> {"saga", "sweeper"}; unknown roles are an error.
 std::set<std::string> parse_roles(const std::string& list, std::string* error);

@@ -80,7 +80,35 @@ asio::awaitable<Result<bool>> PaymentSaga::resume_one(std::chrono::milliseconds 
   co_return true;
 }
 
+asio::awaitable<Status> PaymentSaga::renew_leases() {
+  if (running_.empty()) co_return Status{};
+  std::vector<std::string> ids(running_.begin(), running_.end());
+  co_return co_await store_.renew_leases(std::move(ids), options_.lease);
+}
+
+namespace {
+// Keeps a reservation id in PaymentSaga::running_ for the life of one run() (the coroutine's
+// frame), so its lease is renewed while it runs.
+class Running {
+ public:
+  Running(std::set<std::string>& set, std::string id) : set_(set), id_(std::move(id)) {
+    added_ = set_.insert(id_).second;
+  }
+  ~Running() {
+    if (added_) set_.erase(id_);
+  }
+  Running(const Running&) = delete;
+  Running& operator=(const Running&) = delete;
+
+ private:
+  std::set<std::string>& set_;
+  std::string id_;
+  bool added_ = false;
+};
+}  // namespace
+
 asio::awaitable<Status> PaymentSaga::run(SagaRecord record) {
+  const Running running(running_, record.reservation.reservation_id);
   metrics_.step("claimed");
   reached("claimed");
   const Reservation& r = record.reservation;

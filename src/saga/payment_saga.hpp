@@ -15,6 +15,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,9 +41,10 @@ struct SagaRecord;
 
 struct PaymentSagaOptions {
   saga_rules::RetryPolicy retry;
-  // How long a claim protects a saga attempt from other workers; longer than a whole attempt
-  // (retry.give_up_after + one provider timeout).
-  std::chrono::milliseconds lease{90'000};
+  // How long a claim protects a saga attempt from other workers. Short: while the attempt runs
+  // (the charge in flight, retries) renew_leases() moves it ahead every lease / 3, so a worker
+  // that dies loses its sagas to another within one lease.
+  std::chrono::milliseconds lease{6'000};
   // Test-only fault hook: the worker SIGKILLs itself when it reaches this step ("claimed",
   // "charged", "paid"). Read from FLASHSALE_SAGA_KILL_AT by the worker wiring.
   std::string kill_at;
@@ -68,6 +70,11 @@ class PaymentSaga {
   // Runs the saga of a reservation this worker has claimed (SagaStore::claim / claim_stale).
   boost::asio::awaitable<Status> run(SagaRecord record);
 
+  // The lease heartbeat: renews the leases of every saga this instance is running (one UPDATE).
+  // The worker calls it every lease / 3.
+  boost::asio::awaitable<Status> renew_leases();
+  std::size_t running() const { return running_.size(); }
+
  private:
   boost::asio::awaitable<Status> settle_success(const SagaRecord& record, std::string payment_id);
   boost::asio::awaitable<void> pause(std::chrono::milliseconds d);
@@ -81,6 +88,7 @@ class PaymentSaga {
   inventory::StockShards& stock_;
   ProviderFactory providers_;
   std::vector<std::unique_ptr<payments::PaymentProvider>> idle_;
+  std::set<std::string> running_;  // reservation ids of the sagas in run()
   Random& random_;
   metrics::SagaMetrics& metrics_;
   PaymentSagaOptions options_;

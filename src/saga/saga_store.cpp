@@ -96,6 +96,27 @@ asio::awaitable<Status> give_back_allocations(pg::Session& s,
   co_return Status{};
 }
 
+// The first row as a record; nullopt when there is none (a conditional UPDATE that matched
+// nothing, an unknown id).
+Result<std::optional<SagaRecord>> first_record(const pg::Rows& rows) {
+  if (rows.empty()) return std::optional<SagaRecord>{};
+  auto r = record_from_row(rows, 0);
+  if (!r) return std::move(r).error();
+  return std::optional<SagaRecord>{std::move(*r)};
+}
+
+// One conditional transition inside a transaction: `sql` is an UPDATE ... RETURNING <kCols>;
+// nullopt when its condition matched no row (another transition won).
+asio::awaitable<Result<std::optional<Reservation>>> transition(pg::Session& s, std::string sql,
+                                                               std::vector<pg::Param> p) {
+  auto rows = co_await s.query(sql, std::move(p));
+  if (!rows) co_return std::move(rows).error();
+  if (rows->empty()) co_return std::optional<Reservation>{};
+  auto r = reservation::reservation_from_row(*rows, 0);
+  if (!r) co_return std::move(r).error();
+  co_return std::optional<Reservation>{std::move(*r)};
+}
+
 Result<Order> order_from_row(const pg::Rows& rows, std::size_t i) {
   Order o;
   o.order_id = std::string(rows.get(i, 0));
@@ -125,10 +146,7 @@ asio::awaitable<Result<std::optional<SagaRecord>>> SagaStore::load(std::string r
   const std::string sql1 = with_cols("SELECT ", " FROM reservations WHERE reservation_id = $1");
   auto rows = co_await db_.query(sql1, std::move(p));
   if (!rows) co_return std::move(rows).error();
-  if (rows->empty()) co_return std::optional<SagaRecord>{};
-  auto r = record_from_row(*rows, 0);
-  if (!r) co_return std::move(r).error();
-  co_return std::optional<SagaRecord>{std::move(*r)};
+  co_return first_record(*rows);
 }
 
 asio::awaitable<Result<SagaRecord>> SagaStore::begin_payment(std::string user_id,
@@ -179,10 +197,7 @@ asio::awaitable<Result<std::optional<SagaRecord>>> SagaStore::claim(
       "AND (saga_lease_until IS NULL OR saga_lease_until < now()) RETURNING ");
   auto rows = co_await db_.query(sql3, std::move(p));
   if (!rows) co_return std::move(rows).error();
-  if (rows->empty()) co_return std::optional<SagaRecord>{};
-  auto r = record_from_row(*rows, 0);
-  if (!r) co_return std::move(r).error();
-  co_return std::optional<SagaRecord>{std::move(*r)};
+  co_return first_record(*rows);
 }
 
 asio::awaitable<Result<std::vector<SagaRecord>>> SagaStore::claim_stale(
@@ -199,6 +214,20 @@ asio::awaitable<Result<std::vector<SagaRecord>>> SagaStore::claim_stale(
   auto rows = co_await db_.query(sql4, std::move(p));
   if (!rows) co_return std::move(rows).error();
   co_return records_from(*rows);
+}
+
+asio::awaitable<Status> SagaStore::renew_leases(std::vector<std::string> reservation_ids,
+                                                std::chrono::milliseconds lease) {
+  if (reservation_ids.empty()) co_return Status{};
+  std::vector<std::optional<std::string>> ids(reservation_ids.begin(), reservation_ids.end());
+  std::vector<pg::Param> p{reservation::pg_array_literal(ids), ms(lease)};
+  auto r = co_await db_.query(
+      "UPDATE reservations SET saga_lease_until = now() + $2 * interval '1 millisecond' "
+      "WHERE reservation_id = ANY($1::uuid[]) AND status = 'PAYING' "
+      "AND saga_lease_until IS NOT NULL",
+      std::move(p));
+  if (!r) co_return std::move(r).error();
+  co_return Status{};
 }
 
 asio::awaitable<Status> SagaStore::release_lease(std::string reservation_id) {
@@ -221,12 +250,10 @@ asio::awaitable<Result<std::optional<Order>>> SagaStore::complete_paid(std::stri
         "payment_id = $2, saga_step = 'paid', saga_lease_until = NULL, "
         "updated_at = now() WHERE reservation_id = $1 AND status = 'PAYING' "
         "RETURNING ");
-    auto rows = co_await s.query(sql5, std::move(p));
-    if (!rows) co_return std::move(rows).error();
-    if (rows->empty()) co_return Status{};  // someone else settled it: nothing to write
-    auto rec = reservation::reservation_from_row(*rows, 0);
+    auto rec = co_await transition(s, sql5, std::move(p));
     if (!rec) co_return std::move(rec).error();
-    const Reservation& r = *rec;
+    if (!*rec) co_return Status{};  // someone else settled it: nothing to write
+    const Reservation& r = **rec;
     std::vector<pg::Param> o{*r.order_id,
                              r.reservation_id,
                              r.user_id,
@@ -265,11 +292,9 @@ asio::awaitable<Result<std::optional<Reservation>>> SagaStore::fail(std::string 
         "stock_return_pending = true, saga_step = 'failed', saga_lease_until = NULL, "
         "updated_at = now() WHERE reservation_id = $1 AND status = 'PAYING' "
         "RETURNING ");
-    auto rows = co_await s.query(sql7, std::move(p));
-    if (!rows) co_return std::move(rows).error();
-    if (rows->empty()) co_return Status{};
-    auto rec = reservation::reservation_from_row(*rows, 0);
+    auto rec = co_await transition(s, sql7, std::move(p));
     if (!rec) co_return std::move(rec).error();
+    if (!*rec) co_return Status{};
     out = std::move(*rec);
     std::vector<Reservation> released{*out};
     auto g = co_await give_back_allocations(s, released);
@@ -288,13 +313,11 @@ asio::awaitable<Status> SagaStore::record_refund(std::string reservation_id,
     const std::string sql8 = with_cols(
         "UPDATE reservations SET refund_id = $2 WHERE reservation_id = $1 "
         "AND refund_id IS NULL RETURNING ");
-    auto rows = co_await s.query(sql8, std::move(p));
-    if (!rows) co_return std::move(rows).error();
-    if (rows->empty()) co_return Status{};
-    auto rec = reservation::reservation_from_row(*rows, 0);
+    auto rec = co_await transition(s, sql8, std::move(p));
     if (!rec) co_return std::move(rec).error();
+    if (!*rec) co_return Status{};
     co_return co_await outbox(s, reservation_id, events::types::payment_refunded,
-                              reservation_json(*rec));
+                              reservation_json(**rec));
   });
   co_return st;
 }

@@ -51,6 +51,10 @@ class SagaStore {
   // been PAYING for at least `min_age` (the safety net for lost events and dead workers).
   boost::asio::awaitable<Result<std::vector<SagaRecord>>> claim_stale(
       std::chrono::milliseconds min_age, std::chrono::milliseconds lease, std::size_t max);
+  // Moves the live leases of these reservations `lease` ahead (the heartbeat of sagas in
+  // flight); a lease given up (NULL) or a settled reservation is left alone.
+  boost::asio::awaitable<Status> renew_leases(std::vector<std::string> reservation_ids,
+                                              std::chrono::milliseconds lease);
   // Gives the lease up (a retry later may claim at once).
   boost::asio::awaitable<Status> release_lease(std::string reservation_id);
 

@@ -1,4 +1,4 @@
-#include "sale_fixture.hpp"
+#include "support/sale_fixture.hpp"
 
 #include <gtest/gtest.h>
 

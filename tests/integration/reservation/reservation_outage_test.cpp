@@ -8,7 +8,7 @@
 #include <map>
 #include <set>
 
-#include "sale_fixture.hpp"
+#include "support/sale_fixture.hpp"
 #include "support/scratch_dir.hpp"
 #include "support/servers.hpp"
 

@@ -7,7 +7,7 @@
 #include <map>
 #include <sstream>
 
-#include "sale_fixture.hpp"
+#include "support/sale_fixture.hpp"
 #include "support/servers.hpp"
 
 namespace fs::test {

@@ -7,7 +7,7 @@
 #include <set>
 
 #include "inventory/stock_scripts.hpp"
-#include "sale_fixture.hpp"
+#include "support/sale_fixture.hpp"
 #include "support/servers.hpp"
 
 namespace fs::test {

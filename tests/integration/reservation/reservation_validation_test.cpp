@@ -5,7 +5,7 @@
 #include <boost/json.hpp>
 
 #include "domain/jwt.hpp"
-#include "sale_fixture.hpp"
+#include "support/sale_fixture.hpp"
 #include "support/servers.hpp"
 
 namespace fs::test {

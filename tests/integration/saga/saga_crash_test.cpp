@@ -41,8 +41,6 @@ TEST_P(SagaCrash, AnotherWorkerFinishesWithOneCharge) {
             "127.0.0.1:" + std::to_string(simulator().port()),
             "--payments-timeout-ms",
             "2000",
-            "--lease-ms",
-            "2000",
             "--saga-concurrency",
             "2"};
   o.env = {"FLASHSALE_SAGA_KILL_AT=" + step};
@@ -57,6 +55,7 @@ TEST_P(SagaCrash, AnotherWorkerFinishesWithOneCharge) {
   ASSERT_TRUE((*child)->wait_for_exit(std::chrono::seconds{20})) << "the worker was not killed";
   auto ws = (*child)->wait_status();
   ASSERT_TRUE(ws && WIFSIGNALED(*ws) && WTERMSIG(*ws) == SIGKILL);
+  const auto killed = std::chrono::steady_clock::now();
 
   const auto status = [&] {
     return svc.sql("SELECT status FROM reservations WHERE reservation_id = '" + id + "'");
@@ -72,8 +71,10 @@ TEST_P(SagaCrash, AnotherWorkerFinishesWithOneCharge) {
     EXPECT_EQ(status(), "PAID");
   }
 
-  // A second worker resumes once the dead worker's lease lapses.
+  // A second worker resumes once the dead worker's lease lapses: the default lease (6 s), no
+  // longer renewed by the dead worker, not the whole length of a saga attempt.
   auto c = workers_config(svc, simulator().port());
+  c.lease = app::WorkersConfig{}.lease;
   c.roles = {"saga"};
   c.poll_intake = false;  // only the safety net: stale PAYING with a lapsed lease
   c.stale_paying_after = std::chrono::milliseconds{500};
@@ -81,6 +82,10 @@ TEST_P(SagaCrash, AnotherWorkerFinishesWithOneCharge) {
   rescuer.start();
   EXPECT_TRUE(wait_until([&] { return status() == "PAID"; }, std::chrono::seconds{30},
                          std::chrono::milliseconds{50}));
+  const auto resumed_after = std::chrono::steady_clock::now() - killed;
+  EXPECT_LT(resumed_after, c.lease + std::chrono::seconds{6})
+      << "resumed " << std::chrono::duration_cast<std::chrono::milliseconds>(resumed_after).count()
+      << " ms after the kill";
   rescuer.stop();
   std::size_t succeeded = 0;
   for (const auto& ch : simulator().sim().ledger("res_" + id))
@@ -93,6 +98,49 @@ TEST_P(SagaCrash, AnotherWorkerFinishesWithOneCharge) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EachStep, SagaCrash, ::testing::Values("claimed", "charged", "paid"));
+
+// The lease is short but renewed while the charge is in flight: with a provider slower than the
+// lease, a second worker scanning for lapsed leases never takes the saga over.
+TEST(SagaLease, RenewedWhileTheChargeIsInFlightSoNoTakeover) {
+  auto slow_options = payments::testing::instant_options();
+  slow_options.latency_min = std::chrono::milliseconds{3000};
+  slow_options.latency_max = std::chrono::milliseconds{3000};
+  payments::testing::SimulatorFixture slow(slow_options);
+  ServiceUnderTest svc(shared_redis().port(), fresh_database(shared_postgres()));
+  const auto product = unique_name("p");
+  svc.put_product(product, 3, 1, 1);
+  auto c = workers_config(svc, slow.port());
+  c.roles = {"saga"};
+  c.lease = std::chrono::milliseconds{900};
+  c.payments_timeout = std::chrono::milliseconds{10'000};
+  c.poll_intake = true;  // both scan for PAYING rows with no live lease, every 20 ms
+  app::BackgroundWorkers first(c);
+  first.start();
+  const auto user = unique_name("u");
+  std::string body = reservation_body(product);
+  body.insert(body.size() - 1, R"(,"payment_method":"pm_card_visa")");  // one-click
+  const auto id =
+      field(send_one(svc.port(), {"POST", "/v1/reservations", user_token(user), body, {}}).body,
+            "reservation_id");
+  ASSERT_FALSE(id.empty());
+  const auto attempts = [&] {
+    return svc.sql("SELECT saga_attempts FROM reservations WHERE reservation_id = '" + id + "'");
+  };
+  ASSERT_TRUE(wait_until([&] { return attempts() == "1"; }, std::chrono::seconds{10},
+                         std::chrono::milliseconds{10}));
+  app::BackgroundWorkers second(c);  // joins while the 3 s charge is in flight
+  second.start();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return svc.sql("SELECT status FROM reservations WHERE reservation_id = '" + id + "'") ==
+               "PAID";
+      },
+      std::chrono::seconds{20}, std::chrono::milliseconds{50}));
+  second.stop();
+  first.stop();
+  EXPECT_EQ(attempts(), "1") << "another worker took the saga over while it was charging";
+  EXPECT_EQ(slow.sim().ledger("res_" + id).size(), 1u);
+}
 
 }  // namespace
 }  // namespace fs::test

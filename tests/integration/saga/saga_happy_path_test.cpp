@@ -10,7 +10,6 @@
 
 #include "../notifications/sse_client.hpp"
 #include "app/event_workers.hpp"
-#include "events/redis_streams_event_log.hpp"
 #include "saga_test_support.hpp"
 #include "support/smtp_server.hpp"
 
@@ -49,14 +48,8 @@ TEST(SagaHappyPath, ReservePayPaidOneChargeEventsInOrderAndEmail) {
   wc.roles = {"saga"};
   wc.poll_intake = false;  // the intake is the event log; the scan is only the safety net
   wc.stale_paying_after = 60s;
-  events::StreamsConfig sc;
-  sc.key_prefix = prefix;
-  sc.reader.host = "127.0.0.1";
-  sc.reader.port = shared_redis().port();
-  wc.event_log = [sc](boost::asio::any_io_executor ex,
-                      redis::Client& client) -> std::unique_ptr<events::EventLog> {
-    return std::make_unique<events::RedisStreamsEventLog>(std::move(ex), client, sc);
-  };
+  wc.event_log = app::redis_streams_event_log(wc, prefix);
+
   app::BackgroundWorkers saga(wc);
   saga.start();
 

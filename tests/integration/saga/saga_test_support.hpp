@@ -7,8 +7,8 @@
 #include <string>
 
 #include "../payments/payments_test_support.hpp"
-#include "../reservation/sale_fixture.hpp"
 #include "app/workers.hpp"
+#include "support/sale_fixture.hpp"
 #include "support/servers.hpp"
 
 namespace fs::test {
@@ -21,7 +21,6 @@ inline app::WorkersConfig workers_config(const ServiceUnderTest& svc, std::uint1
   c.payments_timeout = std::chrono::milliseconds{2000};
   c.sweep_interval = std::chrono::milliseconds{200};
   c.intake_poll = std::chrono::milliseconds{20};
-  c.lease = std::chrono::milliseconds{15'000};  // a loaded CI machine is slow
   c.retry.give_up_after = std::chrono::milliseconds{2000};
   c.retry.initial = std::chrono::milliseconds{20};
   c.retry.max_delay = std::chrono::milliseconds{200};
