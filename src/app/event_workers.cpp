@@ -207,6 +207,7 @@ void EventWorkers::start() {
       redis::ClientConfig rc;
       rc.host = d.config.redis_host;
       rc.port = d.config.redis_port;
+      rc.sentinel = d.config.redis_sentinel;
       rc.command_timeout = d.config.redis_timeout;
       raw->redis = redis::make_client(ctx.get_executor(), rc);
       pg::DatabaseConfig dc;
@@ -217,6 +218,7 @@ void EventWorkers::start() {
       auto sc = d.config.streams;
       sc.reader.host = rc.host;
       sc.reader.port = rc.port;
+      sc.reader.sentinel = rc.sentinel;
       raw->metrics = std::make_unique<metrics::EventMetrics>(d.registry);
       raw->log = std::make_unique<events::RedisStreamsEventLog>(ctx.get_executor(), *raw->redis, sc,
                                                                 raw->metrics.get());

@@ -63,6 +63,7 @@ redis_streams_event_log(const WorkersConfig& config) {
   events::StreamsConfig sc;
   sc.reader.host = config.redis_host;
   sc.reader.port = config.redis_port;
+  sc.reader.sentinel = config.redis_sentinel;
   return
       [sc](asio::any_io_executor ex, redis::Client& client) -> std::unique_ptr<events::EventLog> {
         return std::make_unique<events::RedisStreamsEventLog>(std::move(ex), client, sc);
@@ -120,6 +121,7 @@ void BackgroundWorkers::Impl::build(std::size_t i) {
   redis::ClientConfig rc;
   rc.host = cfg.redis_host;
   rc.port = cfg.redis_port;
+  rc.sentinel = cfg.redis_sentinel;
   rc.command_timeout = cfg.redis_timeout;
   u->redis = redis::make_client(ex, rc);
   pg::DatabaseConfig dc;

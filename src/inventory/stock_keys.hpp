@@ -13,6 +13,9 @@ class StockKeys {
   std::string shard(int i) const { return base_ + ":stock:" + std::to_string(i); }
   std::string users() const { return base_ + ":users"; }
   std::string holds() const { return base_ + ":holds"; }
+  // Set while the sale's counters are being rebuilt from the ledger (after a Redis failover):
+  // the reserve script answers "paused" (503) meanwhile.
+  std::string paused() const { return base_ + ":paused"; }
   const std::string& base() const { return base_; }
 
  private:
