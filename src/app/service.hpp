@@ -30,7 +30,7 @@ struct ServiceConfig {
   // run_id: a failover or a restart that may have lost acknowledged writes). Default: on with
   // Sentinel. Checked every reconcile_check; the sales pause for about pg_timeout + 500 ms.
   std::optional<bool> reconcile_on_master_change;
-  std::chrono::milliseconds reconcile_check{250};
+  std::chrono::milliseconds reconcile_check{100};
   std::string pg_conninfo;
   std::size_t pg_connections_per_thread = 4;
   // Group commit: reservation INSERT batches in flight per I/O thread. One lets the next batch
