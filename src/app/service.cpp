@@ -218,9 +218,11 @@ asio::awaitable<void> FlashsaleService::Impl::reconcile_stock(Worker& w) {
     spdlog::debug("stock reconcile check: {}", out.error().message);
     co_return;
   }
-  if (out->done_here) {
+  if (out->done_here && out->sales > 0) {
     spdlog::warn("redis master changed (run_id {}): {} sale(s) rebuilt from the ledger",
                  out->run_id, out->sales);
+  } else if (out->done_here) {
+    spdlog::info("redis master run_id {} recorded (no sale to rebuild)", out->run_id);
   }
 }
 
