@@ -129,7 +129,8 @@ void FlashsaleService::Impl::build_worker(std::size_t i) {
   dc.query_timeout = cfg.pg_timeout;
   w->db = pg::make_database(ex, dc);
   w->products = std::make_unique<catalog::ProductStore>(*w->db);
-  w->stock = std::make_unique<inventory::StockShards>(*w->redis);
+  w->stock = std::make_unique<inventory::StockShards>(
+      *w->redis, cfg.reconcile_on_master_change.value_or(cfg.redis_sentinel.enabled()));
   w->store = std::make_unique<reservation::ReservationStore>(ex, *w->db, backend_metrics,
                                                              cfg.insert_batches_per_thread);
   w->holds = std::make_unique<reservation::HoldResolver>(
@@ -212,7 +213,14 @@ asio::awaitable<void> FlashsaleService::Impl::sweep_holds(Worker& w) {
 }
 
 asio::awaitable<void> FlashsaleService::Impl::reconcile_stock(Worker& w) {
-  auto out = co_await w.reconciler->check(catalog.all());
+  // Every sale in the ledger, read fresh: one created on another instance a moment ago may not
+  // be in this instance's catalog yet, and a sale left out would keep its gate closed.
+  auto all = co_await w.products->load_all();
+  if (!all) co_return;
+  std::vector<std::shared_ptr<const Product>> sales;
+  sales.reserve(all->size());
+  for (auto& p : *all) sales.push_back(std::make_shared<const Product>(std::move(p)));
+  auto out = co_await w.reconciler->check(std::move(sales));
   if (!out) {
     // Redis between masters or PostgreSQL away: the next check tries again.
     spdlog::debug("stock reconcile check: {}", out.error().message);

@@ -17,9 +17,10 @@ const redis::Script& reserve_script() {
 local qty = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 if redis.call('EXISTS', KEYS[3]) == 1 then return {0, 'paused'} end
+if ARGV[6] == '1' and redis.call('EXISTS', KEYS[4]) == 0 then return {0, 'paused'} end
 local held = tonumber(redis.call('HGET', KEYS[1], ARGV[4]) or '0')
 if held + qty > limit then return {0, 'limit'} end
-for i = 4, #KEYS do
+for i = 5, #KEYS do
   local stock = tonumber(redis.call('GET', KEYS[i]) or '0')
   if stock >= qty then
     redis.call('DECRBY', KEYS[i], qty)
@@ -66,7 +67,7 @@ const redis::Script& reconcile_script() {
   static const redis::Script s{R"LUA(
 local n = tonumber(ARGV[1])
 redis.call('DEL', KEYS[1], KEYS[2])
-for i = 1, n do redis.call('SET', KEYS[3 + i], ARGV[1 + i]) end
+for i = 1, n do redis.call('SET', KEYS[4 + i], ARGV[1 + i]) end
 local at = n + 2
 local users = tonumber(ARGV[at])
 for i = 1, users do
@@ -78,6 +79,17 @@ while at < #ARGV do
   at = at + 2
 end
 redis.call('DEL', KEYS[3])
+redis.set_repl(redis.REPL_NONE)
+redis.call('SET', KEYS[4], '1')
+return 1
+)LUA"};
+  return s;
+}
+
+const redis::Script& open_gate_script() {
+  static const redis::Script s{R"LUA(
+redis.set_repl(redis.REPL_NONE)
+redis.call('SET', KEYS[1], '1')
 return 1
 )LUA"};
   return s;

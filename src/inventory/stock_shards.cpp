@@ -30,17 +30,19 @@ boost::asio::awaitable<Result<ReserveOutcome>> StockShards::reserve(
   StockKeys keys(product.product_id, product.generation);
   const auto walk = shard_walk(user_id, product.shards);
   std::vector<std::string> k;
-  k.reserve(walk.size() + 3);
+  k.reserve(walk.size() + 4);
   k.push_back(keys.users());
   k.push_back(keys.holds());
   k.push_back(keys.paused());
+  k.push_back(keys.gate());
   std::vector<std::string> a;
-  a.reserve(walk.size() + 5);
+  a.reserve(walk.size() + 6);
   a.push_back(std::to_string(quantity));
   a.push_back(std::to_string(product.per_user_limit));
   a.push_back(reservation_id);
   a.push_back(user_id);
   a.push_back(std::to_string(now_ms));
+  a.push_back(gated_ ? "1" : "0");
   for (int s : walk) {
     k.push_back(keys.shard(s));
     a.push_back(std::to_string(s));
@@ -101,7 +103,7 @@ boost::asio::awaitable<Status> StockShards::initialize(const Product& product,
   if (previous_generation > 0) {
     // The old generation's shard count is unknown here; 256 is the maximum allowed.
     StockKeys old(product.product_id, previous_generation);
-    std::vector<std::string> del{"DEL", old.users(), old.holds()};
+    std::vector<std::string> del{"DEL", old.users(), old.holds(), old.paused(), old.gate()};
     for (int i = 0; i < 256; ++i) del.push_back(old.shard(i));
     auto r = co_await redis_.command(std::move(del));
     if (!r) co_return std::move(r).error();
@@ -118,6 +120,13 @@ boost::asio::awaitable<Status> StockShards::initialize(const Product& product,
   std::vector<std::string> del_new{"DEL", keys.users(), keys.holds()};
   auto d = co_await redis_.command(std::move(del_new));
   if (!d) co_return std::move(d).error();
+  if (gated_) {
+    // A new sale starts in agreement with the ledger (nothing allocated yet).
+    std::vector<std::string> gk{keys.gate()};
+    std::vector<std::string> none;
+    auto g = co_await redis_.eval(open_gate_script(), std::move(gk), std::move(none));
+    if (!g) co_return std::move(g).error();
+  }
   co_return Status{};
 }
 
@@ -173,7 +182,7 @@ boost::asio::awaitable<Status> StockShards::rewrite(const Product& product,
   if (state.levels.size() != static_cast<std::size_t>(product.shards))
     co_return Error{Errc::internal, "reconcile: one level per shard is needed"};
   StockKeys keys(product.product_id, product.generation);
-  std::vector<std::string> k{keys.users(), keys.holds(), keys.paused()};
+  std::vector<std::string> k{keys.users(), keys.holds(), keys.paused(), keys.gate()};
   for (int i = 0; i < product.shards; ++i) k.push_back(keys.shard(i));
   std::vector<std::string> a;
   a.reserve(2 + state.levels.size() + 2 * (state.user_units.size() + state.holds.size()));

@@ -31,7 +31,9 @@ struct Hold {
 
 class StockShards {
  public:
-  explicit StockShards(redis::Client& redis) : redis_(redis) {}
+  // gated: reservations also need the sale's gate key (see StockKeys::gate), which only the
+  // StockReconciler and initialize() open; set it when a reconciler runs.
+  explicit StockShards(redis::Client& redis, bool gated = false) : redis_(redis), gated_(gated) {}
 
   // Atomically: per-user limit check, shard walk from hash(user) with fall-through, decrement,
   // hold record. Errors are Redis failures (unavailable / timeout / backend_error).
@@ -75,6 +77,7 @@ class StockShards {
 
  private:
   redis::Client& redis_;
+  bool gated_ = false;
 };
 
 // Parses "<state>|<shard>|<qty>|<user>|<ms>".
