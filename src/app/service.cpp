@@ -213,6 +213,14 @@ asio::awaitable<void> FlashsaleService::Impl::sweep_holds(Worker& w) {
 }
 
 asio::awaitable<void> FlashsaleService::Impl::reconcile_stock(Worker& w) {
+  auto changed = co_await w.reconciler->master_changed();
+  if (!changed) {
+    // Redis between masters: the next check tries again.
+    spdlog::debug("stock reconcile check: {}", changed.error().message);
+    co_return;
+  }
+  if (!*changed) co_return;
+  const std::string run_id = **changed;
   // Every sale in the ledger, read fresh: one created on another instance a moment ago may not
   // be in this instance's catalog yet, and a sale left out would keep its gate closed.
   auto all = co_await w.products->load_all();
@@ -220,17 +228,17 @@ asio::awaitable<void> FlashsaleService::Impl::reconcile_stock(Worker& w) {
   std::vector<std::shared_ptr<const Product>> sales;
   sales.reserve(all->size());
   for (auto& p : *all) sales.push_back(std::make_shared<const Product>(std::move(p)));
-  auto out = co_await w.reconciler->check(std::move(sales));
+  auto out = co_await w.reconciler->rebuild(run_id, std::move(sales));
   if (!out) {
     // Redis between masters or PostgreSQL away: the next check tries again.
-    spdlog::debug("stock reconcile check: {}", out.error().message);
+    spdlog::warn("stock rebuild for redis run_id {} failed: {}", run_id, out.error().message);
     co_return;
   }
   if (out->done_here && out->sales > 0) {
-    spdlog::warn("redis master changed (run_id {}): {} sale(s) rebuilt from the ledger",
-                 out->run_id, out->sales);
+    spdlog::warn("redis master changed (run_id {}): {} sale(s) rebuilt from the ledger", run_id,
+                 out->sales);
   } else if (out->done_here) {
-    spdlog::info("redis master run_id {} recorded (no sale to rebuild)", out->run_id);
+    spdlog::info("redis master run_id {} recorded (no sale to rebuild)", run_id);
   }
 }
 

@@ -25,22 +25,25 @@ StockReconciler::StockReconciler(asio::any_io_executor executor, redis::Client& 
                                  ReconcilerConfig config)
     : executor_(std::move(executor)), redis_(redis), db_(db), stock_(stock), config_(config) {}
 
-asio::awaitable<Result<StockReconciler::Outcome>> StockReconciler::check(
-    std::vector<std::shared_ptr<const Product>> products) {
-  Outcome out;
+asio::awaitable<Result<std::optional<std::string>>> StockReconciler::master_changed() {
   std::vector<std::string> info{"INFO", "server"};
   auto r = co_await redis_.command(std::move(info));
   if (!r) co_return std::move(r).error();
-  out.run_id = run_id_from_info(r->str);
-  if (out.run_id.empty()) co_return Error{Errc::protocol_error, "INFO server without run_id"};
+  std::string run_id = run_id_from_info(r->str);
+  if (run_id.empty()) co_return Error{Errc::protocol_error, "INFO server without run_id"};
   std::vector<std::string> get{"GET", kReconciledRunIdKey};
   auto seen = co_await redis_.command(std::move(get));
   if (!seen) co_return std::move(seen).error();
-  if (!seen->is_nil() && seen->str == out.run_id) co_return out;
-  out.master_changed = true;
-  std::vector<std::string> lock{"SET", std::string("fs:redis:reconcile_lock:") + out.run_id,
-                                "1",   "NX",
-                                "PX",  std::to_string(config_.lock_ttl.count())};
+  if (!seen->is_nil() && seen->str == run_id) co_return std::optional<std::string>{};
+  co_return std::optional<std::string>{std::move(run_id)};
+}
+
+asio::awaitable<Result<StockReconciler::Outcome>> StockReconciler::rebuild(
+    std::string run_id, std::vector<std::shared_ptr<const Product>> products) {
+  Outcome out;
+  const std::string lock_key = "fs:redis:reconcile_lock:" + run_id;
+  std::vector<std::string> lock{"SET", lock_key, "1",
+                                "NX",  "PX",     std::to_string(config_.lock_ttl.count())};
   auto locked = co_await redis_.command(std::move(lock));
   if (!locked) co_return std::move(locked).error();
   if (locked->is_nil()) co_return out;  // another instance is at it
@@ -49,11 +52,11 @@ asio::awaitable<Result<StockReconciler::Outcome>> StockReconciler::check(
   auto st = co_await reconcile(std::move(products));
   if (!st) {
     // Let another attempt (this instance's next check or another one) take the lock again.
-    std::vector<std::string> unlock{"DEL", std::string("fs:redis:reconcile_lock:") + out.run_id};
+    std::vector<std::string> unlock{"DEL", lock_key};
     (void)co_await redis_.command(std::move(unlock));
     co_return std::move(st).error();
   }
-  std::vector<std::string> mark{"SET", kReconciledRunIdKey, out.run_id};
+  std::vector<std::string> mark{"SET", kReconciledRunIdKey, run_id};
   auto marked = co_await redis_.command(std::move(mark));
   if (!marked) co_return std::move(marked).error();
   co_return out;

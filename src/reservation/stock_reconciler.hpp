@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,15 +54,18 @@ class StockReconciler {
   StockReconciler(boost::asio::any_io_executor executor, redis::Client& redis, pg::Database& db,
                   inventory::StockShards& stock, ReconcilerConfig config);
 
+  // The master's run_id when it differs from the one the counters were rebuilt for, else
+  // nullopt. Cheap (INFO server + GET): called every check interval.
+  boost::asio::awaitable<Result<std::optional<std::string>>> master_changed();
+
   struct Outcome {
-    bool master_changed = false;  // the run_id differed from the reconciled one
-    bool done_here = false;       // this instance held the lock and rebuilt the sales
-    std::size_t sales = 0;        // sales rebuilt
-    std::string run_id;
+    bool done_here = false;  // this instance held the lock and rebuilt the sales
+    std::size_t sales = 0;   // sales rebuilt
   };
-  // One check (cheap when nothing changed: INFO server + GET).
-  boost::asio::awaitable<Result<Outcome>> check(
-      std::vector<std::shared_ptr<const Product>> products);
+  // For the master with `run_id`: takes the lock (another instance may hold it: done_here
+  // false), pauses, settles, rebuilds `products`, records run_id.
+  boost::asio::awaitable<Result<Outcome>> rebuild(
+      std::string run_id, std::vector<std::shared_ptr<const Product>> products);
 
   // Pause, settle, rebuild: the sales given, whatever the run_id.
   boost::asio::awaitable<Status> reconcile(std::vector<std::shared_ptr<const Product>> products);
