@@ -64,7 +64,9 @@ return redis.call('HDEL', KEYS[1], ARGV[1])
 }
 
 const redis::Script& reconcile_script() {
+  // replicate_commands(): effects replication, needed by set_repl before Redis 7 (a no-op since).
   static const redis::Script s{R"LUA(
+redis.replicate_commands()
 local n = tonumber(ARGV[1])
 redis.call('DEL', KEYS[1], KEYS[2])
 for i = 1, n do redis.call('SET', KEYS[4 + i], ARGV[1 + i]) end
@@ -88,6 +90,7 @@ return 1
 
 const redis::Script& open_gate_script() {
   static const redis::Script s{R"LUA(
+redis.replicate_commands()
 redis.set_repl(redis.REPL_NONE)
 redis.call('SET', KEYS[1], '1')
 return 1
