@@ -37,6 +37,7 @@ return {0, 'sold_out'}
 
 const redis::Script& release_script() {
   static const redis::Script s{R"LUA(
+if KEYS[4] and redis.call('EXISTS', KEYS[4]) == 1 then return -1 end
 if redis.call('HDEL', KEYS[2], ARGV[1]) == 0 then return 0 end
 local qty = tonumber(ARGV[3])
 redis.call('INCRBY', KEYS[3], qty)

@@ -24,9 +24,11 @@ const redis::Script& check_and_decr_script();
 // {0, "paused"} while the sale is being reconciled from the ledger (or not yet, on a new master).
 const redis::Script& reserve_script();
 
-// release: KEYS[1]=users hash, KEYS[2]=holds hash, KEYS[3]=shard counter of the hold.
-// ARGV[1]=reservation id, ARGV[2]=user id, ARGV[3]=qty. Returns 1 when the units went back,
-// 0 when this reservation had no hold (already released or consumed).
+// release: KEYS[1]=users hash, KEYS[2]=holds hash, KEYS[3]=shard counter of the hold,
+// KEYS[4] (optional)=paused flag. ARGV[1]=reservation id, ARGV[2]=user id, ARGV[3]=qty.
+// Returns 1 when the units went back, 0 when this reservation had no hold (already released or
+// consumed), -1 while the sale is paused for a rebuild (nothing done: the caller retries; a
+// return between the rebuild's ledger read and its rewrite would otherwise be overwritten).
 const redis::Script& release_script();
 
 // commit_hold: KEYS[1]=holds hash, ARGV[1]=reservation id. Marks a hold durable (h → c).

@@ -69,12 +69,13 @@ boost::asio::awaitable<Result<bool>> StockShards::release(const Product& product
                                                           const std::string& reservation_id) {
   StockKeys keys(product.product_id, product.generation);
   // Braced lists are built outside co_await: GCC 12 miscompiles them inside one.
-  std::vector<std::string> k{keys.users(), keys.holds(), keys.shard(shard)};
+  std::vector<std::string> k{keys.users(), keys.holds(), keys.shard(shard), keys.paused()};
   std::vector<std::string> a{reservation_id, user_id, std::to_string(quantity)};
   auto r = co_await redis_.eval(release_script(), std::move(k), std::move(a));
   if (!r) co_return std::move(r).error();
   if (r->type != redis::Reply::Type::integer)
     co_return Error{Errc::protocol_error, "unexpected reply from release script"};
+  if (r->integer < 0) co_return Error{Errc::unavailable, "the sale is paused for a rebuild"};
   co_return r->integer == 1;
 }
 
