@@ -7,10 +7,12 @@ namespace fs::app {
 
 std::unique_ptr<redis::Client> connect_redis(boost::asio::any_io_executor executor,
                                              std::string host, std::uint16_t port,
+                                             const redis::SentinelConfig& sentinel,
                                              std::chrono::milliseconds command_timeout) {
   redis::ClientConfig rc;
   rc.host = std::move(host);
   rc.port = port;
+  rc.sentinel = sentinel;
   rc.command_timeout = command_timeout;
   return redis::make_client(std::move(executor), rc);
 }

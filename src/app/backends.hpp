@@ -1,6 +1,6 @@
 #pragma once
 // The Redis client and PostgreSQL pool of one worker thread, built the same way by every worker
-// role (saga/sweeper units, event roles).
+// role (saga/sweeper units, event roles). With sentinels enabled, host/port are ignored.
 #include <boost/asio/any_io_executor.hpp>
 #include <chrono>
 #include <cstdint>
@@ -14,6 +14,7 @@ namespace fs::app {
 
 std::unique_ptr<redis::Client> connect_redis(boost::asio::any_io_executor executor,
                                              std::string host, std::uint16_t port,
+                                             const redis::SentinelConfig& sentinel,
                                              std::chrono::milliseconds command_timeout);
 std::unique_ptr<pg::Database> connect_postgres(boost::asio::any_io_executor executor,
                                                std::string conninfo, std::size_t connections,

@@ -219,12 +219,13 @@ void EventWorkers::start() {
     std::promise<void> built;
     asio::post(ctx, [&, raw, name, i] {
       raw->redis = connect_redis(ctx.get_executor(), d.config.redis_host, d.config.redis_port,
-                                 d.config.redis_timeout);
+                                 d.config.redis_sentinel, d.config.redis_timeout);
       raw->db = connect_postgres(ctx.get_executor(), d.config.pg_conninfo, d.config.pg_connections,
                                  d.config.pg_timeout);
       auto sc = d.config.streams;
       sc.reader.host = d.config.redis_host;
       sc.reader.port = d.config.redis_port;
+      sc.reader.sentinel = d.config.redis_sentinel;
       raw->metrics = std::make_unique<metrics::EventMetrics>(d.registry);
       raw->log = std::make_unique<events::RedisStreamsEventLog>(ctx.get_executor(), *raw->redis, sc,
                                                                 raw->metrics.get());

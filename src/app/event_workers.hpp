@@ -36,6 +36,7 @@ struct EventWorkersConfig {
   std::vector<std::string> roles{"relay", "notifier"};
   std::string redis_host = "127.0.0.1";
   std::uint16_t redis_port = 6379;
+  redis::SentinelConfig redis_sentinel;  // when enabled, replaces redis_host:redis_port
   std::string pg_conninfo;
   std::size_t pg_connections = 2;
   std::chrono::milliseconds redis_timeout{1000};

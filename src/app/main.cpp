@@ -105,6 +105,12 @@ int main(int argc, char** argv) {
   auto* serve = app.add_subcommand("serve", "Run the service against running Redis/PostgreSQL");
   add_service_options(*serve, serve_cfg);
   serve->add_option("--redis", redis_addr, "Redis host:port")->capture_default_str();
+  std::string serve_sentinels, serve_master_name = "flashsale";
+  serve->add_option("--redis-sentinels", serve_sentinels,
+                    "Follow the Redis master through these sentinels (h:p,h:p,h:p; replaces "
+                    "--redis)");
+  serve->add_option("--redis-master-name", serve_master_name, "Master name known to the sentinels")
+      ->capture_default_str();
   serve->add_option("--pg", serve_cfg.pg_conninfo, "PostgreSQL connection string (libpq)")
       ->required();
   serve->add_option("--jwt-secret", serve_cfg.jwt_secret,
@@ -127,6 +133,9 @@ int main(int argc, char** argv) {
   up->add_option("--demo-connections", demo_connections, "Connections of the demo crowd")
       ->capture_default_str();
   up->add_flag("--exit-after-demo", exit_after_demo, "Stop everything after the demo sale");
+  bool up_sentinel = false;
+  up->add_flag("--sentinel", up_sentinel,
+               "Redis as 1 master + 1 replica + 3 sentinels (quorum 2), followed through Sentinel");
   fs::app::GatewayFlags up_gateway;
   // Local only: the demo crowd on loopback presents many client IPs through X-Forwarded-For.
   up_gateway.config.trusted_proxies = {"127.0.0.0/8", "::1"};
@@ -198,6 +207,12 @@ int main(int argc, char** argv) {
   worker->add_option("--roles", worker_roles, "Comma-separated: saga,sweeper,relay,notifier")
       ->capture_default_str();
   worker->add_option("--redis", worker_redis, "Redis host:port")->capture_default_str();
+  std::string worker_sentinels, worker_master_name = "flashsale";
+  worker->add_option("--redis-sentinels", worker_sentinels,
+                     "Follow the Redis master through these sentinels (h:p,h:p,h:p)");
+  worker
+      ->add_option("--redis-master-name", worker_master_name, "Master name known to the sentinels")
+      ->capture_default_str();
   worker->add_option("--pg", worker_cfg.pg_conninfo, "PostgreSQL connection string")->required();
   worker->add_option("--payments", worker_payments, "Payment provider host:port (plain HTTP)")
       ->capture_default_str();
@@ -289,9 +304,19 @@ int main(int argc, char** argv) {
     worker_cfg.stale_paying_after = std::chrono::milliseconds{worker_stale_ms};
     worker_cfg.poll_intake = worker_poll_intake;
     if (const char* k = std::getenv("FLASHSALE_SAGA_KILL_AT"); k && *k) worker_cfg.kill_at = k;
-    if (worker_event_log) worker_cfg.event_log = fs::app::redis_streams_event_log(worker_cfg);
+    if (!worker_sentinels.empty()) {
+      auto sentinels = fs::redis::parse_address_list(worker_sentinels);
+      if (!sentinels) {
+        std::cerr << "--redis-sentinels: " << sentinels.error().message << "\n";
+        return 2;
+      }
+      worker_cfg.redis_sentinel.sentinels = std::move(*sentinels);
+      worker_cfg.redis_sentinel.master_name = worker_master_name;
+    }
     event_cfg.redis_host = worker_cfg.redis_host;
     event_cfg.redis_port = worker_cfg.redis_port;
+    event_cfg.redis_sentinel = worker_cfg.redis_sentinel;
+    if (worker_event_log) worker_cfg.event_log = fs::app::redis_streams_event_log(worker_cfg);
     event_cfg.pg_conninfo = worker_cfg.pg_conninfo;
     try {
       // One registry for every role of this process, served by --metrics-port.
@@ -333,6 +358,15 @@ int main(int argc, char** argv) {
     auto colon = redis_addr.rfind(':');
     serve_cfg.redis_host = redis_addr.substr(0, colon);
     serve_cfg.redis_port = static_cast<std::uint16_t>(std::stoi(redis_addr.substr(colon + 1)));
+    if (!serve_sentinels.empty()) {
+      auto sentinels = fs::redis::parse_address_list(serve_sentinels);
+      if (!sentinels) {
+        std::cerr << "--redis-sentinels: " << sentinels.error().message << "\n";
+        return 2;
+      }
+      serve_cfg.redis_sentinel.sentinels = std::move(*sentinels);
+      serve_cfg.redis_sentinel.master_name = serve_master_name;
+    }
     try {
       fs::app::FlashsaleService service(serve_cfg);
       service.start();
@@ -365,6 +399,41 @@ int main(int argc, char** argv) {
     return 1;
   }
   spdlog::info("redis-server on 127.0.0.1:{} (data in {})", (*redis)->port(), ro.dir.string());
+  // --sentinel: a replica and three sentinels (quorum 2) watching the master above.
+  std::unique_ptr<fs::stack::RedisServer> replica;
+  std::vector<std::unique_ptr<fs::stack::SentinelServer>> sentinels;
+  if (up_sentinel) {
+    fs::stack::RedisOptions rr;
+    rr.dir = data / "redis-replica";
+    rr.replica_of = std::pair<std::string, std::uint16_t>{"127.0.0.1", (*redis)->port()};
+    auto started = fs::stack::RedisServer::start(rr);
+    if (!started) {
+      spdlog::error("redis replica: {}", started.error().message);
+      return 1;
+    }
+    replica = std::move(*started);
+    spdlog::info("redis replica on 127.0.0.1:{} (data in {})", replica->port(), rr.dir.string());
+    for (int i = 0; i < 3; ++i) {
+      fs::stack::SentinelOptions so;
+      so.dir = data / ("sentinel-" + std::to_string(i + 1));
+      so.master_port = (*redis)->port();
+      so.quorum = 2;
+      so.down_after = std::chrono::milliseconds{3000};
+      so.failover_timeout = std::chrono::milliseconds{10000};
+      auto sentinel = fs::stack::SentinelServer::start(so);
+      if (!sentinel) {
+        spdlog::error("redis-sentinel: {}", sentinel.error().message);
+        return 1;
+      }
+      up_cfg.redis_sentinel.sentinels.push_back({"127.0.0.1", (*sentinel)->port()});
+      sentinels.push_back(std::move(*sentinel));
+    }
+    std::string list;
+    for (const auto& a : up_cfg.redis_sentinel.sentinels)
+      list += (list.empty() ? "" : ",") + a.to_string();
+    spdlog::info("redis-sentinel x3 (quorum 2, master name {}) on {}",
+                 up_cfg.redis_sentinel.master_name, list);
+  }
   fs::stack::PostgresOptions po;
   po.dir = data / "postgres";
   auto pg = fs::stack::PostgresServer::start(po);
@@ -395,6 +464,7 @@ int main(int argc, char** argv) {
     service.start();
     fs::app::WorkersConfig wc;
     wc.redis_port = up_cfg.redis_port;
+    wc.redis_sentinel = up_cfg.redis_sentinel;
     wc.pg_conninfo = up_cfg.pg_conninfo;
     wc.payments_port = simulator.port();
     wc.sweep_interval = std::chrono::seconds{1};
@@ -407,6 +477,7 @@ int main(int argc, char** argv) {
     workers.start();
     event_cfg.roles = {"relay", "notifier"};  // the outbox relay and notifications, in-process
     event_cfg.redis_port = up_cfg.redis_port;
+    event_cfg.redis_sentinel = up_cfg.redis_sentinel;
     event_cfg.pg_conninfo = up_cfg.pg_conninfo;
     fs::app::EventWorkers event_workers(event_cfg, &service.registry());
     event_workers.start();
@@ -469,6 +540,8 @@ int main(int argc, char** argv) {
     rc = 1;
   }
   (*pg)->stop();
+  for (auto& sentinel : sentinels) sentinel->stop();
+  if (replica) replica->stop();
   (*redis)->stop();
   return rc;
 }

@@ -38,6 +38,7 @@
 #include "reservation/idempotency_store.hpp"
 #include "reservation/reservation_service.hpp"
 #include "reservation/reservation_store.hpp"
+#include "reservation/stock_reconciler.hpp"
 #include "runtime/io_runtime.hpp"
 #include "saga/saga_store.hpp"
 
@@ -64,7 +65,8 @@ struct Worker {
   std::unique_ptr<reservation::IdempotencyStore> idempotency;
   std::unique_ptr<reservation::ReservationService> service;
   std::unique_ptr<saga::SagaStore> saga;
-  std::unique_ptr<notifications::NotificationFeed> feed;  // GET /v1/events
+  std::unique_ptr<notifications::NotificationFeed> feed;     // GET /v1/events
+  std::unique_ptr<reservation::StockReconciler> reconciler;  // worker 0 only
 };
 
 struct FlashsaleService::Impl {
@@ -109,6 +111,7 @@ struct FlashsaleService::Impl {
   asio::awaitable<void> refresh_catalog(Worker& w);
   asio::awaitable<void> refresh_stock(Worker& w);
   asio::awaitable<void> sweep_holds(Worker& w);
+  asio::awaitable<void> reconcile_stock(Worker& w);
 };
 
 void FlashsaleService::Impl::build_worker(std::size_t i) {
@@ -117,6 +120,7 @@ void FlashsaleService::Impl::build_worker(std::size_t i) {
   redis::ClientConfig rc;
   rc.host = cfg.redis_host;
   rc.port = cfg.redis_port;
+  rc.sentinel = cfg.redis_sentinel;
   rc.command_timeout = cfg.redis_timeout;
   w->redis = redis::make_client(ex, rc);
   pg::DatabaseConfig dc;
@@ -125,12 +129,19 @@ void FlashsaleService::Impl::build_worker(std::size_t i) {
   dc.query_timeout = cfg.pg_timeout;
   w->db = pg::make_database(ex, dc);
   w->products = std::make_unique<catalog::ProductStore>(*w->db);
-  w->stock = std::make_unique<inventory::StockShards>(*w->redis);
+  w->stock = std::make_unique<inventory::StockShards>(
+      *w->redis, cfg.reconcile_on_master_change.value_or(cfg.redis_sentinel.enabled()));
   w->store = std::make_unique<reservation::ReservationStore>(ex, *w->db, backend_metrics,
                                                              cfg.insert_batches_per_thread);
   w->holds = std::make_unique<reservation::HoldResolver>(
       ex, *w->store, *w->stock, stock_view, SystemClock::instance(), reservation_metrics);
   w->idempotency = std::make_unique<reservation::IdempotencyStore>(*w->redis);
+  if (i == 0) {
+    reservation::ReconcilerConfig rcc;
+    rcc.settle = cfg.pg_timeout + std::chrono::milliseconds{500};
+    w->reconciler =
+        std::make_unique<reservation::StockReconciler>(ex, *w->redis, *w->db, *w->stock, rcc);
+  }
   w->service =
       std::make_unique<reservation::ReservationService>(reservation::ReservationServiceDeps{
           catalog, *w->products, *w->stock, stock_view, *w->store, *w->holds,
@@ -201,6 +212,36 @@ asio::awaitable<void> FlashsaleService::Impl::sweep_holds(Worker& w) {
   for (const auto& p : catalog.all()) (void)co_await w.holds->sweep(*p, cfg.hold_min_age);
 }
 
+asio::awaitable<void> FlashsaleService::Impl::reconcile_stock(Worker& w) {
+  auto changed = co_await w.reconciler->master_changed();
+  if (!changed) {
+    // Redis between masters: the next check tries again.
+    spdlog::debug("stock reconcile check: {}", changed.error().message);
+    co_return;
+  }
+  if (!*changed) co_return;
+  const std::string run_id = **changed;
+  // Every sale in the ledger, read fresh: one created on another instance a moment ago may not
+  // be in this instance's catalog yet, and a sale left out would keep its gate closed.
+  auto all = co_await w.products->load_all();
+  if (!all) co_return;
+  std::vector<std::shared_ptr<const Product>> sales;
+  sales.reserve(all->size());
+  for (auto& p : *all) sales.push_back(std::make_shared<const Product>(std::move(p)));
+  auto out = co_await w.reconciler->rebuild(run_id, std::move(sales));
+  if (!out) {
+    // Redis between masters or PostgreSQL away: the next check tries again.
+    spdlog::warn("stock rebuild for redis run_id {} failed: {}", run_id, out.error().message);
+    co_return;
+  }
+  if (out->done_here && out->sales > 0) {
+    spdlog::warn("redis master changed (run_id {}): {} sale(s) rebuilt from the ledger", run_id,
+                 out->sales);
+  } else if (out->done_here) {
+    spdlog::info("redis master run_id {} recorded (no sale to rebuild)", run_id);
+  }
+}
+
 FlashsaleService::FlashsaleService(ServiceConfig config)
     : impl_(std::make_unique<Impl>(std::move(config))) {}
 
@@ -250,6 +291,8 @@ void FlashsaleService::start() {
   d.start_loop(d.cfg.catalog_refresh, [&d](Worker& w) { return d.refresh_catalog(w); });
   d.start_loop(d.cfg.stock_refresh, [&d](Worker& w) { return d.refresh_stock(w); });
   d.start_loop(d.cfg.hold_sweep_interval, [&d](Worker& w) { return d.sweep_holds(w); });
+  if (d.cfg.reconcile_on_master_change.value_or(d.cfg.redis_sentinel.enabled()))
+    d.start_loop(d.cfg.reconcile_check, [&d](Worker& w) { return d.reconcile_stock(w); });
   d.started = true;
 }
 

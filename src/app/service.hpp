@@ -5,10 +5,12 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "gateway/gateway_config.hpp"
+#include "redis/sentinel.hpp"
 
 namespace fs::metrics {
 class MetricsRegistry;
@@ -22,6 +24,13 @@ struct ServiceConfig {
   std::size_t threads = std::thread::hardware_concurrency();
   std::string redis_host = "127.0.0.1";
   std::uint16_t redis_port = 6379;
+  // Follow the master through Sentinel instead of redis_host:redis_port (seed flow 9).
+  redis::SentinelConfig redis_sentinel;
+  // Rebuild the sales' Redis counters from the ledger when the Redis master changes (another
+  // run_id: a failover or a restart that may have lost acknowledged writes). Default: on with
+  // Sentinel. Checked every reconcile_check; the sales pause for about pg_timeout + 500 ms.
+  std::optional<bool> reconcile_on_master_change;
+  std::chrono::milliseconds reconcile_check{100};
   std::string pg_conninfo;
   std::size_t pg_connections_per_thread = 4;
   // Group commit: reservation INSERT batches in flight per I/O thread. One lets the next batch

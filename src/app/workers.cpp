@@ -63,6 +63,7 @@ redis_streams_event_log(const WorkersConfig& config, std::string key_prefix) {
   if (!key_prefix.empty()) sc.key_prefix = std::move(key_prefix);
   sc.reader.host = config.redis_host;
   sc.reader.port = config.redis_port;
+  sc.reader.sentinel = config.redis_sentinel;
   return
       [sc](asio::any_io_executor ex, redis::Client& client) -> std::unique_ptr<events::EventLog> {
         return std::make_unique<events::RedisStreamsEventLog>(std::move(ex), client, sc);
@@ -118,7 +119,8 @@ struct BackgroundWorkers::Impl {
 void BackgroundWorkers::Impl::build(std::size_t i) {
   auto ex = runtime.context(i).get_executor();
   auto u = std::make_unique<Unit>();
-  u->redis = connect_redis(ex, cfg.redis_host, cfg.redis_port, cfg.redis_timeout);
+  u->redis =
+      connect_redis(ex, cfg.redis_host, cfg.redis_port, cfg.redis_sentinel, cfg.redis_timeout);
   // A saga holds a connection only while it queries (not while the provider answers); up to
   // 32 connections keep short transactions from queueing behind each other.
   const std::size_t connections =

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "domain/payment_saga.hpp"
+#include "redis/sentinel.hpp"
 
 namespace fs::events {
 class EventLog;
@@ -33,6 +34,7 @@ struct WorkersConfig {
   std::set<std::string> roles{"saga", "sweeper"};
   std::string redis_host = "127.0.0.1";
   std::uint16_t redis_port = 6379;
+  redis::SentinelConfig redis_sentinel;  // when enabled, replaces redis_host:redis_port
   std::string pg_conninfo;
   std::size_t threads = 1;
   std::size_t pg_connections = 8;  // per thread

@@ -13,6 +13,13 @@ class StockKeys {
   std::string shard(int i) const { return base_ + ":stock:" + std::to_string(i); }
   std::string users() const { return base_ + ":users"; }
   std::string holds() const { return base_ + ":holds"; }
+  // Set while the sale's counters are being rebuilt from the ledger (after a Redis failover):
+  // the reserve script answers "paused" (503) meanwhile.
+  std::string paused() const { return base_ + ":paused"; }
+  // Written on the master only (never replicated, never in the AOF) once the sale's counters
+  // are known to match the ledger there: a promoted replica or a restarted Redis lacks it, so
+  // with a reconciler running, reservations wait (503) until the sale is rebuilt.
+  std::string gate() const { return base_ + ":gate"; }
   const std::string& base() const { return base_; }
 
  private:

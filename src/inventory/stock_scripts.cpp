@@ -16,14 +16,16 @@ const redis::Script& reserve_script() {
   static const redis::Script s{R"LUA(
 local qty = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
+if redis.call('EXISTS', KEYS[3]) == 1 then return {0, 'paused'} end
+if ARGV[6] == '1' and redis.call('EXISTS', KEYS[4]) == 0 then return {0, 'paused'} end
 local held = tonumber(redis.call('HGET', KEYS[1], ARGV[4]) or '0')
 if held + qty > limit then return {0, 'limit'} end
-for i = 3, #KEYS do
+for i = 5, #KEYS do
   local stock = tonumber(redis.call('GET', KEYS[i]) or '0')
   if stock >= qty then
     redis.call('DECRBY', KEYS[i], qty)
     redis.call('HINCRBY', KEYS[1], ARGV[4], qty)
-    local shard = ARGV[3 + i]
+    local shard = ARGV[2 + i]
     redis.call('HSET', KEYS[2], ARGV[3], 'h|' .. shard .. '|' .. qty .. '|' .. ARGV[4] .. '|' .. ARGV[5])
     return {1, tonumber(shard)}
   end
@@ -35,6 +37,7 @@ return {0, 'sold_out'}
 
 const redis::Script& release_script() {
   static const redis::Script s{R"LUA(
+if KEYS[4] and redis.call('EXISTS', KEYS[4]) == 1 then return -1 end
 if redis.call('HDEL', KEYS[2], ARGV[1]) == 0 then return 0 end
 local qty = tonumber(ARGV[3])
 redis.call('INCRBY', KEYS[3], qty)
@@ -57,6 +60,41 @@ return 1
 const redis::Script& consume_hold_script() {
   static const redis::Script s{R"LUA(
 return redis.call('HDEL', KEYS[1], ARGV[1])
+)LUA"};
+  return s;
+}
+
+const redis::Script& reconcile_script() {
+  // replicate_commands(): effects replication, needed by set_repl before Redis 7 (a no-op since).
+  static const redis::Script s{R"LUA(
+redis.replicate_commands()
+local n = tonumber(ARGV[1])
+redis.call('DEL', KEYS[1], KEYS[2])
+for i = 1, n do redis.call('SET', KEYS[4 + i], ARGV[1 + i]) end
+local at = n + 2
+local users = tonumber(ARGV[at])
+for i = 1, users do
+  redis.call('HSET', KEYS[1], ARGV[at + 2 * i - 1], ARGV[at + 2 * i])
+end
+at = at + 2 * users + 1
+while at < #ARGV do
+  redis.call('HSET', KEYS[2], ARGV[at], ARGV[at + 1])
+  at = at + 2
+end
+redis.call('DEL', KEYS[3])
+redis.set_repl(redis.REPL_NONE)
+redis.call('SET', KEYS[4], '1')
+return 1
+)LUA"};
+  return s;
+}
+
+const redis::Script& open_gate_script() {
+  static const redis::Script s{R"LUA(
+redis.replicate_commands()
+redis.set_repl(redis.REPL_NONE)
+redis.call('SET', KEYS[1], '1')
+return 1
 )LUA"};
   return s;
 }

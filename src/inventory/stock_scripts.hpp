@@ -16,15 +16,19 @@ namespace fs::inventory {
 // Returns the remaining stock, or -1 when the shard holds fewer than qty units.
 const redis::Script& check_and_decr_script();
 
-// reserve: KEYS[1]=users hash, KEYS[2]=holds hash, KEYS[3..]=shard counters in walk order.
-// ARGV[1]=qty, ARGV[2]=per-user limit, ARGV[3]=reservation id, ARGV[4]=user id,
-// ARGV[5]=now (unix ms), ARGV[6..]=shard numbers matching KEYS[3..].
-// Returns {1, shard} reserved, {0, "limit"} per-user limit reached, {0, "sold_out"}.
+// reserve: KEYS[1]=users hash, KEYS[2]=holds hash, KEYS[3]=paused flag, KEYS[4]=gate,
+// KEYS[5..]=shard counters in walk order. ARGV[1]=qty, ARGV[2]=per-user limit, ARGV[3]=reservation
+// id, ARGV[4]=user id, ARGV[5]=now (unix ms), ARGV[6]="1" when the gate is required,
+// ARGV[7..]=shard numbers matching KEYS[5..].
+// Returns {1, shard} reserved, {0, "limit"} per-user limit reached, {0, "sold_out"},
+// {0, "paused"} while the sale is being reconciled from the ledger (or not yet, on a new master).
 const redis::Script& reserve_script();
 
-// release: KEYS[1]=users hash, KEYS[2]=holds hash, KEYS[3]=shard counter of the hold.
-// ARGV[1]=reservation id, ARGV[2]=user id, ARGV[3]=qty. Returns 1 when the units went back,
-// 0 when this reservation had no hold (already released or consumed).
+// release: KEYS[1]=users hash, KEYS[2]=holds hash, KEYS[3]=shard counter of the hold,
+// KEYS[4] (optional)=paused flag. ARGV[1]=reservation id, ARGV[2]=user id, ARGV[3]=qty.
+// Returns 1 when the units went back, 0 when this reservation had no hold (already released or
+// consumed), -1 while the sale is paused for a rebuild (nothing done: the caller retries; a
+// return between the rebuild's ledger read and its rewrite would otherwise be overwritten).
 const redis::Script& release_script();
 
 // commit_hold: KEYS[1]=holds hash, ARGV[1]=reservation id. Marks a hold durable (h → c).
@@ -34,5 +38,17 @@ const redis::Script& commit_hold_script();
 // consume_hold: KEYS[1]=holds hash, ARGV[1]=reservation id. The units became an order or are
 // given up without return: the hold is deleted, stock and the user's count stay as they are.
 const redis::Script& consume_hold_script();
+
+// reconcile: rebuilds a sale's counters from the ledger in one step, lifts the pause and opens
+// the gate (on this server only: the gate is not replicated).
+// KEYS[1]=users hash, KEYS[2]=holds hash, KEYS[3]=paused flag, KEYS[4]=gate,
+// KEYS[5..]=every shard counter.
+// ARGV[1]=number of shards n, ARGV[2..n+1]=their levels, then ARGV[n+2]=number of users u,
+// u pairs (user, units), then pairs (reservation id, hold record) up to the end.
+// Returns 1.
+const redis::Script& reconcile_script();
+
+// open_gate: KEYS[1]=gate. Sets it on this server only (not replicated, not in the AOF).
+const redis::Script& open_gate_script();
 
 }  // namespace fs::inventory

@@ -30,16 +30,19 @@ boost::asio::awaitable<Result<ReserveOutcome>> StockShards::reserve(
   StockKeys keys(product.product_id, product.generation);
   const auto walk = shard_walk(user_id, product.shards);
   std::vector<std::string> k;
-  k.reserve(walk.size() + 2);
+  k.reserve(walk.size() + 4);
   k.push_back(keys.users());
   k.push_back(keys.holds());
+  k.push_back(keys.paused());
+  k.push_back(keys.gate());
   std::vector<std::string> a;
-  a.reserve(walk.size() + 5);
+  a.reserve(walk.size() + 6);
   a.push_back(std::to_string(quantity));
   a.push_back(std::to_string(product.per_user_limit));
   a.push_back(reservation_id);
   a.push_back(user_id);
   a.push_back(std::to_string(now_ms));
+  a.push_back(gated_ ? "1" : "0");
   for (int s : walk) {
     k.push_back(keys.shard(s));
     a.push_back(std::to_string(s));
@@ -56,6 +59,7 @@ boost::asio::awaitable<Result<ReserveOutcome>> StockShards::reserve(
     co_return ReserveOutcome{ReserveOutcome::Kind::reserved, static_cast<int>(detail.integer)};
   if (detail.str == "limit") co_return ReserveOutcome{ReserveOutcome::Kind::limit_exceeded, -1};
   if (detail.str == "sold_out") co_return ReserveOutcome{ReserveOutcome::Kind::sold_out, -1};
+  if (detail.str == "paused") co_return ReserveOutcome{ReserveOutcome::Kind::paused, -1};
   co_return Error{Errc::protocol_error, "unexpected reply from reserve script"};
 }
 
@@ -65,12 +69,13 @@ boost::asio::awaitable<Result<bool>> StockShards::release(const Product& product
                                                           const std::string& reservation_id) {
   StockKeys keys(product.product_id, product.generation);
   // Braced lists are built outside co_await: GCC 12 miscompiles them inside one.
-  std::vector<std::string> k{keys.users(), keys.holds(), keys.shard(shard)};
+  std::vector<std::string> k{keys.users(), keys.holds(), keys.shard(shard), keys.paused()};
   std::vector<std::string> a{reservation_id, user_id, std::to_string(quantity)};
   auto r = co_await redis_.eval(release_script(), std::move(k), std::move(a));
   if (!r) co_return std::move(r).error();
   if (r->type != redis::Reply::Type::integer)
     co_return Error{Errc::protocol_error, "unexpected reply from release script"};
+  if (r->integer < 0) co_return Error{Errc::unavailable, "the sale is paused for a rebuild"};
   co_return r->integer == 1;
 }
 
@@ -99,7 +104,7 @@ boost::asio::awaitable<Status> StockShards::initialize(const Product& product,
   if (previous_generation > 0) {
     // The old generation's shard count is unknown here; 256 is the maximum allowed.
     StockKeys old(product.product_id, previous_generation);
-    std::vector<std::string> del{"DEL", old.users(), old.holds()};
+    std::vector<std::string> del{"DEL", old.users(), old.holds(), old.paused(), old.gate()};
     for (int i = 0; i < 256; ++i) del.push_back(old.shard(i));
     auto r = co_await redis_.command(std::move(del));
     if (!r) co_return std::move(r).error();
@@ -116,6 +121,13 @@ boost::asio::awaitable<Status> StockShards::initialize(const Product& product,
   std::vector<std::string> del_new{"DEL", keys.users(), keys.holds()};
   auto d = co_await redis_.command(std::move(del_new));
   if (!d) co_return std::move(d).error();
+  if (gated_) {
+    // A new sale starts in agreement with the ledger (nothing allocated yet).
+    std::vector<std::string> gk{keys.gate()};
+    std::vector<std::string> none;
+    auto g = co_await redis_.eval(open_gate_script(), std::move(gk), std::move(none));
+    if (!g) co_return std::move(g).error();
+  }
   co_return Status{};
 }
 
@@ -150,6 +162,45 @@ boost::asio::awaitable<Result<std::vector<Hold>>> StockShards::holds(const Produ
     if (parse_hold(r->elements[i].str, r->elements[i + 1].str, h)) out.push_back(std::move(h));
   }
   co_return out;
+}
+
+boost::asio::awaitable<Status> StockShards::pause(const Product& product,
+                                                  std::chrono::milliseconds ttl) {
+  StockKeys keys(product.product_id, product.generation);
+  std::vector<std::string> cmd{"SET", keys.paused(), "1", "PX", std::to_string(ttl.count())};
+  auto r = co_await redis_.command(std::move(cmd));
+  if (!r) co_return std::move(r).error();
+  co_return Status{};
+}
+
+std::string hold_record(const Hold& h) {
+  return std::string(1, h.state) + "|" + std::to_string(h.shard) + "|" +
+         std::to_string(h.quantity) + "|" + h.user_id + "|" + std::to_string(h.taken_at_ms);
+}
+
+boost::asio::awaitable<Status> StockShards::rewrite(const Product& product,
+                                                    const LedgerState& state) {
+  if (state.levels.size() != static_cast<std::size_t>(product.shards))
+    co_return Error{Errc::internal, "reconcile: one level per shard is needed"};
+  StockKeys keys(product.product_id, product.generation);
+  std::vector<std::string> k{keys.users(), keys.holds(), keys.paused(), keys.gate()};
+  for (int i = 0; i < product.shards; ++i) k.push_back(keys.shard(i));
+  std::vector<std::string> a;
+  a.reserve(2 + state.levels.size() + 2 * (state.user_units.size() + state.holds.size()));
+  a.push_back(std::to_string(state.levels.size()));
+  for (auto v : state.levels) a.push_back(std::to_string(v));
+  a.push_back(std::to_string(state.user_units.size()));
+  for (const auto& [user, units] : state.user_units) {
+    a.push_back(user);
+    a.push_back(std::to_string(units));
+  }
+  for (const auto& h : state.holds) {
+    a.push_back(h.reservation_id);
+    a.push_back(hold_record(h));
+  }
+  auto r = co_await redis_.eval(reconcile_script(), std::move(k), std::move(a));
+  if (!r) co_return std::move(r).error();
+  co_return Status{};
 }
 
 }  // namespace fs::inventory

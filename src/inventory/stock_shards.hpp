@@ -2,8 +2,10 @@
 // Inventory in Redis as split stock counters (seed flows 1, 5, 6). One instance per I/O thread,
 // over that thread's Redis client.
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/result.hpp"
@@ -13,7 +15,7 @@
 namespace fs::inventory {
 
 struct ReserveOutcome {
-  enum class Kind { reserved, sold_out, limit_exceeded };
+  enum class Kind { reserved, sold_out, limit_exceeded, paused };
   Kind kind = Kind::sold_out;
   int shard = -1;  // when reserved
 };
@@ -29,7 +31,9 @@ struct Hold {
 
 class StockShards {
  public:
-  explicit StockShards(redis::Client& redis) : redis_(redis) {}
+  // gated: reservations also need the sale's gate key (see StockKeys::gate), which only the
+  // StockReconciler and initialize() open; set it when a reconciler runs.
+  explicit StockShards(redis::Client& redis, bool gated = false) : redis_(redis), gated_(gated) {}
 
   // Atomically: per-user limit check, shard walk from hash(user) with fall-through, decrement,
   // hold record. Errors are Redis failures (unavailable / timeout / backend_error).
@@ -58,11 +62,27 @@ class StockShards {
   // All holds of a sale (for reconciliation).
   boost::asio::awaitable<Result<std::vector<Hold>>> holds(const Product& product);
 
+  // Pauses reservations of the sale (the reserve script answers paused) for at most `ttl`, so a
+  // reconciler that dies does not pause the sale for ever.
+  boost::asio::awaitable<Status> pause(const Product& product, std::chrono::milliseconds ttl);
+
+  // The counters of a sale as the ledger says they should be (see StockReconciler).
+  struct LedgerState {
+    std::vector<std::int64_t> levels;  // per shard, product.shards entries
+    std::vector<std::pair<std::string, std::int64_t>> user_units;
+    std::vector<Hold> holds;  // state 'c'
+  };
+  // Replaces shards, per-user counts and holds in one script, and lifts the pause.
+  boost::asio::awaitable<Status> rewrite(const Product& product, const LedgerState& state);
+
  private:
   redis::Client& redis_;
+  bool gated_ = false;
 };
 
 // Parses "<state>|<shard>|<qty>|<user>|<ms>".
 bool parse_hold(std::string_view reservation_id, std::string_view value, Hold& out);
+// The inverse of parse_hold.
+std::string hold_record(const Hold& h);
 
 }  // namespace fs::inventory

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "redis/sentinel.hpp"
 
 namespace fs {
 class Random;
@@ -40,6 +41,11 @@ struct Script {
 struct ClientConfig {
   std::string host = "127.0.0.1";
   std::uint16_t port = 6379;
+  // With sentinels, host/port are ignored: every (re)connect asks the sentinels for the master
+  // of sentinel.master_name and checks ROLE on the server reached; a READONLY/MASTERDOWN reply
+  // or an overdue reply drops the connection so the next one resolves again. Between losing the
+  // master and reaching the new one, commands fail fast with Errc::unavailable.
+  SentinelConfig sentinel;
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds command_timeout{1000};
   std::chrono::milliseconds reconnect_backoff_min{50};

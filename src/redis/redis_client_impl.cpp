@@ -74,6 +74,11 @@ class ClientState : public std::enable_shared_from_this<ClientState> {
         sweep_timer_(executor_) {
     if (config_.stuck_reset_after.count() <= 0)
       config_.stuck_reset_after = 2 * config_.command_timeout;
+    // Following a failover: the new master is usually up within a second of the sentinels'
+    // decision, so retry often rather than back off to seconds.
+    if (config_.sentinel.enabled())
+      config_.reconnect_backoff_max =
+          std::min(config_.reconnect_backoff_max, std::chrono::milliseconds{500});
   }
 
   bool connected() const { return phase_ == Phase::connected; }
@@ -203,6 +208,16 @@ class ClientState : public std::enable_shared_from_this<ClientState> {
   }
 
   asio::awaitable<Status> connect(std::shared_ptr<Session> s) {
+    std::string host = config_.host;
+    std::uint16_t port = config_.port;
+    if (config_.sentinel.enabled()) {
+      auto master = co_await resolve_master();
+      if (phase_ == Phase::closed || s->ended)
+        co_return Error{Errc::unavailable, "redis connect aborted"};
+      if (!master) co_return std::move(master).error();
+      host = master->host;
+      port = master->port;
+    }
     s->connecting = true;
     s->connect_timer.expires_after(config_.connect_timeout);
     s->connect_timer.async_wait([s](boost::system::error_code ec) {
@@ -213,28 +228,133 @@ class ClientState : public std::enable_shared_from_this<ClientState> {
       s->resolver.cancel();
     });
     boost::system::error_code ec;
-    auto address = asio::ip::make_address(config_.host, ec);
+    auto address = asio::ip::make_address(host, ec);
     if (!ec) {
-      std::tie(ec) =
-          co_await s->socket.async_connect(tcp::endpoint(address, config_.port), kNoThrow);
+      std::tie(ec) = co_await s->socket.async_connect(tcp::endpoint(address, port), kNoThrow);
     } else {
-      const std::string service = std::to_string(config_.port);
-      auto [resolve_ec, endpoints] =
-          co_await s->resolver.async_resolve(config_.host, service, kNoThrow);
+      const std::string service = std::to_string(port);
+      auto [resolve_ec, endpoints] = co_await s->resolver.async_resolve(host, service, kNoThrow);
       ec = resolve_ec;
       if (!ec && !s->connect_timed_out && !s->ended) {
         std::tie(ec, std::ignore) = co_await asio::async_connect(s->socket, endpoints, kNoThrow);
       }
     }
+    std::string where = host + ":" + std::to_string(port);
+    if (!ec && !s->connect_timed_out && !s->ended && config_.sentinel.enabled()) {
+      // The sentinels' answer may be stale (a failover in progress, a demoted master that came
+      // back): only a server that says it is the master is used. Still under the connect timer.
+      std::vector<std::string> role{"ROLE"};
+      auto r = co_await exchange(s->socket, role);
+      if (!s->connect_timed_out && !s->ended) {
+        if (!r) {
+          s->connecting = false;
+          s->connect_timer.cancel();
+          co_return Error{Errc::unavailable, "redis ROLE on " + where + ": " + r.error().message};
+        }
+        auto is_master = role_is_master(*r);
+        if (!is_master || !*is_master) {
+          s->connecting = false;
+          s->connect_timer.cancel();
+          co_return Error{Errc::unavailable, "redis " + where + " is not the master of " +
+                                                 config_.sentinel.master_name + " (yet)"};
+        }
+      }
+    }
     s->connecting = false;
     s->connect_timer.cancel();
-    std::string where = config_.host + ":" + std::to_string(config_.port);
     if (s->connect_timed_out)
       co_return Error{Errc::unavailable, "redis connect to " + where + " timed out"};
     if (s->ended) co_return Error{Errc::unavailable, "redis connect to " + where + " aborted"};
     if (ec) co_return Error{Errc::unavailable, "redis connect to " + where + ": " + ec.message()};
     s->socket.set_option(tcp::no_delay(true), ec);
     co_return Status{};
+  }
+
+  // Writes one command on `socket` and reads its one reply (connection set-up only: nothing else
+  // is in flight on the socket). The caller bounds it with a timer that closes the socket.
+  static asio::awaitable<Result<Reply>> exchange(tcp::socket& socket,
+                                                 const std::vector<std::string>& args) {
+    std::string out;
+    if (!append_command(out, args)) co_return Error{Errc::internal, "cannot format command"};
+    auto [wec, wn] = co_await asio::async_write(socket, asio::buffer(out), kNoThrow);
+    (void)wn;
+    if (wec) co_return Error{Errc::unavailable, wec.message()};
+    ReplyReader reader;
+    char buf[4096];
+    while (true) {
+      auto [rec, n] = co_await socket.async_read_some(asio::buffer(buf, sizeof buf), kNoThrow);
+      if (rec) co_return Error{Errc::unavailable, rec.message()};
+      if (!reader.feed(buf, n)) co_return Error{Errc::protocol_error, reader.failure()};
+      if (auto reply = reader.next()) co_return std::move(*reply);
+      if (reader.failed()) co_return Error{Errc::protocol_error, reader.failure()};
+    }
+  }
+
+  // One question to one sentinel on a connection of its own, within connect_timeout.
+  asio::awaitable<Result<Reply>> ask_sentinel(Address sentinel, std::vector<std::string> args) {
+    struct Probe {
+      explicit Probe(const asio::any_io_executor& ex) : socket(ex), resolver(ex), timer(ex) {}
+      tcp::socket socket;
+      tcp::resolver resolver;
+      asio::steady_timer timer;
+      bool done = false;
+      bool timed_out = false;
+    };
+    auto probe = std::make_shared<Probe>(executor_);
+    probe->timer.expires_after(config_.connect_timeout);
+    probe->timer.async_wait([probe](boost::system::error_code ec) {
+      if (ec || probe->done) return;
+      probe->timed_out = true;
+      boost::system::error_code ignored;
+      probe->socket.close(ignored);
+      probe->resolver.cancel();
+    });
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(sentinel.host, ec);
+    if (!ec) {
+      std::tie(ec) =
+          co_await probe->socket.async_connect(tcp::endpoint(address, sentinel.port), kNoThrow);
+    } else {
+      const std::string service = std::to_string(sentinel.port);
+      auto [rec, endpoints] =
+          co_await probe->resolver.async_resolve(sentinel.host, service, kNoThrow);
+      ec = rec;
+      if (!ec && !probe->timed_out)
+        std::tie(ec, std::ignore) =
+            co_await asio::async_connect(probe->socket, endpoints, kNoThrow);
+    }
+    Result<Reply> reply = Error{Errc::unavailable, "sentinel " + sentinel.to_string() + " " +
+                                                       (ec ? ec.message() : "timed out")};
+    if (!ec && !probe->timed_out) reply = co_await exchange(probe->socket, args);
+    probe->done = true;
+    probe->timer.cancel();
+    boost::system::error_code ignored;
+    probe->socket.close(ignored);
+    if (probe->timed_out)
+      co_return Error{Errc::unavailable, "sentinel " + sentinel.to_string() + " timed out"};
+    co_return reply;
+  }
+
+  // Asks the sentinels, the last one that answered first, for the master's address.
+  asio::awaitable<Result<Address>> resolve_master() {
+    std::string last_error = "no sentinel configured";
+    for (std::size_t i : rotation_.order()) {
+      if (phase_ == Phase::closed) co_return Error{Errc::cancelled, "redis client closed"};
+      std::vector<std::string> ask{"SENTINEL", "get-master-addr-by-name",
+                                   config_.sentinel.master_name};
+      Address sentinel = config_.sentinel.sentinels[i];
+      auto reply = co_await ask_sentinel(sentinel, std::move(ask));
+      Result<Address> master =
+          reply ? master_address_from_reply(*reply) : Result<Address>(std::move(reply).error());
+      if (master) {
+        rotation_.answered(i);
+        co_return master;
+      }
+      rotation_.failed(i);
+      last_error = master.error().message;
+    }
+    co_return Error{Errc::unavailable, "no sentinel gave the master of " +
+                                           config_.sentinel.master_name + ": " + last_error};
   }
 
   // Returns why the connection ended.
@@ -255,7 +375,11 @@ class ClientState : public std::enable_shared_from_this<ClientState> {
         Pending p = std::move(fifo_.front());
         fifo_.pop_front();
         if (tombstones_ > 0) --tombstones_;  // tombstones are always a prefix of the FIFO
+        const bool demoted =
+            config_.sentinel.enabled() && !reply->ok() && means_not_master(reply->error().message);
         if (p.handler) complete(std::move(p.handler), std::move(*reply));
+        // The server is not the master any more (failover): resolve again.
+        if (demoted) co_return "the server is no longer the master";
       }
       if (reader.failed()) co_return "protocol error: " + reader.failure();
     }
@@ -327,6 +451,7 @@ class ClientState : public std::enable_shared_from_this<ClientState> {
   std::string outgoing_;  // formatted commands not yet handed to the writer
   std::deque<Pending> fifo_;
   std::size_t tombstones_ = 0;
+  SentinelRotation rotation_{config_.sentinel.sentinels.size()};
 };
 
 class PipelinedClient final : public Client {

@@ -87,6 +87,10 @@ boost::asio::awaitable<Result<Reservation>> ReservationService::reserve(
     case inventory::ReserveOutcome::Kind::limit_exceeded:
       d_.metrics.outcome("limit_exceeded");
       co_return Error{Errc::limit_exceeded, "per-user limit reached for this product"};
+    case inventory::ReserveOutcome::Kind::paused:
+      // The sale's counters are being rebuilt from the ledger after a Redis failover.
+      d_.metrics.outcome("paused");
+      co_return Error{Errc::unavailable, "inventory is being reconciled"};
     case inventory::ReserveOutcome::Kind::reserved:
       break;
   }
