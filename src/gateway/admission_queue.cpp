@@ -8,6 +8,7 @@ namespace fs::gateway {
 namespace {
 constexpr double kNsPerSecond = 1e9;
 constexpr double kEpsilon = 1e-9;
+constexpr std::int64_t kShareRecheckNs = 10'000'000;
 
 double validated_rate(const AdmissionQueueConfig& config) {
   if (!(config.drain_per_second > 0) || config.max_wait_ns <= 0)
@@ -176,7 +177,11 @@ std::optional<std::int64_t> AdmissionQueue::advance(std::int64_t now_ns,
     drop_cancelled_front();
   }
   if (slots_.empty()) return std::nullopt;
-  const auto next_credit = now_ns + budget_->ns_until_credit(id_, now_ns);
+  // At the current shares; when other queues hold waiters too, their leaving raises this
+  // queue's share, so look again within 10 ms rather than sleep out a long wait.
+  std::int64_t wait = budget_->ns_until_credit(id_, now_ns);
+  if (budget_->waiting() > waiting_) wait = std::min(wait, kShareRecheckNs);
+  const auto next_credit = now_ns + wait;
   const auto next_expiry = slots_.front().enqueued_ns + config_.max_wait_ns;
   return std::max(now_ns + 1, std::min(next_credit, next_expiry));
 }

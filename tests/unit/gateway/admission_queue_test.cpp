@@ -171,6 +171,25 @@ TEST(AdmissionQueue, QueuesSharingABudgetShareOneMaximumLength) {
   EXPECT_EQ(budget->waiting(), 10u);
 }
 
+TEST(AdmissionQueue, AQueueWithASmallShareLooksAgainSoon) {
+  // 1 waiter here, 99 elsewhere: at its share this queue would wait 1 s for a credit; if the
+  // others leave it must not sleep that out.
+  const auto c = config(100, 1000, 100 * kS);
+  auto budget = std::make_shared<DrainBudget>(c, 0);
+  AdmissionQueue a(c, budget), b(c, budget);
+  EXPECT_EQ(a.enqueue(0).verdict, AdmissionQueue::Verdict::admitted);
+  a.enqueue(0, 1);
+  std::vector<AdmissionQueue::Ticket> others;
+  for (int i = 0; i < 99; ++i) others.push_back(b.enqueue(0).ticket);
+  std::vector<AdmissionQueue::Released> rel, exp;
+  auto next = a.advance(kMs, rel, exp);
+  ASSERT_TRUE(next);
+  EXPECT_LE(*next, 11 * kMs);
+  for (auto t : others) b.cancel(t);
+  a.advance(*next, rel, exp);  // now alone: it gets the whole rate, and the credit it is owed
+  EXPECT_EQ(rel.size(), 1u);
+}
+
 TEST(AdmissionQueue, SharedBudgetHoldsTheRateUnderRealThreads) {
   // Four threads, each its own queue, hammer one budget with enqueues and drain ticks on a fake
   // clock they advance together: releases never exceed rate x time + burst.
