@@ -9,7 +9,7 @@
 # Every request is a distinct client IP and user with browser signals, so no layer refuses:
 # the figure is the pass-through cost. Then the memory per queued request: QUEUED connections
 # (default 9000; the container's open-file limit is 20000 for both ends) parked in the queue,
-# server RSS before and after.
+# server RSS before and after; bench/queued_connections.sh does 100,000 over several processes.
 # Usage: bench/gateway_layers.sh [build dir, default build/release]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -84,6 +84,7 @@ SIGNALS=$(printf '%s' '{"webgl":true,"canvas":true,"pointer_events":31,"ms_since
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 field() { grep -o "$1=[0-9.]*" | cut -d= -f2; }
 CONFIGS=(none edge edgebot all)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 for i in $(seq 1 "$ROUNDS"); do
   for c in "${CONFIGS[@]}"; do
     line=$(TOKENS_FILE=$WORK/tokens.txt PRODUCT=gw-soldout SIGNALS=$SIGNALS \
@@ -102,7 +103,7 @@ for c in "${CONFIGS[@]}"; do
 done
 
 echo
-echo "gateway layers on the sold-out path ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, ${DURATION}s x ${ROUNDS} rounds, medians, wrk -t$THREADS -c$CONNS)"
+echo "gateway layers on the sold-out path ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, ${DURATION}s x ${ROUNDS} rounds, medians, wrk -t$THREADS -c$CONNS; load average at start $LOAD_START, now $(cut -d' ' -f1-3 /proc/loadavg))"
 printf '%-12s %12s %10s %16s %8s\n' "layers" "throughput" "p99 ms" "us/request" "errors"
 base=$(m none_rps)
 for c in "${CONFIGS[@]}"; do

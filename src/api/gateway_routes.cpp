@@ -125,26 +125,33 @@ Response rejection_response(const gateway::Rejection& r) {
   return json_error_with({r.code, r.message}, r.retry_after_seconds);
 }
 
-boost::asio::awaitable<std::optional<Response>> guard_shopper(const ApiDeps& deps, Request& req,
-                                                              const auth::Claims* claims,
-                                                              GuardLevel level,
-                                                              gateway::Admission& admission) {
-  gateway::Gateway* g = deps.gateway;
-  if (!g) co_return std::nullopt;
+namespace {
+
+// Edge layers, then (reservations) the bot score. A coroutine of its own, finished before the
+// request parks in the admission queue, so its frame (the shopper context, ~700 bytes) is not
+// held by every queued request.
+boost::asio::awaitable<std::optional<Response>> screen_shopper(gateway::Gateway& g, Request& req,
+                                                               const auth::Claims* claims,
+                                                               GuardLevel level) {
   gateway::ShopperContext ctx;
-  ctx.ip = client_ip_of(*g, req);
+  ctx.ip = client_ip_of(g, req);
   if (claims) {
     ctx.user_id = claims->sub;
     ctx.account_created_unix = claims->acct_created;
   }
-  if (auto r = co_await g->check_edge(req.worker, ctx)) co_return rejection_response(*r);
+  if (auto r = co_await g.check_edge(req.worker, ctx)) co_return rejection_response(*r);
   if (!claims || level != GuardLevel::reservation) co_return std::nullopt;
 
   ctx.user_agent = req.header("user-agent");
   if (req.has_header("x-client-signals")) ctx.client_signals = req.header("x-client-signals");
   ctx.captcha_token = req.header("x-captcha-token");
-  if (auto r = co_await g->check_bot(req.worker, ctx)) co_return rejection_response(*r);
+  if (auto r = co_await g.check_bot(req.worker, ctx)) co_return rejection_response(*r);
+  co_return std::nullopt;
+}
 
+// Admission queue and concurrency limit: an error response, or the admission.
+boost::asio::awaitable<Result<gateway::Admission>> admit_shopper(gateway::Gateway& g,
+                                                                 Request& req) {
   gateway::DisconnectHook hook;
   if (req.disconnect) {
     http::DisconnectWatch* watch = req.disconnect;
@@ -152,7 +159,23 @@ boost::asio::awaitable<std::optional<Response>> guard_shopper(const ApiDeps& dep
       watch->notify_on_disconnect(std::move(on_gone));
     };
   }
-  auto admitted = co_await g->admit(req.worker, req.disconnect ? &hook : nullptr);
+  co_return co_await g.admit(req.worker, req.disconnect ? &hook : nullptr);
+}
+
+}  // namespace
+
+boost::asio::awaitable<std::optional<Response>> guard_shopper(const ApiDeps& deps, Request& req,
+                                                              const auth::Claims* claims,
+                                                              GuardLevel level,
+                                                              gateway::Admission& admission) {
+  gateway::Gateway* g = deps.gateway;
+  if (!g) co_return std::nullopt;
+  {
+    std::optional<Response> rejected = co_await screen_shopper(*g, req, claims, level);
+    if (rejected) co_return rejected;
+  }
+  if (!claims || level != GuardLevel::reservation) co_return std::nullopt;
+  auto admitted = co_await admit_shopper(*g, req);
   if (!admitted) {
     if (admitted.code() == Errc::cancelled)  // nobody is listening; nginx's 499
       co_return Response::error(499, "client_closed_request", "the client went away");

@@ -20,11 +20,13 @@ constexpr std::int64_t kMinTickNs = 1'000'000;
 }  // namespace
 
 AdmissionGate::AdmissionGate(asio::any_io_executor executor, const Clock& clock,
-                             AdmissionQueueConfig config, metrics::GatewayMetrics* metrics)
+                             AdmissionQueueConfig config, metrics::GatewayMetrics* metrics,
+                             std::shared_ptr<DrainBudget> budget)
     : executor_(executor),
       clock_(clock),
       metrics_(metrics),
-      queue_(config, clock.steady_ns()),
+      queue_(config,
+             budget ? std::move(budget) : std::make_shared<DrainBudget>(config, clock.steady_ns())),
       drain_timer_(executor) {}
 
 AdmissionGate::~AdmissionGate() { *alive_ = false; }

@@ -1,8 +1,9 @@
 #pragma once
 // Coroutines on top of AdmissionQueue: one gate per I/O thread (requests are served on their
-// connection's thread, so waking a waiter never crosses threads). The process' drain rate and
-// maximum length are split evenly over the gates. One drain timer per gate, not one per waiter:
-// a waiter costs a queue slot and a parked timer.
+// connection's thread, so waking a waiter never crosses threads). The gates of a process share
+// one DrainBudget, so the drain rate and the maximum length are the process' whatever thread the
+// waiters landed on. One drain timer per gate, not one per waiter: a waiter costs a queue slot
+// and a parked timer.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -26,8 +27,10 @@ using DisconnectHook = std::function<void(std::function<void()>)>;
 
 class AdmissionGate {
  public:
+  // `budget` null: the gate has its own (rate, burst and length from `config`).
   AdmissionGate(boost::asio::any_io_executor executor, const Clock& clock,
-                AdmissionQueueConfig config, metrics::GatewayMetrics* metrics);
+                AdmissionQueueConfig config, metrics::GatewayMetrics* metrics,
+                std::shared_ptr<DrainBudget> budget = nullptr);
   ~AdmissionGate();
   AdmissionGate(const AdmissionGate&) = delete;
   AdmissionGate& operator=(const AdmissionGate&) = delete;

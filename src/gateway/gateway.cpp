@@ -17,14 +17,6 @@ namespace {
 
 constexpr std::size_t kMaxListed = 1000;
 
-AdmissionQueueConfig per_worker(AdmissionQueueConfig c, std::size_t workers) {
-  const double n = static_cast<double>(std::max<std::size_t>(1, workers));
-  c.drain_per_second /= n;
-  c.max_length = std::max<std::size_t>(1, c.max_length / std::max<std::size_t>(1, workers));
-  if (c.burst > 0) c.burst = std::max(1.0, c.burst / n);
-  return c;
-}
-
 std::string signer_secret(const GatewayConfig& c) {
   return c.captcha_secret.empty() ? std::string("flashsale-captcha-token") : c.captcha_secret;
 }
@@ -55,9 +47,9 @@ void Admission::release() {
 }
 
 struct Gateway::Worker {
-  Worker(asio::any_io_executor ex, redis::Client& r, const Gateway& g, std::size_t workers)
+  Worker(asio::any_io_executor ex, redis::Client& r, const Gateway& g)
       : redis(r),
-        gate(ex, g.clock_, per_worker(g.config_.queue_config, workers), g.metrics_),
+        gate(ex, g.clock_, g.config_.queue_config, g.metrics_, g.drain_budget_),
         store(r, g.clock_, g.config_.redis_prefix + "captcha:"),
         generator(SecureRandom::instance(), g.clock_, g.config_.captcha) {
     if (g.config_.distributed) {
@@ -82,7 +74,8 @@ Gateway::Gateway(GatewayConfig config, const Clock& clock, metrics::GatewayMetri
       clock_(clock),
       metrics_(metrics),
       signer_(signer_secret(config_), clock, config_.captcha_token_ttl),
-      concurrency_(config_.max_in_flight) {
+      concurrency_(config_.max_in_flight),
+      drain_budget_(std::make_shared<DrainBudget>(config_.queue_config, clock.steady_ns())) {
   auto resolver = ClientIpResolver::from_strings(config_.trusted_proxies);
   if (!resolver) throw std::invalid_argument("trusted proxies: " + resolver.error().message);
   resolver_ = std::move(*resolver);
@@ -95,7 +88,7 @@ Gateway::Gateway(GatewayConfig config, const Clock& clock, metrics::GatewayMetri
 Gateway::~Gateway() = default;
 
 void Gateway::add_worker(asio::any_io_executor executor, redis::Client& redis) {
-  workers_.push_back(std::make_unique<Worker>(executor, redis, *this, threads_));
+  workers_.push_back(std::make_unique<Worker>(executor, redis, *this));
 }
 
 std::string Gateway::client_ip(std::string_view peer, std::string_view forwarded_for) const {

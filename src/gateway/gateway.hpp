@@ -85,8 +85,8 @@ struct ListedChallenge {
 
 class Gateway {
  public:
-  // `threads`: I/O threads that will call add_worker(); the admission queue's drain rate and
-  // length are split evenly over them.
+  // `threads`: I/O threads that will call add_worker(). Each gets its own admission queue; the
+  // queues share one drain budget (rate, burst, maximum length are the process').
   Gateway(GatewayConfig config, const Clock& clock, metrics::GatewayMetrics* metrics,
           std::size_t threads);
   ~Gateway();
@@ -145,6 +145,7 @@ class Gateway {
   CaptchaTokenSigner signer_;
   BanList bans_;
   ConcurrencyLimit concurrency_;
+  std::shared_ptr<DrainBudget> drain_budget_;
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 

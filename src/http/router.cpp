@@ -69,9 +69,15 @@ const Router::Route* Router::match(Request& request, bool& path_matched) const {
   return nullptr;
 }
 
+// Not a coroutine when a route matches: it hands back the handler's own awaitable, so no
+// dispatch frame (~800 bytes) stays alive under every request a handler parks (admission queue).
 boost::asio::awaitable<Response> Router::dispatch(Request& request) const {
   bool path_matched = false;
-  if (const Route* route = match(request, path_matched)) co_return co_await route->handler(request);
+  if (const Route* route = match(request, path_matched)) return route->handler(request);
+  return unmatched(request, path_matched);
+}
+
+boost::asio::awaitable<Response> Router::unmatched(Request& request, bool path_matched) const {
   if (!path_matched) co_return Response::error(404, "not_found", "no such endpoint");
 
   PathSegments path;

@@ -23,6 +23,7 @@ class Router {
     Handler handler;
   };
   const Route* match(Request& request, bool& path_matched) const;
+  boost::asio::awaitable<Response> unmatched(Request& request, bool path_matched) const;
   std::vector<Route> routes_;
 };
 

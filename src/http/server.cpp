@@ -290,7 +290,7 @@ class SessionDisconnectWatch final : public DisconnectWatch {
       if (buffer_.size() == 0) buffer_.shrink_to_fit();
       state_ = std::make_shared<State>();
       state_->on_gone = std::move(on_gone);
-      asio::co_spawn(s_->stream.socket().get_executor(), watch(s_, state_), asio::detached);
+      watch(s_, state_);
     } else {
       state_->on_gone = std::move(on_gone);
     }
@@ -313,20 +313,24 @@ class SessionDisconnectWatch final : public DisconnectWatch {
     bool waiting = false;
   };
 
-  static asio::awaitable<void> watch(std::shared_ptr<Session> s, std::shared_ptr<State> st) {
-    while (!st->finished) {
-      st->waiting = true;
-      auto [ec] = co_await s->stream.socket().async_wait(tcp::socket::wait_read, kTuple);
-      st->waiting = false;
-      if (st->finished || ec == asio::error::operation_aborted) co_return;
-      char byte = 0;
-      const ssize_t n =
-          ::recv(s->stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-      if (n > 0) co_return;  // a pipelined request: the client is still there
-      if (n < 0 && !ec && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
-      if (auto on_gone = std::move(st->on_gone)) on_gone();
-      co_return;
-    }
+  // A plain completion handler, not a coroutine: a parked request may wait for long, and a
+  // spawned coroutine (its thread, frames and awaitable op) cost several hundred bytes more.
+  static void watch(std::shared_ptr<Session> s, std::shared_ptr<State> st) {
+    if (st->finished) return;
+    st->waiting = true;
+    Session& session = *s;
+    session.stream.socket().async_wait(
+        tcp::socket::wait_read, [s = std::move(s), st = std::move(st)](beast::error_code ec) {
+          st->waiting = false;
+          if (st->finished || ec == asio::error::operation_aborted) return;
+          char byte = 0;
+          const ssize_t n =
+              ::recv(s->stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+          if (n > 0) return;  // a pipelined request: the client is still there
+          if (n < 0 && !ec && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return watch(s, st);
+          if (auto on_gone = std::move(st->on_gone)) on_gone();
+        });
   }
 
   const std::shared_ptr<Session>& s_;

@@ -119,6 +119,104 @@ TEST(AdmissionQueue, DefaultBurstReleasesTenMillisecondsWorthPerTick) {
   EXPECT_EQ(q.length(), 390u);
 }
 
+// Two queues (two I/O threads) on one budget: the configured rate and length are the process'
+// figures whichever thread the waiters landed on.
+TEST(AdmissionQueue, QueuesSharingABudgetDrainAtTheGlobalRateWhereverTheWaitersAre) {
+  const auto c = config(100, 1000, 100 * kS);
+  auto budget = std::make_shared<DrainBudget>(c, 0);
+  AdmissionQueue a(c, budget), b(c, budget);
+  std::vector<AdmissionQueue::Released> rel_a, rel_b, exp;
+  // All waiters on one thread: that queue drains at the full 100/s (a per-thread split would
+  // give it 50/s while the other thread's share went unused).
+  EXPECT_EQ(a.enqueue(0).verdict, AdmissionQueue::Verdict::admitted);  // the burst of 1
+  for (int i = 0; i < 500; ++i) ASSERT_EQ(a.enqueue(0).verdict, AdmissionQueue::Verdict::queued);
+  for (std::int64_t t = kMs; t <= kS; t += kMs) {
+    a.advance(t, rel_a, exp);
+    b.advance(t, rel_b, exp);
+  }
+  EXPECT_NEAR(static_cast<double>(rel_a.size()), 100.0, 1.0);
+  EXPECT_TRUE(rel_b.empty());
+  EXPECT_EQ(budget->waiting(), a.length());
+  // Now both threads hold waiters: together still 100/s, shared in proportion (400 vs 400).
+  for (int i = 0; i < 400; ++i) ASSERT_EQ(b.enqueue(kS).verdict, AdmissionQueue::Verdict::queued);
+  rel_a.clear();
+  for (std::int64_t t = kS + kMs; t <= 3 * kS; t += kMs) {
+    a.advance(t, rel_a, exp);
+    b.advance(t, rel_b, exp);
+  }
+  EXPECT_NEAR(static_cast<double>(rel_a.size() + rel_b.size()), 200.0, 1.0);  // 2 s at 100/s
+  EXPECT_NEAR(static_cast<double>(rel_a.size()), 100.0, 10.0);
+  EXPECT_TRUE(exp.empty());
+  EXPECT_EQ(budget->waiting(), a.length() + b.length());
+}
+
+TEST(AdmissionQueue, QueuesSharingABudgetShareOneMaximumLength) {
+  const auto c = config(1, 10, 100 * kS);
+  auto budget = std::make_shared<DrainBudget>(c, 0);
+  AdmissionQueue a(c, budget), b(c, budget);
+  EXPECT_EQ(a.enqueue(0).verdict, AdmissionQueue::Verdict::admitted);
+  // A newcomer on the idle thread still waits its turn behind the other thread's waiters.
+  for (int i = 0; i < 6; ++i) ASSERT_EQ(a.enqueue(0).verdict, AdmissionQueue::Verdict::queued);
+  auto t = b.enqueue(0);
+  EXPECT_EQ(t.verdict, AdmissionQueue::Verdict::queued);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(b.enqueue(0).verdict, AdmissionQueue::Verdict::queued);
+  EXPECT_EQ(b.enqueue(0).verdict, AdmissionQueue::Verdict::full);  // 10 wait in all
+  EXPECT_EQ(a.enqueue(0).verdict, AdmissionQueue::Verdict::full);
+  EXPECT_TRUE(b.cancel(t.ticket));  // leaving frees a place for either thread
+  EXPECT_EQ(a.enqueue(0).verdict, AdmissionQueue::Verdict::queued);
+  {
+    AdmissionQueue gone(c, budget);  // a destroyed queue gives its places back
+    EXPECT_EQ(gone.enqueue(0).verdict, AdmissionQueue::Verdict::full);
+  }
+  EXPECT_EQ(budget->waiting(), 10u);
+}
+
+TEST(AdmissionQueue, AQueueWithASmallShareLooksAgainSoon) {
+  // 1 waiter here, 99 elsewhere: at its share this queue would wait 1 s for a credit; if the
+  // others leave it must not sleep that out.
+  const auto c = config(100, 1000, 100 * kS);
+  auto budget = std::make_shared<DrainBudget>(c, 0);
+  AdmissionQueue a(c, budget), b(c, budget);
+  EXPECT_EQ(a.enqueue(0).verdict, AdmissionQueue::Verdict::admitted);
+  a.enqueue(0, 1);
+  std::vector<AdmissionQueue::Ticket> others;
+  for (int i = 0; i < 99; ++i) others.push_back(b.enqueue(0).ticket);
+  std::vector<AdmissionQueue::Released> rel, exp;
+  auto next = a.advance(kMs, rel, exp);
+  ASSERT_TRUE(next);
+  EXPECT_LE(*next, 11 * kMs);
+  for (auto t : others) b.cancel(t);
+  a.advance(*next, rel, exp);  // now alone: it gets the whole rate, and the credit it is owed
+  EXPECT_EQ(rel.size(), 1u);
+}
+
+TEST(AdmissionQueue, SharedBudgetHoldsTheRateUnderRealThreads) {
+  // Four threads, each its own queue, hammer one budget with enqueues and drain ticks on a fake
+  // clock they advance together: releases never exceed rate x time + burst.
+  const auto c = config(1000, 1'000'000, 100 * kS, 10);
+  auto budget = std::make_shared<DrainBudget>(c, 0);
+  std::atomic<std::int64_t> now{0};
+  std::atomic<std::size_t> released{0}, admitted{0};
+  std::vector<std::thread> threads;
+  for (int k = 0; k < 4; ++k)
+    threads.emplace_back([&] {
+      AdmissionQueue q(c, budget);
+      std::vector<AdmissionQueue::Released> rel, exp;
+      for (int i = 0; i < 20'000; ++i) {
+        const std::int64_t t = now.fetch_add(10'000) + 10'000;  // 4 x 20,000 x 10 us = 0.8 s
+        if (q.enqueue(t).verdict == AdmissionQueue::Verdict::admitted) ++admitted;
+        rel.clear();
+        q.advance(t, rel, exp);
+        released += rel.size();
+      }
+    });
+  for (auto& t : threads) t.join();
+  const double seconds = static_cast<double>(now.load()) / kS;
+  EXPECT_LE(static_cast<double>(released + admitted), 1000 * seconds + 10 + 1);
+  EXPECT_GE(static_cast<double>(released + admitted), 1000 * seconds * 0.95);
+  EXPECT_EQ(budget->waiting(), 0u);  // the queues died with their waiters
+}
+
 TEST(ConcurrencyLimit, RefusesBeyondTheLimitAndReleasesOnDestruction) {
   ConcurrencyLimit limit(2);
   auto a = limit.try_acquire();
