@@ -15,7 +15,7 @@
 #include <mutex>
 #include <thread>
 
-#include "integration/reservation/sale_fixture.hpp"
+#include "support/sale_fixture.hpp"
 #include "runtime/io_runtime.hpp"
 #include "support/servers.hpp"
 
