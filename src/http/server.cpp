@@ -17,6 +17,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
@@ -465,6 +466,51 @@ class RequestParser final : public bhttp::basic_parser<true> {
   bool expect_continue_ = false;
 };
 
+// Reads one request into `parser`. What is already buffered (usually the whole request, read by
+// the caller's first read) is parsed synchronously; the socket is read only while the parser
+// needs more. Beast's async_read_header/async_read did the same through composed operations
+// that completed by posting, even when nothing had to be read: a scheduler round trip and a
+// few allocations per request. Errors are Beast's, as those functions reported them.
+asio::awaitable<beast::error_code> read_request(Session& s, beast::flat_buffer& buffer,
+                                                RequestParser& parser, Clock::time_point deadline) {
+  parser.eager(true);  // header and body in one put() when both are buffered
+  bool continue_sent = false;
+  for (;;) {
+    beast::error_code ec;
+    if (buffer.size() > 0) {
+      const auto used = parser.put(buffer.data(), ec);
+      buffer.consume(used);
+      if (ec == bhttp::error::need_more)
+        ec = {};
+      else if (ec)
+        co_return ec;
+      if (parser.is_done()) co_return ec;
+      if (used > 0 && buffer.size() > 0) continue;  // more to parse (e.g. the body after the header)
+    }
+    if (parser.is_header_done() && parser.expects_continue() && !continue_sent) {
+      continue_sent = true;
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      s.stream.expires_at(deadline);
+      auto [cont_ec, cont_n] = co_await asio::async_write(
+          s.stream, asio::buffer(kContinue.data(), kContinue.size()), kTuple);
+      (void)cont_n;
+      if (cont_ec) co_return cont_ec;
+    }
+    s.stream.expires_at(deadline);
+    auto [read_ec, n] =
+        co_await s.stream.async_read_some(buffer.prepare(beast::read_size(buffer, 65536)), kTuple);
+    buffer.commit(n);
+    if (read_ec == asio::error::eof) {
+      // As Beast's read: EOF before any byte is end_of_stream; inside a message, put_eof decides.
+      if (!parser.got_some()) co_return bhttp::error::end_of_stream;
+      parser.put_eof(ec);
+      if (!ec && !parser.is_done()) ec = bhttp::error::partial_message;
+      co_return ec;
+    }
+    if (read_ec) co_return read_ec;
+  }
+}
+
 void observe(Core& core, const Request& req, const Response& res, Clock::time_point started) {
   if (core.observer) core.observer->on_request(req, res, Clock::now() - started);
 }
@@ -508,23 +554,7 @@ asio::awaitable<void> serve_requests(Core& core, Shard& shard, std::shared_ptr<S
     parser.header_limit(static_cast<std::uint32_t>(
         std::min<std::size_t>(cfg.header_limit, std::numeric_limits<std::uint32_t>::max())));
     parser.body_limit(cfg.body_limit);
-    s->stream.expires_at(deadline);
-    auto [ec, n] = co_await bhttp::async_read_header(s->stream, buffer, parser, kTuple);
-    (void)n;
-    if (!ec && !parser.is_done()) {
-      if (parser.expects_continue()) {
-        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-        auto [cont_ec, cont_n] = co_await asio::async_write(
-            s->stream, asio::buffer(kContinue.data(), kContinue.size()), kTuple);
-        (void)cont_n;
-        ec = cont_ec;
-      }
-      if (!ec) {
-        auto [body_ec, body_n] = co_await bhttp::async_read(s->stream, buffer, parser, kTuple);
-        (void)body_n;
-        ec = body_ec;
-      }
-    }
+    auto ec = co_await read_request(*s, buffer, parser, deadline);
 
     const unsigned version = parser.is_header_done() ? parser.version() : 11;
     auto started = Clock::now();
