@@ -229,6 +229,11 @@ http::Response error_response(const Error& error) {
     default:
       break;
   }
+  if (code == Errc::sold_out && error.message == "sold out") {
+    // The answer to nearly every click of a sold-out burst: serialised once.
+    static const http::Response sold_out = http::Response::error(410, "sold_out", "sold out");
+    return sold_out;
+  }
   int status = http_status(code);
   std::string_view message = error.message;
   if (code != error.code || message.empty()) message = "service temporarily unavailable";

@@ -151,7 +151,43 @@ std::optional<Response> rejection_for(const beast::error_code& ec, std::size_t b
   return std::nullopt;
 }
 
+// Characters of an origin-form path that need neither decoding nor the full URL parser
+// (RFC 3986 pchar without '%', and '/').
+bool plain_path_char(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  switch (c) {
+    case '-':
+    case '.':
+    case '_':
+    case '~':
+    case '!':
+    case '$':
+    case '&':
+    case '\'':
+    case '(':
+    case ')':
+    case '*':
+    case '+':
+    case ',':
+    case ';':
+    case '=':
+    case ':':
+    case '@':
+    case '/':
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool split_target(std::string_view target, Request& req) {
+  // Fast path: a plain path without query or escapes (the hot path's "/v1/reservations").
+  if (!target.empty() && target.front() == '/' &&
+      std::all_of(target.begin(), target.end(), plain_path_char)) {
+    req.path.assign(target.data(), target.size());
+    req.query.clear();
+    return true;
+  }
   auto url = boost::urls::parse_origin_form(target);
   if (!url) url = boost::urls::parse_absolute_uri(target);
   if (!url) return false;
@@ -485,7 +521,8 @@ asio::awaitable<beast::error_code> read_request(Session& s, beast::flat_buffer& 
       else if (ec)
         co_return ec;
       if (parser.is_done()) co_return ec;
-      if (used > 0 && buffer.size() > 0) continue;  // more to parse (e.g. the body after the header)
+      if (used > 0 && buffer.size() > 0)
+        continue;  // more to parse (e.g. the body after the header)
     }
     if (parser.is_header_done() && parser.expects_continue() && !continue_sent) {
       continue_sent = true;
