@@ -78,7 +78,21 @@ enum class Phase {
 
 struct Session {
   explicit Session(tcp::socket socket) : stream(std::move(socket)) {}
+  // The request path reads and writes the raw socket under this one deadline, which the shard's
+  // sweep enforces (it closes the socket, as Beast's timeout did): arming a Beast timer per
+  // operation and cancelling it afterwards cost a timer-queue insertion, a cancellation and a
+  // completion per read and per write. The rare paths (linger, streaming) use Beast's timers.
   beast::tcp_stream stream;
+  Clock::time_point deadline = Clock::time_point::max();  // max: no operation under a deadline
+  bool timed_out = false;
+
+  void arm(Clock::time_point d) { deadline = d; }
+  // After an operation: no deadline while the handler runs; a sweep's close reads as a timeout.
+  beast::error_code disarm(const beast::error_code& ec) {
+    deadline = Clock::time_point::max();
+    if (timed_out) return beast::error::timeout;
+    return ec;
+  }
   Phase phase = Phase::awaiting_request;
   bool stop_requested = false;
   bool peer_gone = false;
@@ -93,6 +107,7 @@ struct Shard {
   asio::io_context& ctx;
   tcp::acceptor acceptor;
   std::list<Session*> sessions;
+  asio::steady_timer* sweep_timer = nullptr;  // while the sweep runs; cancelled by begin_stop
 };
 
 // Shared with every coroutine so that frames abandoned in a destroyed io_context never
@@ -266,7 +281,7 @@ void build_head(std::string& out, unsigned version, const Response& res, bool ke
 }
 
 // `head` is the connection's reusable buffer for the response head.
-asio::awaitable<bool> write_response(beast::tcp_stream& stream, std::string& head, unsigned version,
+asio::awaitable<bool> write_response(Session& s, std::string& head, unsigned version,
                                      const Response& res, bool keep_alive,
                                      std::chrono::milliseconds timeout) {
   const unsigned status = checked_status(res.status);
@@ -275,10 +290,10 @@ asio::awaitable<bool> write_response(beast::tcp_stream& stream, std::string& hea
   build_head(head, version, res, keep_alive, length);
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(head),
                                                   asio::buffer(res.body.data(), length)};
-  stream.expires_after(timeout);
-  auto [ec, written] = co_await asio::async_write(stream, buffers, kTuple);
+  s.arm(Clock::now() + timeout);
+  auto [ec, written] = co_await asio::async_write(s.stream.socket(), buffers, kTuple);
   (void)written;
-  co_return !ec;
+  co_return !s.disarm(ec);
 }
 
 asio::awaitable<void> linger_close(Session& s) {
@@ -527,15 +542,16 @@ asio::awaitable<beast::error_code> read_request(Session& s, beast::flat_buffer& 
     if (parser.is_header_done() && parser.expects_continue() && !continue_sent) {
       continue_sent = true;
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      s.stream.expires_at(deadline);
+      s.arm(deadline);
       auto [cont_ec, cont_n] = co_await asio::async_write(
-          s.stream, asio::buffer(kContinue.data(), kContinue.size()), kTuple);
+          s.stream.socket(), asio::buffer(kContinue.data(), kContinue.size()), kTuple);
       (void)cont_n;
-      if (cont_ec) co_return cont_ec;
+      if (auto e = s.disarm(cont_ec)) co_return e;
     }
-    s.stream.expires_at(deadline);
-    auto [read_ec, n] =
-        co_await s.stream.async_read_some(buffer.prepare(beast::read_size(buffer, 65536)), kTuple);
+    s.arm(deadline);
+    auto [raw_ec, n] = co_await s.stream.socket().async_read_some(
+        buffer.prepare(beast::read_size(buffer, 65536)), kTuple);
+    const auto read_ec = s.disarm(raw_ec);
     buffer.commit(n);
     if (read_ec == asio::error::eof) {
       // As Beast's read: EOF before any byte is end_of_stream; inside a message, put_eof decides.
@@ -573,12 +589,10 @@ asio::awaitable<void> serve_requests(Core& core, Shard& shard, std::shared_ptr<S
   while (!core.stopping.load(std::memory_order_relaxed)) {
     if (buffer.size() == 0) {
       s->phase = Phase::awaiting_request;
-      if (first)
-        s->stream.expires_at(deadline);
-      else
-        s->stream.expires_after(cfg.idle_timeout);
-      auto [ec, n] = co_await s->stream.async_read_some(buffer.prepare(kFirstReadSize), kTuple);
-      if (ec) co_return;
+      s->arm(first ? deadline : Clock::now() + cfg.idle_timeout);
+      auto [ec, n] =
+          co_await s->stream.socket().async_read_some(buffer.prepare(kFirstReadSize), kTuple);
+      if (s->disarm(ec)) co_return;
       buffer.commit(n);
       if (!first) deadline = Clock::now() + cfg.header_timeout;
     } else if (!first) {
@@ -605,7 +619,7 @@ asio::awaitable<void> serve_requests(Core& core, Shard& shard, std::shared_ptr<S
       }
       std::optional<Response> rejection = rejection_for(ec, cfg.body_limit);
       if (!rejection) co_return;
-      if (co_await write_response(s->stream, head, version, *rejection, false, cfg.write_timeout)) {
+      if (co_await write_response(*s, head, version, *rejection, false, cfg.write_timeout)) {
         observe(core, req, *rejection, started);
         co_await linger_close(*s);
       }
@@ -637,8 +651,7 @@ asio::awaitable<void> serve_requests(Core& core, Shard& shard, std::shared_ptr<S
     }
 
     keep_alive = keep_alive && !core.stopping.load() && !wants_close(res);
-    if (!co_await write_response(s->stream, head, version, res, keep_alive, cfg.write_timeout))
-      co_return;
+    if (!co_await write_response(*s, head, version, res, keep_alive, cfg.write_timeout)) co_return;
     observe(core, req, res, started);
     if (!keep_alive) {
       beast::error_code shutdown_ec;
@@ -692,8 +705,35 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Core> core, Shard& shard) {
   }
 }
 
+// Enforces the sessions' deadlines (Session::deadline) every `interval`, so a timeout fires up
+// to `interval` late. Runs until begin_stop.
+asio::awaitable<void> sweep_loop(std::shared_ptr<Core> core, Shard& shard,
+                                 std::chrono::milliseconds interval) {
+  asio::steady_timer timer(shard.ctx);
+  shard.sweep_timer = &timer;
+  while (!core->stopping.load()) {
+    timer.expires_after(interval);
+    co_await timer.async_wait(kTuple);
+    if (core->stopping.load()) break;
+    const auto now = Clock::now();
+    for (Session* s : shard.sessions) {
+      if (s->deadline > now) continue;
+      s->deadline = Clock::time_point::max();
+      s->timed_out = true;
+      s->stream.close();  // the pending operation completes with an error, read as a timeout
+    }
+  }
+  shard.sweep_timer = nullptr;
+}
+
+std::chrono::milliseconds sweep_interval(const ServerConfig& c) {
+  const auto shortest = std::min({c.header_timeout, c.idle_timeout, c.write_timeout});
+  return std::clamp(shortest / 4, std::chrono::milliseconds{10}, std::chrono::milliseconds{250});
+}
+
 void begin_stop(Shard& shard) {
   beast::error_code ec;
+  if (shard.sweep_timer) shard.sweep_timer->cancel();
   shard.acceptor.close(ec);
   std::vector<Session*> sessions(shard.sessions.begin(), shard.sessions.end());
   for (Session* s : sessions) {
@@ -761,6 +801,9 @@ void Server::start() {
   for (auto& shard : core->shards) {
     core->live.fetch_add(1);
     asio::co_spawn(shard->ctx, accept_loop(core, *shard),
+                   [core](std::exception_ptr) { core->coroutine_ended(); });
+    core->live.fetch_add(1);
+    asio::co_spawn(shard->ctx, sweep_loop(core, *shard, sweep_interval(core->config)),
                    [core](std::exception_ptr) { core->coroutine_ended(); });
   }
 }
