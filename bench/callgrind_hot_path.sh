@@ -68,7 +68,7 @@ PY
 (cd "$WORK" && env ${PRELOAD:+LD_PRELOAD=$PRELOAD} valgrind --tool=callgrind --instr-atstart=no \
   --callgrind-out-file="$WORK/cg.out" "$FLASHSALE" serve --redis "127.0.0.1:$REDIS_PORT" \
   --pg "host=127.0.0.1 port=$PG_PORT dbname=flashsale user=flashsale password=flashsale" \
-  --http-port "$PORT" --threads 2 > "$WORK/serve.log" 2>&1) &
+  --http-port "$PORT" --threads 2 --no-gateway > "$WORK/serve.log" 2>&1) &
 PIDS+=($!)
 for _ in $(seq 1 600); do grep -q "listening" "$WORK/serve.log" && break; sleep 0.2; done
 grep -q "listening" "$WORK/serve.log" || { cat "$WORK/serve.log"; exit 1; }

@@ -8,6 +8,8 @@
 #       reservation
 # Each measurement runs ROUNDS times; the median is reported.
 # Usage: bench/hot_path.sh [build dir, default build/release]
+#   ROUNDS, DURATION (s), CONNS; ONLY=a,b,c runs a subset; EVENT_ROLES="" (default
+#   "relay,notifier") runs the system without the in-process outbox relay and notifier.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD=${1:-build/release}
@@ -41,8 +43,9 @@ HTTP_PORT=$(free_port)
 NGINX_PORT=$(free_port)
 
 # --- the system under test: Redis + PostgreSQL + service, as `flashsale up` runs it -------------
+# EVENT_ROLES="" runs it without the in-process outbox relay and notifier (to split their cost).
 "$FLASHSALE" up --data-dir "$WORK/data" --http-port "$HTTP_PORT" --no-demo --no-gateway --threads "$THREADS" \
-  > "$WORK/up.log" 2>&1 &
+  --event-roles "${EVENT_ROLES-relay,notifier}" > "$WORK/up.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 300); do grep -q "flashsale is up" "$WORK/up.log" && break; sleep 0.2; done
 grep -q "flashsale is up" "$WORK/up.log" || { cat "$WORK/up.log"; exit 1; }
@@ -101,8 +104,10 @@ put_product bench-soldout 0 1
 mint_tokens "$WORK/one-user.txt" 1 solo-
 mint_tokens "$WORK/many-users.txt" 400000 buyer-
 
+want() { [[ ",${ONLY:-a,b,c}," == *",$1,"* ]]; }
 declare -A R
 for i in $(seq 1 "$ROUNDS"); do
+  want a || break
   line=$(run_wrk "http://127.0.0.1:$NGINX_PORT" bench-soldout "$WORK/one-user.txt")
   R[nginx_rps]+="$(echo "$line" | field rps) "
   R[nginx_p99]+="$(echo "$line" | field p99_ms) "
@@ -128,6 +133,7 @@ LUA=$(python3 -c 'import re,sys; s=open("src/inventory/stock_scripts.cpp").read(
 SHA=$(redis-cli -p "$REDIS_PORT" SCRIPT LOAD "$LUA")
 redis-cli -p "$REDIS_PORT" SET bench:stock 1000000000000 >/dev/null
 for i in $(seq 1 "$ROUNDS"); do
+  want b || break
   line=$(run_wrk "$BASE" bench-limit "$WORK/one-user.txt")
   R[limit_rps]+="$(echo "$line" | field rps) "
   R[limit_p99]+="$(echo "$line" | field p99_ms) "
@@ -146,6 +152,7 @@ SQL
 PGPASSWORD=flashsale psql -q -h 127.0.0.1 -p "$PG_PORT" -U flashsale -d flashsale -c \
   "INSERT INTO products (product_id, name, price_cents, currency, stock_total) VALUES ('bench-pgbench','x',1,'usd',0) ON CONFLICT DO NOTHING" >/dev/null
 for i in $(seq 1 "$ROUNDS"); do
+  want c || break
   put_product "bench-durable-$i" 1000000000 1
   line=$(run_wrk "$BASE" "bench-durable-$i" "$WORK/many-users.txt")
   R[durable_rps]+="$(echo "$line" | field rps) "

@@ -1,5 +1,8 @@
 #include "api/api.hpp"
 
+#include <array>
+#include <optional>
+
 #include "api/events_endpoint.hpp"
 #include "api/gateway_routes.hpp"
 #include "api/payment_routes.hpp"
@@ -221,7 +224,8 @@ int http_status(Errc code) noexcept {
   }
 }
 
-http::Response error_response(const Error& error) {
+namespace {
+http::Response build_error_response(const Error& error) {
   Errc code = error.code;
   // Backend details never leave the server: clients see `unavailable`.
   switch (code) {
@@ -242,6 +246,25 @@ http::Response error_response(const Error& error) {
   if (code != error.code || message.empty()) message = "service temporarily unavailable";
   auto res = http::Response::error(status, to_string(code), message);
   if (status == 503) res.with_header("Retry-After", "1");
+  return res;
+}
+}  // namespace
+
+http::Response error_response(const Error& error) {
+  // Refusals repeat (sold out, per-user limit): the last few are kept per I/O thread, so the
+  // answer to most clicks of a burst is a copy of a response serialised once.
+  struct Memo {
+    Errc code;
+    std::string message;
+    http::Response response;
+  };
+  constexpr std::size_t kMemo = 4;
+  thread_local std::array<std::optional<Memo>, kMemo> memo;
+  thread_local std::size_t next = 0;
+  for (const auto& m : memo)
+    if (m && m->code == error.code && m->message == error.message) return m->response;
+  auto res = build_error_response(error);
+  memo[next++ % kMemo] = Memo{error.code, error.message, res};
   return res;
 }
 

@@ -243,6 +243,10 @@ int main(int argc, char** argv) {
   fs::app::EventWorkersConfig event_cfg;
   add_event_worker_options(*worker, event_cfg);
   add_event_worker_options(*up, event_cfg);
+  std::string up_event_roles = "relay,notifier";
+  up->add_option("--event-roles", up_event_roles,
+                 "Event roles run in-process (relay,notifier; empty: none, e.g. to benchmark)")
+      ->capture_default_str();
 
   std::int64_t up_pay_latency_min = 50, up_pay_latency_max = 300;
   up->add_option("--payments-latency-min-ms", up_pay_latency_min)->capture_default_str();
@@ -383,6 +387,12 @@ int main(int argc, char** argv) {
 
   // up: the whole system on loopback, data under one folder.
   namespace stdfs = std::filesystem;
+  // `--event-roles ""` runs neither the outbox relay nor the notifier (benchmarks split costs).
+  const auto up_roles = fs::app::take_event_roles(up_event_roles);
+  if (!up_event_roles.empty()) {
+    spdlog::error("--event-roles: unknown role(s) {}", up_event_roles);
+    return 2;
+  }
   const stdfs::path data = stdfs::absolute(data_dir);
   stdfs::create_directories(data / "redis");
   stdfs::create_directories(data / "postgres");
@@ -475,7 +485,7 @@ int main(int argc, char** argv) {
     wc.poll_intake = false;
     fs::app::BackgroundWorkers workers(wc);
     workers.start();
-    event_cfg.roles = {"relay", "notifier"};  // the outbox relay and notifications, in-process
+    event_cfg.roles = up_roles;  // the outbox relay and notifications, in-process
     event_cfg.redis_port = up_cfg.redis_port;
     event_cfg.redis_sentinel = up_cfg.redis_sentinel;
     event_cfg.pg_conninfo = up_cfg.pg_conninfo;

@@ -17,6 +17,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
@@ -77,7 +78,21 @@ enum class Phase {
 
 struct Session {
   explicit Session(tcp::socket socket) : stream(std::move(socket)) {}
+  // The request path reads and writes the raw socket under this one deadline, which the shard's
+  // sweep enforces (it closes the socket, as Beast's timeout did): arming a Beast timer per
+  // operation and cancelling it afterwards cost a timer-queue insertion, a cancellation and a
+  // completion per read and per write. The rare paths (linger, streaming) use Beast's timers.
   beast::tcp_stream stream;
+  Clock::time_point deadline = Clock::time_point::max();  // max: no operation under a deadline
+  bool timed_out = false;
+
+  void arm(Clock::time_point d) { deadline = d; }
+  // After an operation: no deadline while the handler runs; a sweep's close reads as a timeout.
+  beast::error_code disarm(const beast::error_code& ec) {
+    deadline = Clock::time_point::max();
+    if (timed_out) return beast::error::timeout;
+    return ec;
+  }
   Phase phase = Phase::awaiting_request;
   bool stop_requested = false;
   bool peer_gone = false;
@@ -92,6 +107,7 @@ struct Shard {
   asio::io_context& ctx;
   tcp::acceptor acceptor;
   std::list<Session*> sessions;
+  asio::steady_timer* sweep_timer = nullptr;  // while the sweep runs; cancelled by begin_stop
 };
 
 // Shared with every coroutine so that frames abandoned in a destroyed io_context never
@@ -150,7 +166,43 @@ std::optional<Response> rejection_for(const beast::error_code& ec, std::size_t b
   return std::nullopt;
 }
 
+// Characters of an origin-form path that need neither decoding nor the full URL parser
+// (RFC 3986 pchar without '%', and '/').
+bool plain_path_char(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  switch (c) {
+    case '-':
+    case '.':
+    case '_':
+    case '~':
+    case '!':
+    case '$':
+    case '&':
+    case '\'':
+    case '(':
+    case ')':
+    case '*':
+    case '+':
+    case ',':
+    case ';':
+    case '=':
+    case ':':
+    case '@':
+    case '/':
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool split_target(std::string_view target, Request& req) {
+  // Fast path: a plain path without query or escapes (the hot path's "/v1/reservations").
+  if (!target.empty() && target.front() == '/' &&
+      std::all_of(target.begin(), target.end(), plain_path_char)) {
+    req.path.assign(target.data(), target.size());
+    req.query.clear();
+    return true;
+  }
   auto url = boost::urls::parse_origin_form(target);
   if (!url) url = boost::urls::parse_absolute_uri(target);
   if (!url) return false;
@@ -229,7 +281,7 @@ void build_head(std::string& out, unsigned version, const Response& res, bool ke
 }
 
 // `head` is the connection's reusable buffer for the response head.
-asio::awaitable<bool> write_response(beast::tcp_stream& stream, std::string& head, unsigned version,
+asio::awaitable<bool> write_response(Session& s, std::string& head, unsigned version,
                                      const Response& res, bool keep_alive,
                                      std::chrono::milliseconds timeout) {
   const unsigned status = checked_status(res.status);
@@ -238,10 +290,10 @@ asio::awaitable<bool> write_response(beast::tcp_stream& stream, std::string& hea
   build_head(head, version, res, keep_alive, length);
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(head),
                                                   asio::buffer(res.body.data(), length)};
-  stream.expires_after(timeout);
-  auto [ec, written] = co_await asio::async_write(stream, buffers, kTuple);
+  s.arm(Clock::now() + timeout);
+  auto [ec, written] = co_await asio::async_write(s.stream.socket(), buffers, kTuple);
   (void)written;
-  co_return !ec;
+  co_return !s.disarm(ec);
 }
 
 asio::awaitable<void> linger_close(Session& s) {
@@ -469,6 +521,53 @@ class RequestParser final : public bhttp::basic_parser<true> {
   bool expect_continue_ = false;
 };
 
+// Reads one request into `parser`. What is already buffered (usually the whole request, read by
+// the caller's first read) is parsed synchronously; the socket is read only while the parser
+// needs more. Beast's async_read_header/async_read did the same through composed operations
+// that completed by posting, even when nothing had to be read: a scheduler round trip and a
+// few allocations per request. Errors are Beast's, as those functions reported them.
+asio::awaitable<beast::error_code> read_request(Session& s, beast::flat_buffer& buffer,
+                                                RequestParser& parser, Clock::time_point deadline) {
+  parser.eager(true);  // header and body in one put() when both are buffered
+  bool continue_sent = false;
+  for (;;) {
+    beast::error_code ec;
+    if (buffer.size() > 0) {
+      const auto used = parser.put(buffer.data(), ec);
+      buffer.consume(used);
+      if (ec == bhttp::error::need_more)
+        ec = {};
+      else if (ec)
+        co_return ec;
+      if (parser.is_done()) co_return ec;
+      if (used > 0 && buffer.size() > 0)
+        continue;  // more to parse (e.g. the body after the header)
+    }
+    if (parser.is_header_done() && parser.expects_continue() && !continue_sent) {
+      continue_sent = true;
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      s.arm(deadline);
+      auto [cont_ec, cont_n] = co_await asio::async_write(
+          s.stream.socket(), asio::buffer(kContinue.data(), kContinue.size()), kTuple);
+      (void)cont_n;
+      if (auto e = s.disarm(cont_ec)) co_return e;
+    }
+    s.arm(deadline);
+    auto [raw_ec, n] = co_await s.stream.socket().async_read_some(
+        buffer.prepare(beast::read_size(buffer, 65536)), kTuple);
+    const auto read_ec = s.disarm(raw_ec);
+    buffer.commit(n);
+    if (read_ec == asio::error::eof) {
+      // As Beast's read: EOF before any byte is end_of_stream; inside a message, put_eof decides.
+      if (!parser.got_some()) co_return bhttp::error::end_of_stream;
+      parser.put_eof(ec);
+      if (!ec && !parser.is_done()) ec = bhttp::error::partial_message;
+      co_return ec;
+    }
+    if (read_ec) co_return read_ec;
+  }
+}
+
 void observe(Core& core, const Request& req, const Response& res, Clock::time_point started) {
   if (core.observer) core.observer->on_request(req, res, Clock::now() - started);
 }
@@ -494,12 +593,10 @@ asio::awaitable<void> serve_requests(Core& core, Shard& shard, std::shared_ptr<S
   while (!core.stopping.load(std::memory_order_relaxed)) {
     if (buffer.size() == 0) {
       s->phase = Phase::awaiting_request;
-      if (first)
-        s->stream.expires_at(deadline);
-      else
-        s->stream.expires_after(cfg.idle_timeout);
-      auto [ec, n] = co_await s->stream.async_read_some(buffer.prepare(kFirstReadSize), kTuple);
-      if (ec) co_return;
+      s->arm(first ? deadline : Clock::now() + cfg.idle_timeout);
+      auto [ec, n] =
+          co_await s->stream.socket().async_read_some(buffer.prepare(kFirstReadSize), kTuple);
+      if (s->disarm(ec)) co_return;
       buffer.commit(n);
       if (!first) deadline = Clock::now() + cfg.header_timeout;
     } else if (!first) {
@@ -512,23 +609,7 @@ asio::awaitable<void> serve_requests(Core& core, Shard& shard, std::shared_ptr<S
     parser.header_limit(static_cast<std::uint32_t>(
         std::min<std::size_t>(cfg.header_limit, std::numeric_limits<std::uint32_t>::max())));
     parser.body_limit(cfg.body_limit);
-    s->stream.expires_at(deadline);
-    auto [ec, n] = co_await bhttp::async_read_header(s->stream, buffer, parser, kTuple);
-    (void)n;
-    if (!ec && !parser.is_done()) {
-      if (parser.expects_continue()) {
-        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-        auto [cont_ec, cont_n] = co_await asio::async_write(
-            s->stream, asio::buffer(kContinue.data(), kContinue.size()), kTuple);
-        (void)cont_n;
-        ec = cont_ec;
-      }
-      if (!ec) {
-        auto [body_ec, body_n] = co_await bhttp::async_read(s->stream, buffer, parser, kTuple);
-        (void)body_n;
-        ec = body_ec;
-      }
-    }
+    auto ec = co_await read_request(*s, buffer, parser, deadline);
 
     const unsigned version = parser.is_header_done() ? parser.version() : 11;
     auto started = Clock::now();
@@ -542,7 +623,7 @@ asio::awaitable<void> serve_requests(Core& core, Shard& shard, std::shared_ptr<S
       }
       std::optional<Response> rejection = rejection_for(ec, cfg.body_limit);
       if (!rejection) co_return;
-      if (co_await write_response(s->stream, head, version, *rejection, false, cfg.write_timeout)) {
+      if (co_await write_response(*s, head, version, *rejection, false, cfg.write_timeout)) {
         observe(core, req, *rejection, started);
         co_await linger_close(*s);
       }
@@ -574,8 +655,7 @@ asio::awaitable<void> serve_requests(Core& core, Shard& shard, std::shared_ptr<S
     }
 
     keep_alive = keep_alive && !core.stopping.load() && !wants_close(res);
-    if (!co_await write_response(s->stream, head, version, res, keep_alive, cfg.write_timeout))
-      co_return;
+    if (!co_await write_response(*s, head, version, res, keep_alive, cfg.write_timeout)) co_return;
     observe(core, req, res, started);
     if (!keep_alive) {
       beast::error_code shutdown_ec;
@@ -629,8 +709,35 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Core> core, Shard& shard) {
   }
 }
 
+// Enforces the sessions' deadlines (Session::deadline) every `interval`, so a timeout fires up
+// to `interval` late. Runs until begin_stop.
+asio::awaitable<void> sweep_loop(std::shared_ptr<Core> core, Shard& shard,
+                                 std::chrono::milliseconds interval) {
+  asio::steady_timer timer(shard.ctx);
+  shard.sweep_timer = &timer;
+  while (!core->stopping.load()) {
+    timer.expires_after(interval);
+    co_await timer.async_wait(kTuple);
+    if (core->stopping.load()) break;
+    const auto now = Clock::now();
+    for (Session* s : shard.sessions) {
+      if (s->deadline > now) continue;
+      s->deadline = Clock::time_point::max();
+      s->timed_out = true;
+      s->stream.close();  // the pending operation completes with an error, read as a timeout
+    }
+  }
+  shard.sweep_timer = nullptr;
+}
+
+std::chrono::milliseconds sweep_interval(const ServerConfig& c) {
+  const auto shortest = std::min({c.header_timeout, c.idle_timeout, c.write_timeout});
+  return std::clamp(shortest / 4, std::chrono::milliseconds{10}, std::chrono::milliseconds{250});
+}
+
 void begin_stop(Shard& shard) {
   beast::error_code ec;
+  if (shard.sweep_timer) shard.sweep_timer->cancel();
   shard.acceptor.close(ec);
   std::vector<Session*> sessions(shard.sessions.begin(), shard.sessions.end());
   for (Session* s : sessions) {
@@ -698,6 +805,9 @@ void Server::start() {
   for (auto& shard : core->shards) {
     core->live.fetch_add(1);
     asio::co_spawn(shard->ctx, accept_loop(core, *shard),
+                   [core](std::exception_ptr) { core->coroutine_ended(); });
+    core->live.fetch_add(1);
+    asio::co_spawn(shard->ctx, sweep_loop(core, *shard, sweep_interval(core->config)),
                    [core](std::exception_ptr) { core->coroutine_ended(); });
   }
 }
