@@ -15,8 +15,8 @@
 #include <mutex>
 #include <thread>
 
-#include "support/sale_fixture.hpp"
 #include "runtime/io_runtime.hpp"
+#include "support/sale_fixture.hpp"
 #include "support/servers.hpp"
 
 namespace fs::test {
