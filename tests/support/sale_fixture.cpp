@@ -17,17 +17,6 @@ namespace fs::test {
 namespace asio = boost::asio;
 
 namespace {
-std::string mint(const std::string& sub, const std::string& role) {
-  auth::Claims c;
-  c.sub = sub;
-  c.exp = std::chrono::duration_cast<std::chrono::seconds>(
-              std::chrono::system_clock::now().time_since_epoch())
-              .count() +
-          3600;
-  c.role = role;
-  return auth::sign_jwt(c, kSecret);
-}
-
 http::ClientRequest to_request(const Call& call) {
   http::ClientRequest req;
   req.method = call.method;
@@ -40,8 +29,21 @@ http::ClientRequest to_request(const Call& call) {
 }
 }  // namespace
 
-std::string user_token(const std::string& sub) { return mint(sub, ""); }
-std::string admin_token() { return mint("admin", "admin"); }
+std::string mint_token(const std::string& sub, const std::string& role, const char* secret,
+                       std::optional<std::int64_t> acct_created) {
+  auth::Claims c;
+  c.sub = sub;
+  c.exp = std::chrono::duration_cast<std::chrono::seconds>(
+              std::chrono::system_clock::now().time_since_epoch())
+              .count() +
+          3600;
+  c.role = role;
+  c.acct_created = acct_created;
+  return auth::sign_jwt(c, secret);
+}
+
+std::string user_token(const std::string& sub) { return mint_token(sub, "", kSecret); }
+std::string admin_token() { return mint_token("admin", "admin", kSecret); }
 
 std::string reservation_body(const std::string& product_id, int quantity) {
   return R"({"product_id":")" + product_id + R"(","quantity":)" + std::to_string(quantity) + "}";
@@ -55,7 +57,7 @@ std::string product_body(std::int64_t stock, int shards, int per_user_limit,
 }
 
 std::vector<http::ClientResponse> race(std::uint16_t port, const std::vector<Call>& calls,
-                                       std::size_t connections) {
+                                       std::size_t connections, std::chrono::seconds timeout) {
   std::vector<http::ClientResponse> out(calls.size());
   std::atomic<std::size_t> next{0};
   IoRuntime rt(2);
@@ -66,7 +68,7 @@ std::vector<http::ClientResponse> race(std::uint16_t port, const std::vector<Cal
     done.push_back(asio::co_spawn(
         ctx,
         [&, ex = ctx.get_executor()]() -> asio::awaitable<void> {
-          auto conn = http::make_connection(ex, {"127.0.0.1", port, std::chrono::seconds{30}});
+          auto conn = http::make_connection(ex, {"127.0.0.1", port, timeout});
           for (;;) {
             std::size_t i = next.fetch_add(1);
             if (i >= calls.size()) break;

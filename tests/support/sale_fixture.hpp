@@ -2,8 +2,11 @@
 // End-to-end harness: the whole service in-process (FlashsaleService on a free port) over a
 // real redis-server and PostgreSQL, and a concurrent HTTP client that races real connections.
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +18,9 @@ namespace fs::test {
 
 inline constexpr const char* kSecret = "integration-test-secret";
 
+// An HS256 token for `sub` valid for an hour (role "admin" for admin endpoints).
+std::string mint_token(const std::string& sub, const std::string& role, const char* secret,
+                       std::optional<std::int64_t> acct_created = std::nullopt);
 std::string user_token(const std::string& sub);
 std::string admin_token();
 
@@ -29,7 +35,8 @@ struct Call {
 // Sends every call over `connections` concurrent keep-alive connections (two client threads) and
 // returns the responses in call order (status 0 = no answer).
 std::vector<http::ClientResponse> race(std::uint16_t port, const std::vector<Call>& calls,
-                                       std::size_t connections);
+                                       std::size_t connections,
+                                       std::chrono::seconds timeout = std::chrono::seconds{30});
 http::ClientResponse send_one(std::uint16_t port, const Call& call);
 
 std::string reservation_body(const std::string& product_id, int quantity = 1);

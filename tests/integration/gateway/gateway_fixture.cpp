@@ -2,85 +2,24 @@
 
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
-#include <future>
 #include <sstream>
 
-#include "domain/jwt.hpp"
-#include "runtime/io_runtime.hpp"
+#include "support/sale_fixture.hpp"
 #include "support/servers.hpp"
 
 namespace fs::test {
-namespace asio = boost::asio;
-
-namespace {
-
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string mint(const std::string& sub, const std::string& role,
-                 std::optional<std::int64_t> acct_created) {
-  auth::Claims c;
-  c.sub = sub;
-  c.exp = unix_now() + 3600;
-  c.role = role;
-  c.acct_created = acct_created;
-  return auth::sign_jwt(c, kGatewaySecret);
-}
-
-http::ClientRequest to_request(const GwCall& call) {
-  http::ClientRequest req;
-  req.method = call.method;
-  req.target = call.target;
-  req.body = call.body;
-  req.headers = call.headers;
-  if (!call.token.empty()) req.headers.push_back({"Authorization", "Bearer " + call.token});
-  if (!call.body.empty()) req.headers.push_back({"Content-Type", "application/json"});
-  return req;
-}
-
-asio::awaitable<void> run_calls(asio::any_io_executor ex, std::uint16_t port,
-                                const std::vector<GwCall>& calls,
-                                std::vector<http::ClientResponse>& out,
-                                std::atomic<std::size_t>& next) {
-  auto conn = http::make_connection(ex, {"127.0.0.1", port, std::chrono::seconds{60}});
-  for (;;) {
-    std::size_t i = next.fetch_add(1);
-    if (i >= calls.size()) break;
-    auto r = co_await conn->send(to_request(calls[i]));
-    if (r) out[i] = std::move(*r);
-  }
-  conn->close();
-}
-
-}  // namespace
 
 std::string gw_user_token(const std::string& sub, std::optional<std::int64_t> acct_created) {
-  return mint(sub, "", acct_created);
+  return mint_token(sub, "", kGatewaySecret, acct_created);
 }
-std::string gw_admin_token() { return mint("admin", "admin", std::nullopt); }
+std::string gw_admin_token() { return mint_token("admin", "admin", kGatewaySecret); }
 
 std::vector<http::ClientResponse> gw_race(std::uint16_t port, const std::vector<GwCall>& calls,
                                           std::size_t connections) {
-  std::vector<http::ClientResponse> out(calls.size());
-  std::atomic<std::size_t> next{0};
-  IoRuntime rt(2);
-  rt.start();
-  std::vector<std::future<void>> done;
-  for (std::size_t c = 0; c < connections; ++c) {
-    auto& ctx = rt.context(c % rt.size());
-    done.push_back(asio::co_spawn(ctx, run_calls(ctx.get_executor(), port, calls, out, next),
-                                  asio::use_future));
-  }
-  for (auto& f : done) f.get();
-  rt.stop();
-  return out;
+  std::vector<Call> plain;
+  plain.reserve(calls.size());
+  for (const auto& c : calls) plain.push_back(Call{c.method, c.target, c.token, c.body, c.headers});
+  return race(port, plain, connections, std::chrono::seconds{60});
 }
 
 http::ClientResponse gw_send(std::uint16_t port, const GwCall& call) {
