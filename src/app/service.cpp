@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "api/api.hpp"
+#include "app/backends.hpp"
 #include "app/migrations.hpp"
 #include "catalog/product_catalog.hpp"
 #include "catalog/product_store.hpp"
@@ -32,8 +33,6 @@
 #include "metrics/notification_metrics.hpp"
 #include "metrics/reservation_metrics.hpp"
 #include "notifications/notification_feed.hpp"
-#include "postgres/database_impl.hpp"
-#include "redis/redis_client_impl.hpp"
 #include "reservation/hold_resolver.hpp"
 #include "reservation/idempotency_store.hpp"
 #include "reservation/reservation_service.hpp"
@@ -117,17 +116,9 @@ struct FlashsaleService::Impl {
 void FlashsaleService::Impl::build_worker(std::size_t i) {
   auto ex = runtime.context(i).get_executor();
   auto w = std::make_unique<Worker>();
-  redis::ClientConfig rc;
-  rc.host = cfg.redis_host;
-  rc.port = cfg.redis_port;
-  rc.sentinel = cfg.redis_sentinel;
-  rc.command_timeout = cfg.redis_timeout;
-  w->redis = redis::make_client(ex, rc);
-  pg::DatabaseConfig dc;
-  dc.conninfo = cfg.pg_conninfo;
-  dc.connections = cfg.pg_connections_per_thread;
-  dc.query_timeout = cfg.pg_timeout;
-  w->db = pg::make_database(ex, dc);
+  w->redis =
+      connect_redis(ex, cfg.redis_host, cfg.redis_port, cfg.redis_sentinel, cfg.redis_timeout);
+  w->db = connect_postgres(ex, cfg.pg_conninfo, cfg.pg_connections_per_thread, cfg.pg_timeout);
   w->products = std::make_unique<catalog::ProductStore>(*w->db);
   w->stock = std::make_unique<inventory::StockShards>(
       *w->redis, cfg.reconcile_on_master_change.value_or(cfg.redis_sentinel.enabled()));
