@@ -16,28 +16,17 @@ DURATION=${DURATION:-4}
 CONNS=${CONNS:-32}
 command -v valgrind >/dev/null && command -v wrk >/dev/null || { echo "needs valgrind and wrk"; exit 1; }
 
-WORK=$(mktemp -d /tmp/flashsale-callgrind-XXXXXX)
-chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+source bench/lib.sh
+# valgrind writes its output after the kill: give it time before the folder goes.
+bench_extra_cleanup() {
   for _ in $(seq 1 50); do [ -n "${VG_PID:-}" ] && kill -0 "$VG_PID" 2>/dev/null && sleep 0.1; done
-  [ -n "${KEEP:-}" ] || rm -rf "$WORK"
 }
-trap cleanup EXIT
+bench_init flashsale-callgrind
 
 export FLASHSALE_JWT_SECRET=bench-secret-$RANDOM
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 UP_PORT=$(free_port)
 PORT=$(free_port)
-"$FLASHSALE" up --data-dir "$WORK/data" --http-port "$UP_PORT" --no-demo --threads 1 \
-  > "$WORK/up.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1 300); do grep -q "flashsale is up" "$WORK/up.log" && break; sleep 0.2; done
-grep -q "flashsale is up" "$WORK/up.log" || { cat "$WORK/up.log"; exit 1; }
-REDIS_PORT=$(grep -o 'redis-server on 127.0.0.1:[0-9]*' "$WORK/up.log" | grep -o '[0-9]*$')
-PG_PORT=$(grep -o 'postgres on 127.0.0.1:[0-9]*' "$WORK/up.log" | grep -o '[0-9]*$')
+start_up "$UP_PORT" --threads 1
 ADMIN=$("$FLASHSALE" token --sub admin --admin)
 put_product() {  # id stock per_user_limit
   curl -sf -X PUT "http://127.0.0.1:$UP_PORT/v1/admin/products/$1" -H "Authorization: Bearer $ADMIN" \

@@ -27,30 +27,16 @@ pace_delay() { echo $(( $1 * 1000 / $2 )); }  # connections rate -> DELAY_MS
 [ -x "$FLASHSALE" ] || { echo "build first: cmake --preset release && cmake --build --preset release"; exit 1; }
 command -v wrk >/dev/null && command -v nginx >/dev/null || bash scripts/install-deps.sh
 
-WORK=$(mktemp -d /tmp/flashsale-bench-XXXXXX)
-chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  [ -n "${KEEP:-}" ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
+source bench/lib.sh
+bench_init flashsale-bench
 
 export FLASHSALE_JWT_SECRET=bench-secret-$RANDOM
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 HTTP_PORT=$(free_port)
 NGINX_PORT=$(free_port)
 
 # --- the system under test: Redis + PostgreSQL + service, as `flashsale up` runs it -------------
 # EVENT_ROLES="" runs it without the in-process outbox relay and notifier (to split their cost).
-"$FLASHSALE" up --data-dir "$WORK/data" --http-port "$HTTP_PORT" --no-demo --no-gateway --threads "$THREADS" \
-  --event-roles "${EVENT_ROLES-relay,notifier}" > "$WORK/up.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1 300); do grep -q "flashsale is up" "$WORK/up.log" && break; sleep 0.2; done
-grep -q "flashsale is up" "$WORK/up.log" || { cat "$WORK/up.log"; exit 1; }
-REDIS_PORT=$(grep -o 'redis-server on 127.0.0.1:[0-9]*' "$WORK/up.log" | grep -o '[0-9]*$')
-PG_PORT=$(grep -o 'postgres on 127.0.0.1:[0-9]*' "$WORK/up.log" | grep -o '[0-9]*$')
+start_up "$HTTP_PORT" --no-gateway --threads "$THREADS" --event-roles "${EVENT_ROLES-relay,notifier}"
 ADMIN=$("$FLASHSALE" token --sub admin --admin)
 BASE=http://127.0.0.1:$HTTP_PORT
 
@@ -180,7 +166,7 @@ for i in $(seq 1 "$ROUNDS"); do
 done
 BATCH=$(curl -s "$BASE/metrics" | awk '/^flashsale_reservation_insert_batch_size_sum/{s=$2} /^flashsale_reservation_insert_batch_size_count/{c=$2} END{if(c>0) printf "%.1f", s/c}')
 
-m() { echo "${R[$1]}" | tr ' ' '\n' | grep -v '^$' | median; }
+m() { echo "${R[$1]:-}" | tr ' ' '\n' | grep -v '^$' | median; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a"}'; }
 echo
 echo "flashsale hot-path benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, ${DURATION}s x ${ROUNDS} rounds, medians, wrk -t$THREADS -c$CONNS)"
@@ -196,4 +182,4 @@ printf '%-44s %12s %10s %10s\n' "    flashsale durable 201 (row committed)" "$(m
 printf '%-44s %12s %10s %10s\n' "    flashsale durable 201, 16 connections" "$(m durable16_rps)/s" "$(m durable16_p99)" "$(ratio "$(m durable16_rps)" "$(m pgbench_tps)")"
 printf '%-44s %12s %10s %10s\n' "    durable 201, paced (~$PACED_DURABLE_RPS/s, $PACED_DURABLE_CONNS conn)" "$(m durable_paced_rps)/s" "$(m durable_paced_p99)" ""
 echo "durable paced p50 $(m durable_paced_p50) ms"
-echo "durable p50 $(m durable_p50) ms (16 connections: $(m durable16_p50) ms); rows committed per round: ${R[durable_rows]}; mean group-commit batch: ${BATCH:-n/a}"
+echo "durable p50 $(m durable_p50) ms (16 connections: $(m durable16_p50) ms); rows committed per round: ${R[durable_rows]:-}; mean group-commit batch: ${BATCH:-n/a}"

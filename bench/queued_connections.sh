@@ -24,27 +24,12 @@ THREADS=${THREADS:-2}
 PER=$(( (TOTAL + SERVERS - 1) / SERVERS ))
 [ "$PER" -le 19000 ] || { echo "$PER connections per process is over the open-file limit; raise SERVERS"; exit 1; }
 
-WORK=$(mktemp -d /tmp/flashsale-queued-XXXXXX)
-chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  [ -n "${KEEP:-}" ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
+source bench/lib.sh
+bench_init flashsale-queued
 
 export FLASHSALE_JWT_SECRET=queued-secret-$RANDOM
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 UP_PORT=$(free_port)
-"$FLASHSALE" up --data-dir "$WORK/data" --http-port "$UP_PORT" --no-demo --no-gateway \
-  --threads 1 > "$WORK/up.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1 300); do grep -q "flashsale is up" "$WORK/up.log" && break; sleep 0.2; done
-grep -q "flashsale is up" "$WORK/up.log" || { cat "$WORK/up.log"; exit 1; }
-REDIS_PORT=$(grep -o 'redis-server on 127.0.0.1:[0-9]*' "$WORK/up.log" | grep -o '[0-9]*$')
-PG_PORT=$(grep -o 'postgres on 127.0.0.1:[0-9]*' "$WORK/up.log" | grep -o '[0-9]*$')
-PG="host=127.0.0.1 port=$PG_PORT user=flashsale password=flashsale dbname=flashsale"
+start_up "$UP_PORT" --no-gateway --threads 1
 ADMIN=$("$FLASHSALE" token --sub admin --admin)
 curl -sf -X PUT "http://127.0.0.1:$UP_PORT/v1/admin/products/queued" \
   -H "Authorization: Bearer $ADMIN" \
