@@ -13,21 +13,28 @@ return redis.call('DECRBY', KEYS[1], qty)
 }
 
 const redis::Script& reserve_script() {
+  // The sale's other keys are derived from KEYS[1] (<base>:users): every argument costs the
+  // client a formatted bulk string and Redis a parsed one, so the walk is not spelled out.
   static const redis::Script s{R"LUA(
+local users = KEYS[1]
+local base = string.sub(users, 1, -7)
 local qty = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
-if redis.call('EXISTS', KEYS[3]) == 1 then return {0, 'paused'} end
-if ARGV[6] == '1' and redis.call('EXISTS', KEYS[4]) == 0 then return {0, 'paused'} end
-local held = tonumber(redis.call('HGET', KEYS[1], ARGV[4]) or '0')
+if redis.call('EXISTS', base .. ':paused') == 1 then return {0, 'paused'} end
+if ARGV[6] == '1' and redis.call('EXISTS', base .. ':gate') == 0 then return {0, 'paused'} end
+local held = tonumber(redis.call('HGET', users, ARGV[4]) or '0')
 if held + qty > limit then return {0, 'limit'} end
-for i = 5, #KEYS do
-  local stock = tonumber(redis.call('GET', KEYS[i]) or '0')
+local first = tonumber(ARGV[7])
+local n = tonumber(ARGV[8])
+for i = 0, n - 1 do
+  local shard = (first + i) % n
+  local key = base .. ':stock:' .. shard
+  local stock = tonumber(redis.call('GET', key) or '0')
   if stock >= qty then
-    redis.call('DECRBY', KEYS[i], qty)
-    redis.call('HINCRBY', KEYS[1], ARGV[4], qty)
-    local shard = ARGV[2 + i]
-    redis.call('HSET', KEYS[2], ARGV[3], 'h|' .. shard .. '|' .. qty .. '|' .. ARGV[4] .. '|' .. ARGV[5])
-    return {1, tonumber(shard)}
+    redis.call('DECRBY', key, qty)
+    redis.call('HINCRBY', users, ARGV[4], qty)
+    redis.call('HSET', base .. ':holds', ARGV[3], 'h|' .. shard .. '|' .. qty .. '|' .. ARGV[4] .. '|' .. ARGV[5])
+    return {1, shard}
   end
 end
 return {0, 'sold_out'}

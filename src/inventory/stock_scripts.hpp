@@ -16,10 +16,11 @@ namespace fs::inventory {
 // Returns the remaining stock, or -1 when the shard holds fewer than qty units.
 const redis::Script& check_and_decr_script();
 
-// reserve: KEYS[1]=users hash, KEYS[2]=holds hash, KEYS[3]=paused flag, KEYS[4]=gate,
-// KEYS[5..]=shard counters in walk order. ARGV[1]=qty, ARGV[2]=per-user limit, ARGV[3]=reservation
-// id, ARGV[4]=user id, ARGV[5]=now (unix ms), ARGV[6]="1" when the gate is required,
-// ARGV[7..]=shard numbers matching KEYS[5..].
+// reserve: KEYS[1]=users hash (<base>:users; the sale's other keys, <base>:holds, :paused,
+// :gate and :stock:<i>, are derived from it: they share its hash tag, so its slot). ARGV[1]=qty,
+// ARGV[2]=per-user limit, ARGV[3]=reservation id, ARGV[4]=user id, ARGV[5]=now (unix ms),
+// ARGV[6]="1" when the gate is required, ARGV[7]=the user's first shard, ARGV[8]=shard count:
+// the walk is first, first+1, ... (mod count), as domain/shard_walk.hpp defines it.
 // Returns {1, shard} reserved, {0, "limit"} per-user limit reached, {0, "sold_out"},
 // {0, "paused"} while the sale is being reconciled from the ledger (or not yet, on a new master).
 const redis::Script& reserve_script();

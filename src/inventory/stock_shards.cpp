@@ -28,25 +28,17 @@ boost::asio::awaitable<Result<ReserveOutcome>> StockShards::reserve(
     const Product& product, const std::string& user_id, int quantity,
     const std::string& reservation_id, std::int64_t now_ms) {
   StockKeys keys(product.product_id, product.generation);
-  const auto walk = shard_walk(user_id, product.shards);
-  std::vector<std::string> k;
-  k.reserve(walk.size() + 4);
-  k.push_back(keys.users());
-  k.push_back(keys.holds());
-  k.push_back(keys.paused());
-  k.push_back(keys.gate());
+  std::vector<std::string> k{keys.users()};
   std::vector<std::string> a;
-  a.reserve(walk.size() + 6);
+  a.reserve(8);
   a.push_back(std::to_string(quantity));
   a.push_back(std::to_string(product.per_user_limit));
   a.push_back(reservation_id);
   a.push_back(user_id);
   a.push_back(std::to_string(now_ms));
   a.push_back(gated_ ? "1" : "0");
-  for (int s : walk) {
-    k.push_back(keys.shard(s));
-    a.push_back(std::to_string(s));
-  }
+  a.push_back(std::to_string(first_shard(user_id, product.shards)));
+  a.push_back(std::to_string(product.shards));
   auto r = co_await redis_.eval(reserve_script(), std::move(k), std::move(a));
   if (!r) co_return std::move(r).error();
   const auto& rep = *r;
