@@ -1,6 +1,9 @@
 add_library(flashsale_warnings INTERFACE)
-target_compile_options(flashsale_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow=local
+target_compile_options(flashsale_warnings INTERFACE -Wall -Wextra -Wpedantic
   -Wnon-virtual-dtor -Wno-missing-field-initializers)
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  target_compile_options(flashsale_warnings INTERFACE -Wshadow=local)
+endif()
 # GCC 12 at -O3 reports -Wrestrict false positives inside std::string (GCC bug 105329).
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
   target_compile_options(flashsale_warnings INTERFACE -Wno-restrict)

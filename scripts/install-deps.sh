@@ -11,6 +11,7 @@ PKGS=(
   redis-server redis-sentinel redis-tools
   postgresql postgresql-contrib postgresql-client
   nginx-light wrk procps iproute2 python3 curl python3-aiosmtpd
+  clang libclang-rt-14-dev
 )
 missing=()
 for p in "${PKGS[@]}"; do
