@@ -110,7 +110,9 @@ Awaitable reserve_admitted(const ApiDeps& deps, Request& req, const auth::Claims
     }
   }
 
-  auto r = co_await w.reservations->reserve(claims.sub, *parsed, key);
+  std::optional<reservation::IdempotencyTag> tag;
+  if (key) tag = reservation::IdempotencyTag{*key, fp};
+  auto r = co_await w.reservations->reserve(claims.sub, *parsed, std::move(tag));
   // One-click buy: the payment saga starts once the reservation is committed (the 201 body still
   // shows it PENDING, as api.md says).
   if (r && parsed->payment_method)

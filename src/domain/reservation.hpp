@@ -26,6 +26,8 @@ struct Reservation {
   std::string currency;
   int shard = 0;
   std::optional<std::string> idempotency_key;
+  // With idempotency_key: the fingerprint of the request the key was first used with.
+  std::optional<std::string> request_fingerprint;
   SysTime expires_at{};
   SysTime created_at{};
   std::optional<std::string> order_id;

@@ -80,7 +80,40 @@ Result<Reply> reply_from_hiredis(const redisReply& reply) {
   return convert(reply);
 }
 
-ReplyReader::ReplyReader() : reader_(redisReaderCreate()) {
+namespace {
+
+// hiredis 0.14 allocates an array reply's element table as soon as it reads "*<n>", before any
+// element has arrived: a corrupted or hostile "*322222222" takes 2.5 GB at once (found by
+// tests/fuzz/resp_fuzz.cpp). Replies we ask for stay far below this bound (the largest is a
+// sale's holds hash, two elements per active reservation); a larger header breaks the stream
+// ("Out of memory" from hiredis) and the client reconnects, instead of the process dying.
+constexpr int kMaxArrayElements = 1 << 24;
+
+void* (*g_hiredis_create_array)(const redisReadTask*, int) = nullptr;
+
+void* bounded_create_array(const redisReadTask* task, int elements) {
+  if (elements > kMaxArrayElements) return nullptr;
+  return g_hiredis_create_array(task, elements);
+}
+
+// hiredis' own reply functions (its table is not exported: read from a probe reader) with the
+// array bound in front of createArray.
+redisReplyObjectFunctions* bounded_reply_functions() {
+  static redisReplyObjectFunctions functions = [] {
+    redisReader* probe = redisReaderCreate();
+    if (probe == nullptr) throw std::bad_alloc();
+    redisReplyObjectFunctions f = *probe->fn;
+    redisReaderFree(probe);
+    g_hiredis_create_array = f.createArray;
+    f.createArray = bounded_create_array;
+    return f;
+  }();
+  return &functions;
+}
+
+}  // namespace
+
+ReplyReader::ReplyReader() : reader_(redisReaderCreateWithFunctions(bounded_reply_functions())) {
   if (reader_ == nullptr) throw std::bad_alloc();
 }
 

@@ -2,6 +2,7 @@
 
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <charconv>
 
 namespace fs::reservation {
@@ -23,6 +24,15 @@ std::string record_key(const std::string& scope, const std::string& key) {
   std::string k = "fs:idem:{";
   k.append(scope).append("}:").append(key);
   return k;
+}
+
+// "D|<fp>|<status>|<body>": the final answer to the key's first request.
+std::string done_record(const std::string& fp, int status, const std::string& body) {
+  std::string v = "D|";
+  v.append(fp).push_back('|');
+  v.append(std::to_string(status)).push_back('|');
+  v.append(body);
+  return v;
 }
 
 }  // namespace
@@ -66,12 +76,24 @@ boost::asio::awaitable<Status> IdempotencyStore::complete(const std::string& sco
                                                           const std::string& key,
                                                           const std::string& fp, int status,
                                                           const std::string& body) {
-  std::string v = "D|";
-  v.append(fp).push_back('|');
-  v.append(std::to_string(status)).push_back('|');
-  v.append(body);
-  std::vector<std::string> cmd{"SET", record_key(scope, key), std::move(v), "EX",
+  std::vector<std::string> cmd{"SET", record_key(scope, key), done_record(fp, status, body), "EX",
                                std::to_string(keep_.count())};
+  auto r = co_await redis_.command(std::move(cmd));
+  if (!r) co_return std::move(r).error();
+  co_return Status{};
+}
+
+boost::asio::awaitable<Status> IdempotencyStore::restore(const std::string& scope,
+                                                         const std::string& key,
+                                                         const std::string& fp, int status,
+                                                         const std::string& body,
+                                                         std::chrono::seconds ttl) {
+  std::vector<std::string> cmd{"SET",
+                               record_key(scope, key),
+                               done_record(fp, status, body),
+                               "EX",
+                               std::to_string(std::max<std::int64_t>(1, ttl.count())),
+                               "NX"};
   auto r = co_await redis_.command(std::move(cmd));
   if (!r) co_return std::move(r).error();
   co_return Status{};

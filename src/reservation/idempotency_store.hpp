@@ -12,6 +12,9 @@
 
 namespace fs::reservation {
 
+// How long a key's record is kept (api.md: 24 hours).
+inline constexpr std::chrono::seconds kIdempotencyKeep = std::chrono::hours{24};
+
 struct IdempotencyClaim {
   enum class Kind { claimed, in_flight, mismatch, replay };
   Kind kind = Kind::claimed;
@@ -21,8 +24,7 @@ struct IdempotencyClaim {
 
 class IdempotencyStore {
  public:
-  explicit IdempotencyStore(redis::Client& redis,
-                            std::chrono::seconds keep = std::chrono::hours{24},
+  explicit IdempotencyStore(redis::Client& redis, std::chrono::seconds keep = kIdempotencyKeep,
                             std::chrono::seconds in_flight_ttl = std::chrono::seconds{60})
       : redis_(redis), keep_(keep), in_flight_ttl_(in_flight_ttl) {}
 
@@ -32,6 +34,11 @@ class IdempotencyStore {
   boost::asio::awaitable<Status> complete(const std::string& scope, const std::string& key,
                                           const std::string& request_fingerprint, int status,
                                           const std::string& body);
+  // Writes a done record unless the key already has one (SET NX), kept for `ttl`: how the
+  // StockReconciler puts back, from the ledger, records a Redis failover lost.
+  boost::asio::awaitable<Status> restore(const std::string& scope, const std::string& key,
+                                         const std::string& request_fingerprint, int status,
+                                         const std::string& body, std::chrono::seconds ttl);
   // The first request failed in a retryable way (5xx): forget the key so a retry runs again.
   boost::asio::awaitable<Status> release(const std::string& scope, const std::string& key);
 

@@ -39,7 +39,7 @@ std::int64_t ReservationService::available(const Product& product) const {
 
 boost::asio::awaitable<Result<Reservation>> ReservationService::reserve(
     const std::string& user_id, const ReservationRequest& request,
-    std::optional<std::string> idempotency_key) {
+    std::optional<IdempotencyTag> idempotency) {
   auto prod = co_await product(request.product_id);
   if (!prod) {
     d_.metrics.outcome(prod.code() == Errc::not_found ? "not_found" : "unavailable");
@@ -68,7 +68,10 @@ boost::asio::awaitable<Result<Reservation>> ReservationService::reserve(
   r.quantity = request.quantity;
   r.amount_cents = p.price_cents * request.quantity;
   r.currency = p.currency;
-  r.idempotency_key = std::move(idempotency_key);
+  if (idempotency) {
+    r.idempotency_key = std::move(idempotency->key);
+    r.request_fingerprint = std::move(idempotency->request_fingerprint);
+  }
   r.created_at = now;
   r.expires_at = now + std::chrono::seconds{p.reservation_ttl_seconds};
   const auto now_ms =

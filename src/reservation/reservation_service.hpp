@@ -45,6 +45,13 @@ struct ReservationServiceDeps {
   metrics::ReservationMetrics& metrics;
 };
 
+// An Idempotency-Key and the fingerprint of the request it came with (fingerprint_hash of
+// ReservationRequest::fingerprint()), stored with the reservation it creates.
+struct IdempotencyTag {
+  std::string key;
+  std::string request_fingerprint;
+};
+
 class ReservationService {
  public:
   explicit ReservationService(ReservationServiceDeps deps) : d_(deps) {}
@@ -52,7 +59,7 @@ class ReservationService {
   // Errors: not_found, sale_not_active, sold_out, limit_exceeded, unavailable.
   boost::asio::awaitable<Result<Reservation>> reserve(const std::string& user_id,
                                                       const ReservationRequest& request,
-                                                      std::optional<std::string> idempotency_key);
+                                                      std::optional<IdempotencyTag> idempotency);
 
   // The owner's view; another user's reservation is not_found.
   boost::asio::awaitable<Result<Reservation>> get(const std::string& user_id,

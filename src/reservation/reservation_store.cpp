@@ -31,8 +31,8 @@ std::int64_t to_ms(SysTime t) {
 constexpr std::string_view kInsertBatch = R"SQL(
 WITH req AS (
   SELECT * FROM unnest($4::uuid[], $5::text[], $6::int[], $7::bigint[], $8::int[], $9::text[],
-                       $10::bigint[], $11::bigint[], $12::text[])
-         AS t(id, user_id, qty, amount, shard, idem, exp_ms, created_ms, event)
+                       $10::bigint[], $11::bigint[], $12::text[], $13::text[])
+         AS t(id, user_id, qty, amount, shard, idem, exp_ms, created_ms, event, fp)
 ), need AS (
   SELECT shard, sum(qty)::bigint AS units FROM req GROUP BY shard
 ), locked AS MATERIALIZED (
@@ -47,9 +47,10 @@ WITH req AS (
   RETURNING s.shard
 ), ins AS (
   INSERT INTO reservations (reservation_id, product_id, generation, user_id, quantity, status,
-                            amount_cents, currency, shard, idempotency_key, expires_at, created_at)
+                            amount_cents, currency, shard, idempotency_key, expires_at, created_at,
+                            request_fingerprint)
   SELECT req.id, $1, $2, req.user_id, req.qty, 'PENDING', req.amount, $3, req.shard, req.idem,
-         to_timestamp(req.exp_ms / 1000.0), to_timestamp(req.created_ms / 1000.0)
+         to_timestamp(req.exp_ms / 1000.0), to_timestamp(req.created_ms / 1000.0), req.fp
   FROM req JOIN guard ON guard.shard = req.shard
   RETURNING reservation_id
 ), created AS (
@@ -190,7 +191,7 @@ asio::awaitable<Result<std::unordered_set<std::string>>> ReservationStore::inser
     const std::vector<Pending*>& group) {
   const Reservation& first = *group.front()->r;
   std::vector<std::optional<std::string>> ids, users, qtys, amounts, shards, idems, exps, creates,
-      events;
+      events, fps;
   for (auto* p : group) {
     const Reservation& r = *p->r;
     ids.emplace_back(r.reservation_id);
@@ -202,12 +203,14 @@ asio::awaitable<Result<std::unordered_set<std::string>>> ReservationStore::inser
     exps.emplace_back(std::to_string(to_ms(r.expires_at)));
     creates.emplace_back(std::to_string(to_ms(r.created_at)));
     events.emplace_back(reservation_json(r));  // the reservation.created payload
+    fps.emplace_back(r.request_fingerprint);
   }
   std::vector<pg::Param> params{
       first.product_id,          std::to_string(first.generation), first.currency,
       pg_array_literal(ids),     pg_array_literal(users),          pg_array_literal(qtys),
       pg_array_literal(amounts), pg_array_literal(shards),         pg_array_literal(idems),
-      pg_array_literal(exps),    pg_array_literal(creates),        pg_array_literal(events)};
+      pg_array_literal(exps),    pg_array_literal(creates),        pg_array_literal(events),
+      pg_array_literal(fps)};
   auto start = std::chrono::steady_clock::now();
   auto rows = co_await db_.query(kInsertBatch, std::move(params));
   metrics_.observe("postgres", "insert_reservations", std::chrono::steady_clock::now() - start,

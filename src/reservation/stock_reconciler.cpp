@@ -5,8 +5,11 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "common/parse_int.hpp"
+#include "domain/json_views.hpp"
 #include "postgres/database.hpp"
 #include "redis/redis_client.hpp"
+#include "reservation/idempotency_store.hpp"
+#include "reservation/reservation_store.hpp"
 
 namespace fs::reservation {
 namespace asio = boost::asio;
@@ -81,7 +84,43 @@ asio::awaitable<Status> StockReconciler::reconcile(
     auto st = co_await stock_.rewrite(*p, *state);
     if (!st) co_return st;
   }
+  // After the counters: sales are open again while the records go back (a retry in between
+  // is refused by the per-user count that was just rebuilt, at worst a 409 instead of a replay).
+  for (const auto& p : products) {
+    auto restored = co_await restore_idempotency(*p);
+    if (!restored) co_return std::move(restored).error();
+  }
   co_return Status{};
+}
+
+asio::awaitable<Result<std::size_t>> StockReconciler::restore_idempotency(const Product& product) {
+  // Built outside co_await: GCC 12 rejects a braced list inside one.
+  std::vector<pg::Param> params{product.product_id, std::to_string(product.generation),
+                                std::to_string(kIdempotencyKeep.count())};
+  // The columns reservation_from_row reads, the 201 as it was (PENDING, no saga fields yet),
+  // then the fingerprint and the seconds the record has left to live.
+  auto rows = co_await db_.query(
+      "SELECT reservation_id, product_id, generation, user_id, quantity, 'PENDING', amount_cents, "
+      "currency, shard, idempotency_key, (extract(epoch from expires_at) * 1000)::bigint, "
+      "(extract(epoch from created_at) * 1000)::bigint, NULL, NULL, NULL, request_fingerprint, "
+      "ceil(extract(epoch from created_at + make_interval(secs => $3::int) - now()))::bigint "
+      "FROM reservations WHERE product_id = $1 AND generation = $2 "
+      "AND idempotency_key IS NOT NULL AND request_fingerprint IS NOT NULL "
+      "AND created_at > now() - make_interval(secs => $3::int)",
+      params);
+  if (!rows) co_return std::move(rows).error();
+  IdempotencyStore records(redis_);
+  for (std::size_t i = 0; i < rows->size(); ++i) {
+    auto r = reservation_from_row(*rows, i);
+    std::int64_t ttl = 0;
+    if (!r || !parse_int(rows->get(i, 16), ttl))
+      co_return Error{Errc::protocol_error, "malformed reservation row"};
+    auto st =
+        co_await records.restore(r->user_id, *r->idempotency_key, std::string(rows->get(i, 15)),
+                                 201, reservation_json(*r), std::chrono::seconds{ttl});
+    if (!st) co_return std::move(st).error();
+  }
+  co_return rows->size();
 }
 
 asio::awaitable<Result<inventory::StockShards::LedgerState>> StockReconciler::ledger_state(

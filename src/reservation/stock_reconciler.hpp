@@ -12,7 +12,10 @@
 // rewrites each sale in one script: shard levels = capacity - allocated (stock_shards, moved by
 // every insert/expiry/failure in the same transaction as the row), per-user counts = units of
 // PENDING/PAYING/PAID reservations, holds = PENDING/PAYING reservations (committed). The script
-// lifts the pause; then the marker is set to the new run_id.
+// lifts the pause; then the marker is set to the new run_id. Last, the Idempotency-Key records
+// of the sale's reservations created in the last 24 hours are written back (SET NX: a record
+// the new master still has is kept), so a client retrying a key whose record the failover lost
+// replays its 201 instead of reserving again.
 //
 // The ledger cannot oversell in any case: the reservation INSERT moves stock_shards.allocated
 // under allocated <= capacity. Reconciliation makes Redis agree with it again, so requests are
@@ -69,6 +72,11 @@ class StockReconciler {
 
   // Pause, settle, rebuild: the sales given, whatever the run_id.
   boost::asio::awaitable<Status> reconcile(std::vector<std::shared_ptr<const Product>> products);
+
+  // Writes back the replay record of every reservation of the sale created with an
+  // Idempotency-Key within the keep period (its 201 body, regenerated from the row). Returns
+  // how many rows were seen.
+  boost::asio::awaitable<Result<std::size_t>> restore_idempotency(const Product& product);
 
   // What the ledger says the counters of a sale should be.
   boost::asio::awaitable<Result<inventory::StockShards::LedgerState>> ledger_state(

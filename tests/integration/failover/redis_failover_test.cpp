@@ -279,15 +279,16 @@ TEST(RedisFailover, LostAcknowledgedDecrementsAreRebuiltFromTheLedger) {
   auto pre_sale = redis_cli(master_port, mget);
   ASSERT_TRUE(pre_sale.ok());
 
-  // 60 acknowledged reservations.
+  // 60 acknowledged reservations, each made with an Idempotency-Key.
   std::vector<Call> first;
   for (int i = 0; i < 60; ++i)
     first.push_back({"POST",
                      "/v1/reservations",
                      user_token("early" + std::to_string(i)),
                      reservation_body(product),
-                     {}});
-  for (const auto& r : race(svc.port(), first, 30)) ASSERT_EQ(r.status, 201) << r.body;
+                     {{"Idempotency-Key", "early-click-" + std::to_string(i)}}});
+  const auto acknowledged = race(svc.port(), first, 30);
+  for (const auto& r : acknowledged) ASSERT_EQ(r.status, 201) << r.body;
   ASSERT_TRUE(wait_until([&] {
     auto a = redis_cli(master_port, mget);
     auto b = redis_cli(replica_port, mget);
@@ -315,6 +316,10 @@ TEST(RedisFailover, LostAcknowledgedDecrementsAreRebuiltFromTheLedger) {
                                          split[static_cast<std::size_t>(i)]})
                     .ok());
   ASSERT_TRUE(redis_cli(replica_port, {"DEL", base + ":users", base + ":holds"}).ok());
+  for (int i = 0; i < 60; ++i) {  // and the Idempotency-Key records
+    const std::string n = std::to_string(i);
+    ASSERT_EQ(cli(replica_port, {"DEL", "fs:idem:{early" + n + "}:early-click-" + n}), "1");
+  }
   ASSERT_TRUE(redis_cli(replica_port, {"CONFIG", "SET", "replica-read-only", "yes"}).ok());
   ASSERT_EQ(cli(replica_port, {"HLEN", base + ":holds"}), "0");
 
@@ -337,8 +342,10 @@ TEST(RedisFailover, LostAcknowledgedDecrementsAreRebuiltFromTheLedger) {
   EXPECT_EQ(cli(replica_port, {"HLEN", base + ":users"}), "60");
   EXPECT_EQ(cli(replica_port, {"EXISTS", base + ":paused"}), "0");
 
-  // The early buyers are at their limit again; of 100 newcomers exactly the 40 units left sell.
-  std::vector<Call> second;
+  // The early buyers' retries with their keys replay the acknowledged 201s (the records were
+  // written back from the ledger); new clicks of theirs are at the limit again; of 100
+  // newcomers exactly the 40 units left sell.
+  std::vector<Call> second(first.begin(), first.end());
   for (int i = 0; i < 60; ++i)
     second.push_back({"POST",
                       "/v1/reservations",
@@ -353,7 +360,12 @@ TEST(RedisFailover, LostAcknowledgedDecrementsAreRebuiltFromTheLedger) {
                       {}});
   auto answers = race(svc.port(), second, 40);
   std::map<int, int> early, late;
-  for (std::size_t i = 0; i < answers.size(); ++i) ++(i < 60 ? early : late)[answers[i].status];
+  for (std::size_t i = 0; i < 60; ++i) {
+    EXPECT_EQ(answers[i].status, 201) << answers[i].body;
+    EXPECT_EQ(answers[i].header("idempotent-replayed"), "true");
+    EXPECT_EQ(answers[i].body, acknowledged[i].body);
+  }
+  for (std::size_t i = 60; i < answers.size(); ++i) ++(i < 120 ? early : late)[answers[i].status];
   EXPECT_EQ(early[409], 60);
   EXPECT_EQ(late[201], 40);
   EXPECT_EQ(late[410], 60);

@@ -108,5 +108,18 @@ TEST(ReplyReader, MalformedStreamFails) {
   EXPECT_FALSE(reader.feed("+OK\r\n", 5));
 }
 
+TEST(ReplyReader, HugeArrayHeaderBreaksTheStreamInsteadOfAllocating) {
+  // hiredis would allocate the element table (here 2.5 GB) on reading the header alone.
+  ReplyReader reader;
+  const std::string huge = "*322222222\r\n:1\r\n";
+  reader.feed(huge.data(), huge.size());
+  EXPECT_FALSE(reader.next().has_value());
+  EXPECT_TRUE(reader.failed());
+  // Below the bound, arrays are read as before.
+  auto ok = parse_one("*3\r\n:1\r\n:2\r\n:3\r\n");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->elements.size(), 3u);
+}
+
 }  // namespace
 }  // namespace fs::redis
