@@ -164,35 +164,13 @@ void ReservationStore::enqueue(Pending* p) {
   maybe_flush();
 }
 
-namespace {
-std::string shard_key(const Reservation& r) {
-  return r.product_id + '\x1f' + std::to_string(r.generation) + '\x1f' + std::to_string(r.shard);
-}
-}  // namespace
-
 void ReservationStore::maybe_flush() {
   while (!queue_.empty() && active_ < max_concurrent_) {
     std::vector<Pending*> batch;
-    if (active_ == 0) {
-      while (!queue_.empty() && batch.size() < max_batch_) {
-        batch.push_back(queue_.front());
-        queue_.pop_front();
-      }
-    } else {
-      // Another batch is in flight: take only the reservations of shards it does not hold. One
-      // of a held shard would wait for that batch's commit on the shard's row lock anyway (and
-      // hold up the rest of its batch meanwhile); it goes with the next batch instead.
-      for (auto it = queue_.begin(); it != queue_.end() && batch.size() < max_batch_;) {
-        if (in_flight_shards_.contains(shard_key(*(*it)->r))) {
-          ++it;
-        } else {
-          batch.push_back(*it);
-          it = queue_.erase(it);
-        }
-      }
-      if (batch.empty()) return;
+    while (!queue_.empty() && batch.size() < max_batch_) {
+      batch.push_back(queue_.front());
+      queue_.pop_front();
     }
-    for (auto* p : batch) ++in_flight_shards_[shard_key(*p->r)];
     ++active_;
     asio::co_spawn(executor_, flush(std::move(batch)), asio::detached);
   }
@@ -204,11 +182,6 @@ asio::awaitable<void> ReservationStore::flush(std::vector<Pending*> batch) {
   std::map<std::pair<std::string, std::int64_t>, std::vector<Pending*>> groups;
   for (auto* p : batch) groups[{p->r->product_id, p->r->generation}].push_back(p);
   for (auto& entry : groups) co_await settle_group(entry.second);
-  // Before completing: a remote caller may resume (and free its Pending) at once.
-  for (auto* p : batch) {
-    auto held = in_flight_shards_.find(shard_key(*p->r));
-    if (held != in_flight_shards_.end() && --held->second == 0) in_flight_shards_.erase(held);
-  }
   for (auto* p : batch) {
     if (p->remote) {
       asio::post(p->home, [p] {

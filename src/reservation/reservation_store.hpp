@@ -11,7 +11,6 @@
 #include <deque>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -89,9 +88,6 @@ class ReservationStore {
   std::size_t max_batch_;
   std::size_t active_ = 0;
   std::deque<Pending*> queue_;
-  // (product, generation, shard) of the reservations in flight, with their count: a batch sent
-  // while another is in flight leaves those shards out (maybe_flush).
-  std::unordered_map<std::string, std::size_t> in_flight_shards_;
   const InsertLanes* lanes_ = nullptr;
 };
 

@@ -41,9 +41,9 @@ pg::DatabaseConfig db_config(const std::string& conninfo) {
 
 // One I/O thread: its io_context, pool and store.
 struct Lane {
-  Lane(const std::string& conninfo, metrics::BackendMetrics& m, std::size_t batches)
+  Lane(const std::string& conninfo, metrics::BackendMetrics& m)
       : db(pg::make_database(io.get_executor(), db_config(conninfo))),
-        store(io.get_executor(), *db, m, batches) {}
+        store(io.get_executor(), *db, m, 1) {}
   void start() {
     thread = std::thread([this] { io.run(); });
   }
@@ -89,9 +89,7 @@ asio::awaitable<void> insert_all(ReservationStore& store, std::vector<Reservatio
   }
 }
 
-// 6 requests per shard of 4 shards (capacity 5 each), all from thread 0, with `batches` INSERT
-// batches in flight per lane.
-void every_shard_is_committed_by_its_lane(std::size_t batches) {
+TEST(ReservationLanes, EveryShardIsCommittedByItsLaneAndTheCallerGetsTheLedgersAnswer) {
   const std::string conninfo = test::fresh_database(test::shared_postgres());
   Product p;
   p.product_id = "lanes";
@@ -114,7 +112,7 @@ void every_shard_is_committed_by_its_lane(std::size_t batches) {
 
   metrics::MetricsRegistry registry;
   metrics::BackendMetrics backend(registry);
-  Lane lane0(conninfo, backend, batches), lane1(conninfo, backend, batches);
+  Lane lane0(conninfo, backend), lane1(conninfo, backend);
   InsertLanes lanes;
   lanes.add(lane0.store);
   lanes.add(lane1.store);
@@ -182,15 +180,6 @@ void every_shard_is_committed_by_its_lane(std::size_t batches) {
     EXPECT_EQ(rows->get(i, 3), "20");
   }
   db->close();
-}
-
-TEST(ReservationLanes, EveryShardIsCommittedByItsLaneAndTheCallerGetsTheLedgersAnswer) {
-  every_shard_is_committed_by_its_lane(1);
-}
-
-// A second batch in flight leaves out the shards the first one holds; the outcome is the same.
-TEST(ReservationLanes, TwoBatchesInFlightPerLaneGiveTheSameOutcome) {
-  every_shard_is_committed_by_its_lane(2);
 }
 
 }  // namespace
