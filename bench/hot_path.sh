@@ -246,7 +246,7 @@ if [ -n "${DIAG:-}" ]; then
   echo "  autovacuum/analyze runs: $(grep -cE 'automatic (vacuum|analyze)' "$WORK/pg-diag.log") ($(grep -oE 'automatic (vacuum|analyze) of table "[^"]*"' "$WORK/pg-diag.log" | sort | uniq -c | tr -s ' ' | paste -sd,))"
   echo "  lock waits > 5 ms: $(grep -c 'still waiting for' "$WORK/pg-diag.log") ($(grep -oE 'still waiting for [A-Za-z]+ on [a-z]+' "$WORK/pg-diag.log" | sort | uniq -c | tr -s ' ' | paste -sd,))"
   echo "  statements > 20 ms: $(grep -c 'duration:' "$WORK/pg-diag.log"); slowest:"
-  grep -o 'duration: [0-9.]* ms .\{0,90\}' "$WORK/pg-diag.log" | sort -t' ' -k2 -rn | head -5 | sed 's/^/    /'
+  grep -o 'duration: [0-9.]* ms .\{0,90\}' "$WORK/pg-diag.log" | sort -t' ' -k2 -rn | head -5 | sed 's/^/    /' || true
   psql -X -At -h 127.0.0.1 -p "$PG_PORT" -U postgres -d flashsale -c \
-    "SELECT 'WAL: ' || wal_records || ' records, ' || wal_fpi || ' full-page images, ' || pg_size_pretty(wal_bytes) || ', ' || wal_sync || ' syncs, mean sync ' || round((wal_sync_time / greatest(wal_sync, 1))::numeric, 2) || ' ms, wal_buffers_full ' || wal_buffers_full FROM pg_stat_wal" | sed 's/^/  /'
+    "SELECT 'WAL: ' || wal_records || ' records, ' || wal_fpi || ' full-page images, ' || pg_size_pretty(wal_bytes) || ', ' || wal_sync || ' syncs, mean sync ' || round((wal_sync_time / greatest(wal_sync, 1))::numeric, 2) || ' ms, wal_buffers_full ' || wal_buffers_full FROM pg_stat_wal" | sed 's/^/  /' || true
 fi
