@@ -9,7 +9,8 @@
 # Each measurement runs ROUNDS times; the median is reported.
 # Usage: bench/hot_path.sh [build dir, default build/release]
 #   ROUNDS, DURATION (s), CONNS; ONLY=a,b,c runs a subset; EVENT_ROLES="" (default
-#   "relay,notifier") runs the system without the in-process outbox relay and notifier.
+#   "relay,notifier") runs the system without the in-process outbox relay and notifier;
+#   UP_ARGS adds `flashsale up` options; DIAG=1 logs and summarises PostgreSQL's stalls (below).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD=${1:-build/release}
@@ -36,8 +37,22 @@ NGINX_PORT=$(free_port)
 
 # --- the system under test: Redis + PostgreSQL + service, as `flashsale up` runs it -------------
 # EVENT_ROLES="" runs it without the in-process outbox relay and notifier (to split their cost).
-start_up "$HTTP_PORT" --no-gateway --threads "$THREADS" --event-roles "${EVENT_ROLES-relay,notifier}"
+# UP_ARGS: more `flashsale up` options (e.g. UP_ARGS="--insert-lanes false" for an A/B run).
+# shellcheck disable=SC2086
+start_up "$HTTP_PORT" --no-gateway --threads "$THREADS" --event-roles "${EVENT_ROLES-relay,notifier}" ${UP_ARGS:-}
 ADMIN=$("$FLASHSALE" token --sub admin --admin)
+# DIAG=1: PostgreSQL logs what can stall a commit (checkpoints, autovacuum runs, lock waits over
+# 5 ms, statements over 20 ms, WAL I/O timing); summarised at the end. Logging only: the
+# durability settings are untouched.
+PGLOG=$WORK/data/postgres.log
+if [ -n "${DIAG:-}" ]; then
+  for setting in "log_checkpoints = on" "log_autovacuum_min_duration = 0" "log_lock_waits = on" \
+      "deadlock_timeout = '5ms'" "log_min_duration_statement = 20" "track_wal_io_timing = on"; do
+    psql -q -X -h 127.0.0.1 -p "$PG_PORT" -U postgres -d flashsale -c "ALTER SYSTEM SET $setting" >/dev/null
+  done
+  psql -q -X -h 127.0.0.1 -p "$PG_PORT" -U postgres -d flashsale -c "SELECT pg_reload_conf()" >/dev/null
+  DIAG_LOG_START=$(stat -c %s "$PGLOG")
+fi
 BASE=http://127.0.0.1:$HTTP_PORT
 
 put_product() {  # id stock per_user_limit
@@ -60,7 +75,7 @@ with open(path, "w") as f:
 PY
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-field() { grep -o "$1=[0-9.]*" | cut -d= -f2; }
+field() { { grep -o "$1=[0-9.]*" || true; } | cut -d= -f2; }
 
 run_wrk() {  # url product tokens_file [connections [delay ms]] -> prints the wrk done() line
   TOKENS_FILE=$3 PRODUCT=$2 WRK_THREADS=$THREADS DELAY_MS=${5:-} \
@@ -137,6 +152,15 @@ VALUES (gen_random_uuid(), 'bench-pgbench', 1, 'pgbench-user', 1, 'PENDING', 799
 SQL
 PGPASSWORD=flashsale psql -q -h 127.0.0.1 -p "$PG_PORT" -U flashsale -d flashsale -c \
   "INSERT INTO products (product_id, name, price_cents, currency, stock_total) VALUES ('bench-pgbench','x',1,'usd',0) ON CONFLICT DO NOTHING" >/dev/null
+pgbench_paced() {  # rate -> "p50_ms=.. p99_ms=.. p999_ms=.. rps=.." of one paced pgbench run
+  rm -f "$WORK"/pgb.*
+  (cd "$WORK" && PGPASSWORD=flashsale pgbench -n -h 127.0.0.1 -p "$PG_PORT" -U flashsale \
+     -c "$PACED_DURABLE_CONNS" -j "$THREADS" -R "$1" -T "$DURATION" \
+     -f "$WORK/insert.sql" --log --log-prefix=pgb flashsale >/dev/null 2>&1) || true
+  cat "$WORK"/pgb.* 2>/dev/null | awk '{print $3 / 1000}' | sort -n | awk -v d="$DURATION" '
+    {a[NR]=$1} END { if (NR) printf "p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f rps=%.0f",
+      a[int(NR*0.5)+1], a[int(NR*0.99)+1], a[int(NR*0.999)+1], NR/d }'
+}
 for i in $(seq 1 "$ROUNDS"); do
   want c || break
   put_product "bench-durable-$i" 1000000000 1
@@ -150,13 +174,52 @@ for i in $(seq 1 "$ROUNDS"); do
   R[durable16_p50]+="$(echo "$line" | field p50_ms) "
   R[durable16_p99]+="$(echo "$line" | field p99_ms) "
   R[durable16_rps]+="$(echo "$line" | field rps) "
-  # A paced load below saturation: the latency of a 201 without closed-loop queueing.
+  # A paced load below saturation: the latency of a 201 without closed-loop queueing. The outbox
+  # relay first catches up with the saturated runs above (up to 60 s), so the paced run measures
+  # the steady state, not the relay draining a backlog of tens of thousands of events.
   put_product "bench-paced-$i" 1000000000 1
+  backlog=n/a
+  for _ in $(seq 1 120); do
+    [[ "${EVENT_ROLES-relay,notifier}" == *relay* ]] || break
+    backlog=$(PGPASSWORD=flashsale psql -At -h 127.0.0.1 -p "$PG_PORT" -U flashsale -d flashsale \
+      -c "SELECT count(*) FROM outbox")
+    [ "$backlog" -lt 1000 ] && break
+    sleep 0.5
+  done
+  R[paced_backlog]+="$backlog "
+  curl -s "$BASE/metrics" > "$WORK/metrics-before"
   line=$(run_wrk "$BASE" "bench-paced-$i" "$WORK/many-users.txt" "$PACED_DURABLE_CONNS" \
     "$(pace_delay "$PACED_DURABLE_CONNS" "$PACED_DURABLE_RPS")")
+  curl -s "$BASE/metrics" > "$WORK/metrics-after"
   R[durable_paced_p50]+="$(echo "$line" | field p50_ms) "
   R[durable_paced_p99]+="$(echo "$line" | field p99_ms) "
+  R[durable_paced_p999]+="$(echo "$line" | field p999_ms) "
   R[durable_paced_rps]+="$(echo "$line" | field rps) "
+  # Where the paced 201s spent their time, from the service's own histograms (bucket precision):
+  # the whole request inside the service, and the INSERT batch statement (wait for the commit).
+  q=$(python3 bench/hist_quantiles.py "$WORK/metrics-before" "$WORK/metrics-after" \
+      flashsale_http_request_duration_seconds route=/v1/reservations)
+  R[svc_paced_p99]+="$(echo "$q" | field p99) "
+  q=$(python3 bench/hist_quantiles.py "$WORK/metrics-before" "$WORK/metrics-after" \
+      flashsale_backend_call_duration_seconds op=insert_reservations)
+  R[ins_paced_p50]+="$(echo "$q" | field p50) "
+  R[ins_paced_p99]+="$(echo "$q" | field p99) "
+  commits=$(( $(echo "$q" | field n) / DURATION ))
+  R[paced_commits]+="$commits "
+  # The reference at the same offered rate and connections: pgbench's single-row INSERT, paced
+  # (-R, Poisson arrivals; the latency of each transaction counts from its scheduled start, so
+  # PostgreSQL's stalls are not hidden by a closed loop), one commit (WAL flush) per row.
+  pq=$(pgbench_paced "$PACED_DURABLE_RPS")
+  R[pgpaced_p50]+="$(echo "$pq" | field p50_ms) "
+  R[pgpaced_p99]+="$(echo "$pq" | field p99_ms) "
+  R[pgpaced_p999]+="$(echo "$pq" | field p999_ms) "
+  R[pgpaced_rps]+="$(echo "$pq" | field rps) "
+  # A 201 costs one commit of its batch, plus the rest of the batch in flight when it arrived:
+  # the same single-row INSERT paced at the service's commit rate of this round (batches/s) is
+  # the latency of one commit on this disk and CPU right now.
+  pq=$(pgbench_paced "$(( commits > 0 ? commits : 1 ))")
+  R[pgcommit_p50]+="$(echo "$pq" | field p50_ms) "
+  R[pgcommit_p99]+="$(echo "$pq" | field p99_ms) "
   created=$(PGPASSWORD=flashsale psql -At -h 127.0.0.1 -p "$PG_PORT" -U flashsale -d flashsale -c \
     "SELECT count(*) FROM reservations WHERE product_id = 'bench-durable-$i'")
   R[durable_rows]+="$created "
@@ -181,5 +244,21 @@ printf '%-44s %12s %10s %10s\n' "(c) pgbench single-row INSERT (16 clients)" "$(
 printf '%-44s %12s %10s %10s\n' "    flashsale durable 201 (row committed)" "$(m durable_rps)/s" "$(m durable_p99)" "$(ratio "$(m durable_rps)" "$(m pgbench_tps)")"
 printf '%-44s %12s %10s %10s\n' "    flashsale durable 201, 16 connections" "$(m durable16_rps)/s" "$(m durable16_p99)" "$(ratio "$(m durable16_rps)" "$(m pgbench_tps)")"
 printf '%-44s %12s %10s %10s\n' "    durable 201, paced (~$PACED_DURABLE_RPS/s, $PACED_DURABLE_CONNS conn)" "$(m durable_paced_rps)/s" "$(m durable_paced_p99)" ""
-echo "durable paced p50 $(m durable_paced_p50) ms"
+printf '%-44s %12s %10s %10s\n' "    pgbench INSERT, paced (same rate, conn)" "$(m pgpaced_rps)/s" "$(m pgpaced_p99)" ""
+echo "durable paced p50 $(m durable_paced_p50) ms, p99.9 $(m durable_paced_p999) ms; inside the service p99 $(m svc_paced_p99) ms, INSERT batch statement p50 $(m ins_paced_p50) / p99 $(m ins_paced_p99) ms (histogram buckets)"
+echo "pgbench paced reference p50 $(m pgpaced_p50) ms, p99.9 $(m pgpaced_p999) ms; per round p99: durable ${R[durable_paced_p99]:-} / pgbench ${R[pgpaced_p99]:-}"
+echo "outbox rows when each paced run started: ${R[paced_backlog]:-}"
+echo "one commit (pgbench paced at the service's commit rate, ${R[paced_commits]:-}/s): p50 $(m pgcommit_p50) ms, p99 $(m pgcommit_p99) ms (per round ${R[pgcommit_p99]:-})"
 echo "durable p50 $(m durable_p50) ms (16 connections: $(m durable16_p50) ms); rows committed per round: ${R[durable_rows]:-}; mean group-commit batch: ${BATCH:-n/a}"
+if [ -n "${DIAG:-}" ]; then
+  echo
+  echo "PostgreSQL during the run (DIAG=1, $PGLOG):"
+  tail -c +"$((DIAG_LOG_START + 1))" "$PGLOG" > "$WORK/pg-diag.log"
+  echo "  checkpoints: $(grep -c 'checkpoint complete' "$WORK/pg-diag.log") ($(grep -o 'checkpoint starting: [a-z ]*' "$WORK/pg-diag.log" | sort | uniq -c | tr -s ' ' | paste -sd,))"
+  echo "  autovacuum/analyze runs: $(grep -cE 'automatic (vacuum|analyze)' "$WORK/pg-diag.log") ($(grep -oE 'automatic (vacuum|analyze) of table "[^"]*"' "$WORK/pg-diag.log" | sort | uniq -c | tr -s ' ' | paste -sd,))"
+  echo "  lock waits > 5 ms: $(grep -c 'still waiting for' "$WORK/pg-diag.log") ($(grep -oE 'still waiting for [A-Za-z]+ on [a-z]+' "$WORK/pg-diag.log" | sort | uniq -c | tr -s ' ' | paste -sd,))"
+  echo "  statements > 20 ms: $(grep -c 'duration:' "$WORK/pg-diag.log"); slowest:"
+  grep -o 'duration: [0-9.]* ms .\{0,90\}' "$WORK/pg-diag.log" | sort -t' ' -k2 -rn | head -5 | sed 's/^/    /' || true
+  psql -X -At -h 127.0.0.1 -p "$PG_PORT" -U postgres -d flashsale -c \
+    "SELECT 'WAL: ' || wal_records || ' records, ' || wal_fpi || ' full-page images, ' || pg_size_pretty(wal_bytes) || ', ' || wal_sync || ' syncs, mean sync ' || round((wal_sync_time / greatest(wal_sync, 1))::numeric, 2) || ' ms, wal_buffers_full ' || wal_buffers_full FROM pg_stat_wal" | sed 's/^/  /' || true
+fi

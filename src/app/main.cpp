@@ -92,6 +92,10 @@ void add_service_options(CLI::App& cmd, fs::app::ServiceConfig& cfg) {
   cmd.add_option("--insert-batches", cfg.insert_batches_per_thread,
                  "Reservation INSERT batches in flight per I/O thread (group commit)")
       ->capture_default_str();
+  cmd.add_option("--insert-lanes", cfg.insert_lanes,
+                 "Batch each ledger shard's reservations on one I/O thread (shard % threads), so "
+                 "the threads' commits never wait for each other's shard row locks")
+      ->capture_default_str();
 }
 
 }  // namespace

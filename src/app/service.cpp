@@ -91,6 +91,7 @@ struct FlashsaleService::Impl {
   inventory::StockView stock_view;
   auth::JwtVerifier jwt;
   IoRuntime runtime;
+  reservation::InsertLanes insert_lanes;  // the workers' stores, when cfg.insert_lanes
   std::vector<std::unique_ptr<Worker>> workers;
   std::unique_ptr<gateway::Gateway> gateway;  // null when every layer is off
   api::ApiDeps deps;
@@ -251,6 +252,8 @@ void FlashsaleService::start() {
                                                    &d.gateway_metrics, d.runtime.size());
   }
   for (std::size_t i = 0; i < d.runtime.size(); ++i) d.build_worker(i);
+  if (d.cfg.insert_lanes)
+    for (auto& w : d.workers) d.insert_lanes.add(*w->store);
 
   Worker* w0 = d.workers[0].get();
   if (d.cfg.migrate) {

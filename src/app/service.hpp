@@ -37,6 +37,10 @@ struct ServiceConfig {
   // grow while the previous one commits: at 256 connections batches of ~30 rows instead of ~10,
   // and PostgreSQL spent ~60 instead of ~120-150 us of CPU per row (docs/benchmarks.md).
   std::size_t insert_batches_per_thread = 1;
+  // Shard lanes: the reservations of shard s are batched by I/O thread s % threads, so the
+  // threads' batches lock disjoint ledger rows and commit side by side instead of queueing
+  // behind each other's commit (ReservationStore, InsertLanes).
+  bool insert_lanes = true;
   std::string jwt_secret;
   bool migrate = true;
   std::size_t body_limit = 16 * 1024;

@@ -3,6 +3,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <map>
@@ -114,9 +115,21 @@ Result<Reservation> reservation_from_row(const pg::Rows& rows, std::size_t row) 
 struct ReservationStore::Pending {
   const Reservation* r;
   Status result;
-  asio::steady_timer* done;
-  bool completed = false;
+  asio::steady_timer* done;    // on the caller's executor
+  asio::any_io_executor home;  // the caller's executor
+  bool remote = false;         // batched by another thread's store (its lane)
+  bool completed = false;      // written on the caller's executor only
 };
+
+void InsertLanes::add(ReservationStore& store) {
+  store.lanes_ = this;
+  stores_.push_back(&store);
+}
+
+ReservationStore& InsertLanes::lane(std::int64_t shard) const {
+  const auto n = static_cast<std::int64_t>(stores_.size());
+  return *stores_[static_cast<std::size_t>(((shard % n) + n) % n)];
+}
 
 ReservationStore::ReservationStore(asio::any_io_executor executor, pg::Database& db,
                                    metrics::BackendMetrics& metrics,
@@ -131,13 +144,25 @@ ReservationStore::~ReservationStore() = default;
 
 asio::awaitable<Status> ReservationStore::insert(const Reservation& r) {
   asio::steady_timer done(executor_, asio::steady_timer::time_point::max());
-  Pending p{&r, Status{}, &done};
-  queue_.push_back(&p);
-  maybe_flush();
+  Pending p{&r, Status{}, &done, executor_};
+  ReservationStore& lane = lanes_ && lanes_->size() > 1 ? lanes_->lane(r.shard) : *this;
+  if (&lane == this) {
+    enqueue(&p);
+  } else {
+    // The lane's queue and database belong to its thread: hand the request over; the lane
+    // posts the completion back here (flush()).
+    p.remote = true;
+    asio::post(lane.executor_, [&lane, pp = &p] { lane.enqueue(pp); });
+  }
   // co_spawn may run the flush inline up to its first suspension, and a database that is down
   // answers without suspending: the batch can be complete before we get here.
   while (!p.completed) co_await done.async_wait(asio::as_tuple(asio::use_awaitable));
   co_return p.result;
+}
+
+void ReservationStore::enqueue(Pending* p) {
+  queue_.push_back(p);
+  maybe_flush();
 }
 
 void ReservationStore::maybe_flush() {
@@ -159,8 +184,15 @@ asio::awaitable<void> ReservationStore::flush(std::vector<Pending*> batch) {
   for (auto* p : batch) groups[{p->r->product_id, p->r->generation}].push_back(p);
   for (auto& entry : groups) co_await settle_group(entry.second);
   for (auto* p : batch) {
-    p->completed = true;
-    p->done->cancel();
+    if (p->remote) {
+      asio::post(p->home, [p] {
+        p->completed = true;
+        p->done->cancel();
+      });
+    } else {
+      p->completed = true;
+      p->done->cancel();
+    }
   }
   --active_;
   maybe_flush();

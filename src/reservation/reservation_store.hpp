@@ -25,6 +25,25 @@ class BackendMetrics;
 
 namespace fs::reservation {
 
+class ReservationStore;
+
+// The insert lanes of one process: every I/O thread's store is a lane, and a reservation of
+// shard s is batched and committed by lane s % lanes. Batches of one sale then lock disjoint
+// stock_shards rows, so the lanes' commits proceed side by side (PostgreSQL flushes them in one
+// WAL write) instead of each batch waiting, on a shard row lock, for another thread's batch to
+// commit first; a row lock is held until the commit's WAL flush, so without lanes the threads'
+// batches commit one after the other and a 201 can wait for several flushes.
+// Set up before the first insert (add every store), then read-only: usable from any thread.
+class InsertLanes {
+ public:
+  void add(ReservationStore& store);
+  ReservationStore& lane(std::int64_t shard) const;
+  std::size_t size() const { return stores_.size(); }
+
+ private:
+  std::vector<ReservationStore*> stores_;
+};
+
 struct StatusCounts {
   std::int64_t pending = 0, paying = 0, paid = 0, failed = 0, expired = 0;  // units
 };
@@ -38,7 +57,8 @@ class ReservationStore {
 
   // Durably inserts a PENDING reservation. Errors: Errc::sold_out (the database refused the
   // allocation), Errc::unavailable / Errc::timeout / others (the outcome may be unknown: see
-  // HoldResolver).
+  // HoldResolver). With lanes, the batch that commits it may be another thread's store (the
+  // lane of r.shard); the caller resumes on its own executor either way.
   boost::asio::awaitable<Status> insert(const Reservation& r);
 
   boost::asio::awaitable<Result<std::optional<Reservation>>> find(const std::string& id);
@@ -51,7 +71,9 @@ class ReservationStore {
   boost::asio::awaitable<Result<bool>> tombstone_if_absent(const Reservation& r);
 
  private:
+  friend class InsertLanes;
   struct Pending;
+  void enqueue(Pending* p);
   void maybe_flush();
   boost::asio::awaitable<void> flush(std::vector<Pending*> batch);
   boost::asio::awaitable<void> settle_group(std::vector<Pending*>& group);
@@ -66,6 +88,7 @@ class ReservationStore {
   std::size_t max_batch_;
   std::size_t active_ = 0;
   std::deque<Pending*> queue_;
+  const InsertLanes* lanes_ = nullptr;
 };
 
 // PostgreSQL array literal of text elements, every element quoted ("NULL" unquoted for nullopt).
