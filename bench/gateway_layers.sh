@@ -136,7 +136,7 @@ after_len, after = queue_len(), rss_kib()
 queued = after_len - before_len
 print(f"queued {int(queued)} more requests (queue {int(before_len)} -> {int(after_len)}): "
       f"server RSS {before} KiB -> {after} KiB = {(after - before) * 1024 / max(queued, 1):.0f} bytes "
-      f"per queued request (connection, HTTP session, request, coroutine frames and queue slot)")
+      f"per queued request (connection, HTTP session, parked request record and queue slot)")
 for s in socks + warm: s.close()
 t0 = time.time()
 while queue_len() > 0 and time.time() - t0 < 30: time.sleep(0.05)

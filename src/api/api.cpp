@@ -128,12 +128,18 @@ Awaitable reserve_admitted(const ApiDeps& deps, Request& req, const auth::Claims
   co_return res;
 }
 
+// What reserve_admitted reads besides the body: a request parked in the admission queue keeps
+// only these headers.
+constexpr std::array<std::string_view, 1> kReservationHeaders{"idempotency-key"};
+const AfterAdmission kReserveAdmitted{reserve_admitted, kReservationHeaders};
+
 Awaitable post_reservation(const ApiDeps& deps, Request& req) {
   auto claims = authenticate(deps, req);
   gateway::Admission admission;  // the concurrency slot, held until the answer is built
   {
-    std::optional<Response> r = co_await guard_shopper(deps, req, claims ? &*claims : nullptr,
-                                                       GuardLevel::reservation, admission);
+    std::optional<Response> r =
+        co_await guard_shopper(deps, req, claims ? &*claims : nullptr, GuardLevel::reservation,
+                               admission, &kReserveAdmitted);
     if (r) co_return std::move(*r);
   }
   if (!claims) co_return rejected(deps, "unauthorized", claims.error());

@@ -1,5 +1,9 @@
 #include "api/gateway_routes.hpp"
 
+#include <algorithm>
+#include <memory>
+#include <utility>
+
 #include "api/request_auth.hpp"
 #include "domain/requests.hpp"
 #include "domain/time_format.hpp"
@@ -162,12 +166,99 @@ boost::asio::awaitable<Result<gateway::Admission>> admit_shopper(gateway::Gatewa
   co_return co_await g.admit(req.worker, req.disconnect ? &hook : nullptr);
 }
 
+Response client_gone_response() {  // nobody is listening; nginx's 499
+  return Response::error(499, "client_closed_request", "the client went away");
+}
+
+// A reservation waiting in the admission queue while the server holds it parked: the queue
+// tells it its turn (on_turn), the server its client's leaving (abandon), and resume() finishes
+// the reservation. All that a queued reservation holds besides the connection and its request.
+class QueuedReservation final : public http::Parking, public gateway::AdmissionGate::Waiter {
+ public:
+  QueuedReservation(const ApiDeps& deps, std::size_t worker, gateway::AdmissionQueue::Ticket ticket,
+                    const auth::Claims& claims, const AfterAdmission& then)
+      : deps_(deps),
+        then_(then.handler),
+        alive_(deps.gateway->queue_alive(worker)),
+        worker_(worker),
+        ticket_(ticket),
+        claims_(claims) {}
+  QueuedReservation(const QueuedReservation&) = delete;
+  QueuedReservation& operator=(const QueuedReservation&) = delete;
+  // Destroyed still waiting (an io_context stopped at shutdown): the queue must forget it.
+  ~QueuedReservation() override { leave(); }
+
+  void park(Waker& waker) override {
+    waker_ = &waker;
+    if (outcome_ != Outcome::waiting) waker.wake();
+  }
+  void abandon() override {
+    leave();
+    waker_ = nullptr;
+  }
+  void on_turn(Status status) override {
+    outcome_ = status ? Outcome::admitted : Outcome::timed_out;
+    if (waker_) std::exchange(waker_, nullptr)->wake();
+  }
+
+  boost::asio::awaitable<Response> resume(Request& req) override {
+    if (outcome_ == Outcome::timed_out)
+      co_return error_response({Errc::queue_timeout, "waited too long in the admission queue"});
+    if (outcome_ != Outcome::admitted) co_return client_gone_response();
+    auto admission = deps_.gateway->take_slot();
+    if (!admission) co_return error_response(admission.error());
+    co_return co_await then_(deps_, req, claims_);
+  }
+
+ private:
+  enum class Outcome : unsigned char { waiting, admitted, timed_out, gone };
+  void leave() {
+    if (outcome_ != Outcome::waiting) return;
+    outcome_ = Outcome::gone;
+    if (*alive_) deps_.gateway->leave_queue(worker_, ticket_);
+  }
+
+  const ApiDeps& deps_;
+  AfterAdmission::Handler then_;
+  std::shared_ptr<bool> alive_;
+  std::size_t worker_;
+  gateway::AdmissionQueue::Ticket ticket_;
+  auth::Claims claims_;
+  Waker* waker_ = nullptr;
+  Outcome outcome_ = Outcome::waiting;
+};
+
+// Admission without a coroutine: admitted at once (then `admission` holds the concurrency slot),
+// refused, or parked (a response with `parking`; the request keeps only what resume() reads).
+std::optional<Response> admit_or_park(const ApiDeps& deps, Request& req, const auth::Claims& claims,
+                                      const AfterAdmission& then, gateway::Admission& admission) {
+  gateway::Gateway& g = *deps.gateway;
+  auto joined = g.join_queue(req.worker);
+  if (!joined) return error_response(joined.error());
+  if (*joined != 0) {
+    auto queued = std::make_shared<QueuedReservation>(deps, req.worker, *joined, claims, then);
+    g.wait_in_queue(req.worker, *joined, *queued);
+    std::erase_if(req.headers, [&](const http::Header& h) {
+      return std::find(then.headers.begin(), then.headers.end(), h.name) == then.headers.end();
+    });
+    req.headers.shrink_to_fit();
+    Response parked;
+    parked.parking = std::move(queued);
+    return parked;
+  }
+  auto slot = g.take_slot();
+  if (!slot) return error_response(slot.error());
+  admission = std::move(*slot);
+  return std::nullopt;
+}
+
 }  // namespace
 
 boost::asio::awaitable<std::optional<Response>> guard_shopper(const ApiDeps& deps, Request& req,
                                                               const auth::Claims* claims,
                                                               GuardLevel level,
-                                                              gateway::Admission& admission) {
+                                                              gateway::Admission& admission,
+                                                              const AfterAdmission* then) {
   gateway::Gateway* g = deps.gateway;
   if (!g) co_return std::nullopt;
   {
@@ -175,10 +266,10 @@ boost::asio::awaitable<std::optional<Response>> guard_shopper(const ApiDeps& dep
     if (rejected) co_return rejected;
   }
   if (!claims || level != GuardLevel::reservation) co_return std::nullopt;
+  if (then && req.parkable) co_return admit_or_park(deps, req, *claims, *then, admission);
   auto admitted = co_await admit_shopper(*g, req);
   if (!admitted) {
-    if (admitted.code() == Errc::cancelled)  // nobody is listening; nginx's 499
-      co_return Response::error(499, "client_closed_request", "the client went away");
+    if (admitted.code() == Errc::cancelled) co_return client_gone_response();
     co_return error_response(admitted.error());
   }
   admission = std::move(*admitted);

@@ -3,6 +3,8 @@
 // a gateway::Rejection into an api.md response, and serves the CAPTCHA and admin endpoints.
 #include <boost/asio/awaitable.hpp>
 #include <optional>
+#include <span>
+#include <string_view>
 
 #include "api/api.hpp"
 #include "common/result.hpp"
@@ -19,15 +21,25 @@ enum class GuardLevel {
   reservation,  // edge + bot scoring/CAPTCHA + admission queue + concurrency limit
 };
 
+// What a reservation does once admitted, and the only request headers it reads. With it, a
+// request that must wait in the admission queue is parked by the server (http::Parking) instead
+// of waiting in a coroutine: no frame is held while it waits, and the request keeps only its
+// method, path, body and these headers.
+struct AfterAdmission {
+  using Handler = boost::asio::awaitable<http::Response> (*)(const ApiDeps&, http::Request&,
+                                                             const auth::Claims&);
+  Handler handler = nullptr;
+  std::span<const std::string_view> headers;
+};
+
 // Runs the layers for `req`. A response means "answer this"; nullopt means go on (with
 // `admission` holding the request's concurrency slot for reservations). `claims` is null for
 // unauthenticated requests: only the IP bucket applies then (the caller answers 401).
-// No-op when deps.gateway is null.
-boost::asio::awaitable<std::optional<http::Response>> guard_shopper(const ApiDeps& deps,
-                                                                    http::Request& req,
-                                                                    const auth::Claims* claims,
-                                                                    GuardLevel level,
-                                                                    gateway::Admission& admission);
+// No-op when deps.gateway is null. With `then` (reservations) and a server that parks, a queued
+// request is answered by a parked response whose resume() runs then.handler once admitted.
+boost::asio::awaitable<std::optional<http::Response>> guard_shopper(
+    const ApiDeps& deps, http::Request& req, const auth::Claims* claims, GuardLevel level,
+    gateway::Admission& admission, const AfterAdmission* then = nullptr);
 
 http::Response rejection_response(const gateway::Rejection& rejection);
 

@@ -6,6 +6,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
+#include <optional>
 
 #include "metrics/gateway_metrics.hpp"
 
@@ -31,10 +32,45 @@ AdmissionGate::AdmissionGate(asio::any_io_executor executor, const Clock& clock,
 
 AdmissionGate::~AdmissionGate() { *alive_ = false; }
 
-void AdmissionGate::wake(std::uint64_t tag, Outcome outcome) {
-  auto* w = reinterpret_cast<Waiter*>(static_cast<std::uintptr_t>(tag));
-  w->outcome = outcome;  // set before the cancel: the waiter may not be suspended yet
-  w->timer.cancel();
+void AdmissionGate::wake(std::uint64_t tag, Status status) {
+  if (tag == 0) return;  // joined without a waiter, which never came (not expected)
+  reinterpret_cast<Waiter*>(static_cast<std::uintptr_t>(tag))->on_turn(std::move(status));
+}
+
+namespace {
+std::uint64_t tag_of(AdmissionGate::Waiter* w) {
+  return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(w));
+}
+}  // namespace
+
+Result<AdmissionQueue::Ticket> AdmissionGate::join(Waiter* w) {
+  const auto tag = tag_of(w);
+  const auto enqueued = queue_.enqueue(clock_.steady_ns(), tag);
+  switch (enqueued.verdict) {
+    case AdmissionQueue::Verdict::admitted:
+      if (metrics_) metrics_->queue_wait(0);
+      return AdmissionQueue::Ticket{0};
+    case AdmissionQueue::Verdict::full:
+      if (metrics_) metrics_->rejected("queue_full");
+      return Error{Errc::overloaded, "the admission queue is full"};
+    case AdmissionQueue::Verdict::queued:
+      break;
+  }
+  if (metrics_) metrics_->queue_length_delta(+1);
+  schedule_drain();
+  return enqueued.ticket;
+}
+
+void AdmissionGate::wait(AdmissionQueue::Ticket ticket, Waiter& w) {
+  queue_.retag(ticket, tag_of(&w));
+}
+
+void AdmissionGate::leave(AdmissionQueue::Ticket ticket) {
+  if (!queue_.cancel(ticket)) return;
+  if (metrics_) {
+    metrics_->queue_length_delta(-1);
+    metrics_->rejected("queue_abandoned");
+  }
 }
 
 void AdmissionGate::schedule_drain() {
@@ -52,9 +88,12 @@ asio::awaitable<void> AdmissionGate::drain_loop() {
     auto next = queue_.advance(now, released_, expired_);
     for (const auto& r : released_) {
       if (metrics_) metrics_->queue_wait(static_cast<double>(r.waited_ns) / 1e9);
-      wake(r.tag, Outcome::released);
+      wake(r.tag, Status{});
     }
-    for (const auto& r : expired_) wake(r.tag, Outcome::expired);
+    for (const auto& r : expired_) {
+      if (metrics_) metrics_->rejected("queue_timeout");
+      wake(r.tag, Error{Errc::queue_timeout, "waited too long in the admission queue"});
+    }
     if (metrics_ && (!released_.empty() || !expired_.empty()))
       metrics_->queue_length_delta(-static_cast<std::int64_t>(released_.size() + expired_.size()));
     if (!next) break;
@@ -67,66 +106,55 @@ asio::awaitable<void> AdmissionGate::drain_loop() {
 }
 
 asio::awaitable<Status> AdmissionGate::wait_turn(const DisconnectHook* on_disconnect) {
-  Waiter w(executor_);
-  const auto tag = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&w));
-  const auto enqueued = queue_.enqueue(clock_.steady_ns(), tag);
-  if (enqueued.verdict == AdmissionQueue::Verdict::admitted) {
-    if (metrics_) metrics_->queue_wait(0);
-    co_return Status{};
-  }
-  if (enqueued.verdict == AdmissionQueue::Verdict::full) {
-    if (metrics_) metrics_->rejected("queue_full");
-    co_return Error{Errc::overloaded, "the admission queue is full"};
-  }
-  if (metrics_) metrics_->queue_length_delta(+1);
-  const auto ticket = enqueued.ticket;
+  // The coroutine's Waiter: a parked timer, cancelled when the turn comes.
+  struct TimerWaiter final : Waiter {
+    explicit TimerWaiter(const asio::any_io_executor& ex) : timer(ex) {}
+    void on_turn(Status s) override {
+      outcome = std::move(s);  // set before the cancel: the waiter may not be suspended yet
+      timer.cancel();
+    }
+    asio::steady_timer timer;
+    std::optional<Status> outcome;
+  } w(executor_);
+  auto joined = join(&w);
+  if (!joined) co_return std::move(joined).error();
+  if (*joined == 0) co_return Status{};
+  const auto ticket = *joined;
+  const Status gone{Error{Errc::cancelled, "the client went away while queued"}};
   // Whatever ends this frame (an exception, the frame destroyed at shutdown), a ticket still
   // waiting must not keep pointing at `w`.
   struct LeaveOnExit {
     AdmissionGate* gate;
     std::shared_ptr<bool> alive;
-    Waiter* w;
     AdmissionQueue::Ticket ticket;
     ~LeaveOnExit() {
-      if (*alive && w->outcome == Outcome::waiting && gate->queue_.cancel(ticket) && gate->metrics_)
-        gate->metrics_->queue_length_delta(-1);
+      if (*alive) gate->leave(ticket);
     }
-  } leave_on_exit{this, alive_, &w, ticket};
+  } leave_on_exit{this, alive_, ticket};
   if (on_disconnect && *on_disconnect) {
-    std::function<void()> leave = [this, ticket, &w] {
-      if (w.outcome != Outcome::waiting || !queue_.cancel(ticket)) return;
-      if (metrics_) metrics_->queue_length_delta(-1);
-      w.outcome = Outcome::abandoned;
-      w.timer.cancel();
+    std::function<void()> leave_now = [this, ticket, &w, &gone] {
+      if (w.outcome) return;
+      leave(ticket);
+      w.on_turn(gone);
     };
-    (*on_disconnect)(std::move(leave));
+    (*on_disconnect)(std::move(leave_now));
   }
-  schedule_drain();
   w.timer.expires_at(asio::steady_timer::time_point::max());
-  while (w.outcome == Outcome::waiting) {
+  while (!w.outcome) {
     auto [ec] = co_await w.timer.async_wait(kTuple);
-    if (w.outcome != Outcome::waiting) break;
+    (void)ec;
+    if (w.outcome) break;
     auto cs = co_await asio::this_coro::cancellation_state;
     if (cs.cancelled() != asio::cancellation_type::none) {  // server shutting down
-      if (queue_.cancel(ticket) && metrics_) metrics_->queue_length_delta(-1);
-      w.outcome = Outcome::abandoned;
+      leave(ticket);
+      w.outcome = gone;
     }
-    (void)ec;
   }
   if (on_disconnect && *on_disconnect) {
     std::function<void()> none;
     (*on_disconnect)(std::move(none));  // `w` dies with this frame
   }
-  switch (w.outcome) {
-    case Outcome::released:
-      co_return Status{};
-    case Outcome::expired:
-      if (metrics_) metrics_->rejected("queue_timeout");
-      co_return Error{Errc::queue_timeout, "waited too long in the admission queue"};
-    default:
-      if (metrics_) metrics_->rejected("queue_abandoned");
-      co_return Error{Errc::cancelled, "the client went away while queued"};
-  }
+  co_return std::move(*w.outcome);
 }
 
 }  // namespace fs::gateway

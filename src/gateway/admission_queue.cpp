@@ -197,4 +197,9 @@ bool AdmissionQueue::cancel(Ticket ticket) {
   return true;
 }
 
+void AdmissionQueue::retag(Ticket ticket, std::uint64_t tag) {
+  if (ticket < front_ticket_ || ticket - front_ticket_ >= slots_.size()) return;
+  slots_[ticket - front_ticket_].tag = tag;
+}
+
 }  // namespace fs::gateway

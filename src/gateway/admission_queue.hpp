@@ -109,6 +109,8 @@ class AdmissionQueue {
   // The client went away: the ticket leaves the queue now (length() drops at once; the slot is
   // reclaimed lazily). False when the ticket is not waiting any more.
   bool cancel(Ticket ticket);
+  // Replaces the tag of a waiting ticket (a caller that makes its waiter only once queued).
+  void retag(Ticket ticket, std::uint64_t tag);
 
   std::size_t length() const { return waiting_; }  // this queue's waiters
   const DrainBudget& budget() const { return *budget_; }

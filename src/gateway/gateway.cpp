@@ -225,13 +225,35 @@ asio::awaitable<Result<Admission>> Gateway::admit(std::size_t worker,
     Status st = co_await w.gate.wait_turn(on_disconnect);
     if (!st) co_return std::move(st).error();
   }
-  if (!config_.concurrency_limit) co_return Admission(ConcurrencyLimit::Permit{}, metrics_);
+  co_return take_slot();
+}
+
+Result<AdmissionQueue::Ticket> Gateway::join_queue(std::size_t worker) {
+  if (!config_.queue) return AdmissionQueue::Ticket{0};
+  return workers_[std::min(worker, workers_.size() - 1)]->gate.join(nullptr);
+}
+
+void Gateway::wait_in_queue(std::size_t worker, AdmissionQueue::Ticket ticket,
+                            AdmissionGate::Waiter& waiter) {
+  workers_[std::min(worker, workers_.size() - 1)]->gate.wait(ticket, waiter);
+}
+
+void Gateway::leave_queue(std::size_t worker, AdmissionQueue::Ticket ticket) {
+  workers_[std::min(worker, workers_.size() - 1)]->gate.leave(ticket);
+}
+
+const std::shared_ptr<bool>& Gateway::queue_alive(std::size_t worker) const {
+  return workers_[std::min(worker, workers_.size() - 1)]->gate.alive();
+}
+
+Result<Admission> Gateway::take_slot() {
+  if (!config_.concurrency_limit) return Admission(ConcurrencyLimit::Permit{}, metrics_);
   auto permit = concurrency_.try_acquire();
   if (!permit) {
     if (metrics_) metrics_->rejected("concurrency");
-    co_return Error{Errc::overloaded, "too many reservations in flight"};
+    return Error{Errc::overloaded, "too many reservations in flight"};
   }
-  co_return Admission(std::move(*permit), metrics_);
+  return Admission(std::move(*permit), metrics_);
 }
 
 asio::awaitable<Result<std::string>> Gateway::captcha_image(std::size_t worker, std::string id) {

@@ -109,6 +109,17 @@ class Gateway {
   // Admission queue then concurrency limit. Errors: overloaded, queue_timeout, cancelled.
   boost::asio::awaitable<Result<Admission>> admit(std::size_t worker,
                                                   const DisconnectHook* on_disconnect);
+  // The same in steps, for a request that waits without a coroutine (the HTTP server parks it,
+  // http::Parking): join_queue (AdmissionGate::join on the worker's gate; Ok(0), admitted, also
+  // when the queue is off), when queued wait_in_queue with the waiter to tell, then, once admitted
+  // or told its turn, take_slot (the concurrency limit). leave_queue when the client went away;
+  // queue_alive is false once the gate is gone (shutdown). Worker-thread only.
+  Result<AdmissionQueue::Ticket> join_queue(std::size_t worker);
+  void wait_in_queue(std::size_t worker, AdmissionQueue::Ticket ticket,
+                     AdmissionGate::Waiter& waiter);  // right after join_queue
+  void leave_queue(std::size_t worker, AdmissionQueue::Ticket ticket);
+  const std::shared_ptr<bool>& queue_alive(std::size_t worker) const;
+  Result<Admission> take_slot();
 
   // CAPTCHA endpoints. image: Errc::not_found when unknown or expired.
   boost::asio::awaitable<Result<std::string>> captcha_image(std::size_t worker, std::string id);

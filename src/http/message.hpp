@@ -3,6 +3,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -25,6 +26,36 @@ class DisconnectWatch {
   virtual void notify_on_disconnect(std::function<void()> on_gone) = 0;
 };
 
+struct Request;
+struct Response;
+
+// Lets a handler park its request for a long wait (the admission queue) without keeping any
+// coroutine frame alive, its own or the server's: it answers with a Response whose `parking` is
+// set (only when Request::parkable). The server then keeps only the connection, the Request and
+// this object, watches the socket for the client going away, and once woken calls resume() for
+// the real response, which it sends as if the handler had returned it. A handler should drop
+// from the Request what resume() will not need (the parked request is held as it is).
+// All calls on the connection's thread.
+class Parking {
+ public:
+  class Waker {
+   public:
+    // The wait is over: the server calls resume() soon (never from within wake()).
+    virtual void wake() = 0;
+
+   protected:
+    ~Waker() = default;
+  };
+  virtual ~Parking() = default;
+  // The connection is parked; `waker` is valid until resume() or abandon(). May wake at once.
+  virtual void park(Waker& waker) = 0;
+  // The client closed or reset the connection, or the server is force-stopping: stop waiting now
+  // (leave the queue) and never wake. resume() follows (its answer most likely goes nowhere).
+  virtual void abandon() = 0;
+  // After wake() or abandon(): the response.
+  virtual boost::asio::awaitable<Response> resume(Request& req) = 0;
+};
+
 struct Request {
   std::string method;  // "GET", "POST", ...
   std::string target;  // raw request target
@@ -35,6 +66,7 @@ struct Request {
   std::string remote_ip;                  // socket peer address
   std::size_t worker = 0;                 // index of the io_context thread serving this request
   DisconnectWatch* disconnect = nullptr;  // set by the server while the handler runs
+  bool parkable = false;                  // the server accepts Response::parking
   std::vector<std::pair<std::string, std::string>> path_params;  // filled by Router
 
   // Value of the first header with this (lowercase) name, or empty.
@@ -58,6 +90,8 @@ struct Response {
   // When set, the server sends the status and headers, then runs stream() to write the body
   // incrementally (e.g. text/event-stream); the connection closes when it returns.
   std::function<boost::asio::awaitable<void>(StreamWriter&)> stream;
+  // When set (only if Request::parkable), the request is parked: see Parking.
+  std::shared_ptr<Parking> parking;
 
   static Response json(int status, std::string body);
   // {"error":{"code":..., "message":...}} as api.md requires.

@@ -76,8 +76,11 @@ enum class Phase {
   streaming,         // inside Response::stream: stop() makes write() return false
 };
 
+struct Parked;
+
 struct Session {
   explicit Session(tcp::socket socket) : stream(std::move(socket)) {}
+  ~Session();
   // The request path reads and writes the raw socket under this one deadline, which the shard's
   // sweep enforces (it closes the socket, as Beast's timeout did): arming a Beast timer per
   // operation and cancelling it afterwards cost a timer-queue insertion, a cancellation and a
@@ -98,11 +101,15 @@ struct Session {
   bool peer_gone = false;
   asio::cancellation_signal cancel;  // emitted when the grace period is over
   std::list<Session*>::iterator registration;
+  // Set while the handler's Parking holds the request, and until the resumed coroutine took it
+  // back: the connection then has no coroutine at all.
+  std::unique_ptr<Parked> parked;
 };
 
 // Everything one io_context owns. `sessions` is only touched on that context's thread.
 struct Shard {
   Shard(std::size_t i, asio::io_context& c) : index(i), ctx(c), acceptor(c) {}
+  ~Shard();
   std::size_t index;
   asio::io_context& ctx;
   tcp::acceptor acceptor;
@@ -112,7 +119,7 @@ struct Shard {
 
 // Shared with every coroutine so that frames abandoned in a destroyed io_context never
 // reference a destroyed Server.
-struct Core {
+struct Core : std::enable_shared_from_this<Core> {
   ServerConfig config;
   Handler handler;
   RequestObserver* observer = nullptr;
@@ -572,23 +579,153 @@ void observe(Core& core, const Request& req, const Response& res, Clock::time_po
   if (core.observer) core.observer->on_request(req, res, Clock::now() - started);
 }
 
-asio::awaitable<void> serve_requests(Core& core, Shard& shard, std::shared_ptr<Session> s) {
+void spawn_serve(std::shared_ptr<Core> core, Shard& shard, std::shared_ptr<Session> s,
+                 bool resumed);
+
+// A request its handler parked (Parking): all that is left of the connection while it waits.
+// No coroutine frame exists meanwhile (a coroutine chain cost ~8 KB per queued request); the
+// Session owns itself through `self` until woken, and the socket is watched for the client
+// going away (watch_parked). Counts as a live connection for stop().
+struct Parked final : Parking::Waker {
+  Core* core = nullptr;
+  Shard* shard = nullptr;
+  std::shared_ptr<Session> self;
+  std::shared_ptr<Parking> parking;
+  Request req;
+  beast::flat_buffer buffer;  // a pipelined request that arrived with this one, if any
+  Clock::time_point started;
+  unsigned version = 11;
+  bool keep_alive = false;
+  bool woken = false;
+
+  void wake() override {
+    if (woken) return;
+    woken = true;
+    beast::error_code ec;
+    self->stream.socket().cancel(ec);  // the watch, if it still waits
+    // Posted: wake() may come from within park(), while the coroutine that parked still runs
+    // (and still uses the session's cancellation slot, which the new coroutine takes over).
+    asio::post(shard->ctx,
+               [core = core->shared_from_this(), shard = shard, s = std::move(self)]() mutable {
+                 spawn_serve(std::move(core), *shard, std::move(s), true);
+               });
+  }
+
+  // The client went away (or the server force-stops): leave the wait, answer nobody.
+  void gone() {
+    if (woken) return;
+    parking->abandon();
+    wake();
+  }
+};
+
+Session::~Session() = default;
+
+Shard::~Shard() {
+  // Only reached with parked requests when the io_context stopped without the Server draining
+  // them (stop() waits for them otherwise): they own themselves, so free them here.
+  for (Session* s : sessions)
+    if (s->parked) s->parked->self.reset();
+}
+
+// Watches a parked connection without consuming anything, as SessionDisconnectWatch does: EOF,
+// a reset or the socket closed under it means gone; bytes mean a pipelined request (the client
+// is still there; the watch stops).
+void watch_parked(std::shared_ptr<Session> s) {
+  Session& session = *s;
+  session.stream.socket().async_wait(
+      tcp::socket::wait_read, [s = std::move(s)](beast::error_code ec) mutable {
+        Parked* p = s->parked.get();
+        if (!p || p->woken) return;
+        if (!ec) {
+          char byte = 0;
+          const ssize_t n =
+              ::recv(s->stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+          if (n > 0) return;
+          if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return watch_parked(std::move(s));
+        }
+        p->gone();
+      });
+}
+
+// The handler parked the request: the connection's state moves into a Parked record, and the
+// coroutine ends (serve() leaves the connection open while s->parked is set).
+void park(Core& core, Shard& shard, const std::shared_ptr<Session>& s, Request& req,
+          beast::flat_buffer& buffer, unsigned version, bool keep_alive, Clock::time_point started,
+          std::shared_ptr<Parking> parking) {
+  auto p = std::make_unique<Parked>();
+  p->core = &core;
+  p->shard = &shard;
+  p->self = s;
+  p->parking = std::move(parking);
+  p->req = std::move(req);
+  if (buffer.size() > 0) p->buffer = std::move(buffer);  // else its 4 KiB go with the frame
+  p->started = started;
+  p->version = version;
+  p->keep_alive = keep_alive;
+  Parked& parked = *p;
+  s->parked = std::move(p);
+  watch_parked(s);
+  parked.parking->park(parked);
+}
+
+// The parked request's turn came (or its client went away): its response, sent as
+// serve_requests sends a handler's. True: the connection goes on (keep-alive).
+asio::awaitable<bool> answer_parked(Core& core, Shard& shard, const std::shared_ptr<Session>& s,
+                                    Parked& p) {
+  Response res;
+  try {
+    res = co_await p.parking->resume(p.req);
+  } catch (const std::exception&) {
+    res = Response::error(500, "internal", "internal server error");
+  }
+  p.parking.reset();
+  if (res.parking) res = Response::error(500, "internal", "internal server error");
+  if (res.stream) {
+    co_await stream_response(core, shard, s, p.version, res);
+    observe(core, p.req, res, p.started);
+    co_return false;
+  }
+  const bool keep_alive = p.keep_alive && !core.stopping.load() && !wants_close(res);
+  std::string head;
+  if (!co_await write_response(*s, head, p.version, res, keep_alive, core.config.write_timeout))
+    co_return false;
+  observe(core, p.req, res, p.started);
+  if (!keep_alive) {
+    beast::error_code ec;
+    s->stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    co_return false;
+  }
+  co_return true;
+}
+
+// `resumed`: the record of a parked request that answer_parked answered; the connection goes on
+// with its request (reused) and buffer.
+asio::awaitable<void> serve_requests(Core& core, Shard& shard, std::shared_ptr<Session> s,
+                                     std::unique_ptr<Parked> resumed) {
   const ServerConfig& cfg = core.config;
   beast::flat_buffer buffer;
   // Reused by every request of this connection (see RequestParser): steady-state requests
   // allocate neither their fields nor their response head.
   Request req;
   std::string head;
-  req.worker = shard.index;
-  {
-    beast::error_code ec;
-    auto peer = s->stream.socket().remote_endpoint(ec);
-    if (!ec) req.remote_ip = peer.address().to_string();
-  }
   // A new connection gets header_timeout from accept for its whole first request; a
   // kept-alive one may idle for idle_timeout, then gets header_timeout from its first byte.
   bool first = true;
   auto deadline = Clock::now() + cfg.header_timeout;
+  if (resumed) {
+    req = std::move(resumed->req);
+    buffer = std::move(resumed->buffer);
+    resumed.reset();
+    first = false;
+  } else {
+    req.worker = shard.index;
+    req.parkable = true;
+    beast::error_code ec;
+    auto peer = s->stream.socket().remote_endpoint(ec);
+    if (!ec) req.remote_ip = peer.address().to_string();
+  }
 
   while (!core.stopping.load(std::memory_order_relaxed)) {
     if (buffer.size() == 0) {
@@ -648,6 +785,11 @@ asio::awaitable<void> serve_requests(Core& core, Shard& shard, std::shared_ptr<S
       req.disconnect = nullptr;
     }
 
+    if (res.parking) {
+      park(core, shard, s, req, buffer, version, keep_alive, started, std::move(res.parking));
+      co_return;
+    }
+
     if (res.stream) {
       co_await stream_response(core, shard, s, version, res);
       observe(core, req, res, started);
@@ -665,16 +807,25 @@ asio::awaitable<void> serve_requests(Core& core, Shard& shard, std::shared_ptr<S
   }
 }
 
-asio::awaitable<void> serve(std::shared_ptr<Core> core, Shard& shard, std::shared_ptr<Session> s) {
-  shard.sessions.push_front(s.get());
-  s->registration = shard.sessions.begin();
-  if (core->observer) core->observer->on_connection_change(+1);
+// `resumed`: a parked request was woken (Parked::wake); the connection is registered already.
+asio::awaitable<void> serve(std::shared_ptr<Core> core, Shard& shard, std::shared_ptr<Session> s,
+                            bool resumed) {
+  std::unique_ptr<Parked> parked;
+  if (resumed) {
+    parked = std::move(s->parked);
+  } else {
+    shard.sessions.push_front(s.get());
+    s->registration = shard.sessions.begin();
+    if (core->observer) core->observer->on_connection_change(+1);
+  }
   try {
-    co_await serve_requests(*core, shard, s);
+    if (!parked || co_await answer_parked(*core, shard, s, *parked))
+      co_await serve_requests(*core, shard, s, std::move(parked));
   } catch (const std::exception&) {
     // Only cancellation after the grace period or a failing observer get here; either way
     // this connection is finished.
   }
+  if (s->parked) co_return;  // parked (again): the connection lives on without a coroutine
   shard.sessions.erase(s->registration);
   beast::error_code ec;
   s->stream.socket().close(ec);
@@ -701,12 +852,19 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Core> core, Shard& shard) {
     socket.set_option(tcp::no_delay(true), opt_ec);
     auto session = std::make_shared<Session>(std::move(socket));
     core->live.fetch_add(1);
-    asio::co_spawn(
-        shard.ctx, serve(core, shard, session),
-        asio::bind_cancellation_slot(session->cancel.slot(), [core, session](std::exception_ptr) {
-          core->coroutine_ended();
-        }));
+    spawn_serve(core, shard, std::move(session), false);
   }
+}
+
+// A connection counts in `live` from accept to its end, parked spells included (its coroutine
+// ends when the request parks, and a new one is spawned when it is woken).
+void spawn_serve(std::shared_ptr<Core> core, Shard& shard, std::shared_ptr<Session> s,
+                 bool resumed) {
+  Session& session = *s;
+  asio::co_spawn(shard.ctx, serve(core, shard, s, resumed),
+                 asio::bind_cancellation_slot(session.cancel.slot(), [core, s](std::exception_ptr) {
+                   if (!s->parked) core->coroutine_ended();
+                 }));
 }
 
 // Enforces the sessions' deadlines (Session::deadline) every `interval`, so a timeout fires up
@@ -753,6 +911,11 @@ void begin_stop(Shard& shard) {
 void force_stop(Shard& shard) {
   std::vector<Session*> sessions(shard.sessions.begin(), shard.sessions.end());
   for (Session* s : sessions) {
+    if (s->parked) {  // no coroutine to cancel: resumed to answer nobody, then it ends
+      s->parked->gone();
+      s->stream.close();
+      continue;
+    }
     s->stream.close();
     s->cancel.emit(asio::cancellation_type::terminal);
   }

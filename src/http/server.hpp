@@ -32,6 +32,9 @@ namespace fs::http {
 // - Request::path is percent-decoded, Request::query is raw, header names are lowercase.
 // - RequestObserver::on_request runs after the response was written; `elapsed` counts from
 //   the end of reading the request.
+// - A handler may answer with Response::parking (see Parking in message.hpp): the connection
+//   then keeps no coroutine until the parking object wakes it. The client leaving abandons it at
+//   once; stop() lets it finish within the grace period, then abandons and closes it.
 struct ServerConfig {
   std::string address = "127.0.0.1";
   std::uint16_t port = 0;                            // 0: pick a free port (see Server::port())

@@ -17,17 +17,72 @@ namespace {
 
 namespace asio = boost::asio;
 
+asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, d);
+  co_await timer.async_wait(asio::use_awaitable);
+}
+
+// A request parked by its handler (Parking) until the test wakes it.
+class TestParking;
+struct ParkProbe {
+  std::atomic<int> parked{0};
+  std::atomic<int> abandoned{0};
+  std::atomic<int> resumed{0};
+  std::mutex mutex;
+  std::vector<std::pair<asio::any_io_executor, std::weak_ptr<TestParking>>> waiting;
+  void wake_all();
+};
+
+class TestParking final : public Parking, public std::enable_shared_from_this<TestParking> {
+ public:
+  TestParking(std::shared_ptr<ParkProbe> probe, asio::any_io_executor ex)
+      : probe_(std::move(probe)), ex_(std::move(ex)) {}
+  void park(Waker& waker) override {
+    waker_ = &waker;
+    {
+      std::lock_guard lock(probe_->mutex);
+      probe_->waiting.emplace_back(ex_, weak_from_this());
+    }
+    ++probe_->parked;
+  }
+  void abandon() override {
+    waker_ = nullptr;
+    gone_ = true;
+    ++probe_->abandoned;
+  }
+  asio::awaitable<Response> resume(Request& req) override {
+    co_await sleep_for(1ms);  // resume() is a real coroutine
+    ++probe_->resumed;
+    co_return Response::json(gone_ ? 499 : 200, "resumed:" + req.path + ":" + req.body + ":" +
+                                                    std::string(req.header("x-keep")));
+  }
+  void wake() {
+    if (auto* w = std::exchange(waker_, nullptr)) w->wake();
+  }
+
+ private:
+  std::shared_ptr<ParkProbe> probe_;
+  asio::any_io_executor ex_;
+  Waker* waker_ = nullptr;
+  bool gone_ = false;
+};
+
+void ParkProbe::wake_all() {
+  std::lock_guard lock(mutex);
+  for (auto& [ex, weak] : waiting)
+    asio::post(ex, [weak] {
+      if (auto p = weak.lock()) p->wake();
+    });
+  waiting.clear();
+}
+
 // What the handlers report back to the test thread.
 struct Probe {
   std::atomic<bool> slow_started{false};
   std::atomic<bool> stream_write_failed{false};
   std::atomic<int> stream_writes_ok{0};
+  std::shared_ptr<ParkProbe> park = std::make_shared<ParkProbe>();
 };
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
-  asio::steady_timer timer(co_await asio::this_coro::executor, d);
-  co_await timer.async_wait(asio::use_awaitable);
-}
 
 std::shared_ptr<Router> make_router(std::shared_ptr<Probe> probe) {
   auto router = std::make_shared<Router>();
@@ -56,6 +111,13 @@ std::shared_ptr<Router> make_router(std::shared_ptr<Probe> probe) {
   router->add("GET", "/hang", [](Request&) -> asio::awaitable<Response> {
     co_await sleep_for(30s);
     co_return Response::json(200, "late");
+  });
+  router->add("POST", "/park", [probe](Request& req) -> asio::awaitable<Response> {
+    if (!req.parkable) co_return Response::json(500, "not parkable");
+    std::erase_if(req.headers, [](const Header& h) { return h.name != "x-keep"; });
+    Response res;
+    res.parking = std::make_shared<TestParking>(probe->park, co_await asio::this_coro::executor);
+    co_return res;
   });
   router->add("GET", "/throw", [](Request&) -> asio::awaitable<Response> {
     throw std::runtime_error("secret stack detail");
@@ -464,6 +526,81 @@ TEST_F(HttpServerTest, MaxConnectionsAnswers503Overloaded) {
   RawSocket d(server->port());
   d.send("GET /worker HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(status_of(d.read_response()), 200);
+}
+
+TEST_F(HttpServerTest, ParkedRequestIsAnsweredWhenWokenAndTheConnectionGoesOn) {
+  RawSocket s(server->port());
+  // A parked request with a pipelined one behind it: answered in order, on one connection.
+  s.send(
+      "POST /park HTTP/1.1\r\nHost: x\r\nX-Keep: kept\r\nX-Drop: dropped\r\n"
+      "Content-Length: 5\r\n\r\nhello"
+      "GET /echo/after HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(wait_for([&] { return probe->park->parked.load() == 1; }));
+  std::string raw;
+  EXPECT_EQ(s.read_until(
+                raw, [](const std::string& r) { return !r.empty(); }, 100ms),
+            RawSocket::ReadEnd::deadline);  // nothing before the wake
+  probe->park->wake_all();
+  s.read_until(
+      raw, [](const std::string& r) { return r.find("word=after") != std::string::npos; }, 3000ms);
+  const auto parked = raw.find("resumed:/park:hello:kept");
+  const auto after = raw.find("word=after");
+  ASSERT_NE(parked, std::string::npos) << raw;
+  ASSERT_NE(after, std::string::npos) << raw;
+  EXPECT_LT(parked, after);
+  EXPECT_EQ(probe->park->resumed.load(), 1);
+  EXPECT_EQ(probe->park->abandoned.load(), 0);
+  EXPECT_EQ(observer.connections_open.load(), 1);
+
+  // The same connection parks again and is woken again.
+  s.send("POST /park HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi");
+  ASSERT_TRUE(wait_for([&] { return probe->park->parked.load() == 2; }));
+  probe->park->wake_all();
+  EXPECT_NE(s.read_response().find("resumed:/park:hi:"), std::string::npos);
+  EXPECT_EQ(observer.connections_opened.load(), 1);
+}
+
+TEST_F(HttpServerTest, ClientLeavingAParkedRequestIsNoticedAtOnce) {
+  {
+    RawSocket s(server->port());
+    s.send("POST /park HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    ASSERT_TRUE(wait_for([&] { return probe->park->parked.load() == 1; }));
+    EXPECT_EQ(observer.connections_open.load(), 1);
+  }  // closed while parked
+  ASSERT_TRUE(wait_for([&] { return probe->park->abandoned.load() == 1; }));
+  ASSERT_TRUE(wait_for([&] { return observer.connections_open.load() == 0; }));
+  EXPECT_EQ(probe->park->resumed.load(), 1);  // resumed to answer nobody, then closed
+  probe->park->wake_all();                    // a late wake finds nothing to do
+  EXPECT_EQ(probe->park->resumed.load(), 1);
+}
+
+TEST_F(HttpServerTest, StopLetsParkedRequestsFinishThenForceClosesThem) {
+  const auto port = server->port();
+  RawSocket woken(port), stuck(port);
+  woken.send("POST /park HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+  stuck.send("POST /park HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+  ASSERT_TRUE(wait_for([&] { return probe->park->parked.load() == 2; }));
+  {
+    std::lock_guard lock(probe->park->mutex);
+    probe->park->waiting.pop_back();  // only the first to park is woken by wake_all
+  }
+  auto t0 = Clock::now();
+  std::thread stopper([&] { server->server().stop(300ms); });
+  std::this_thread::sleep_for(50ms);
+  probe->park->wake_all();  // during the grace period: answered, with Connection: close
+  // Either of the two sockets may have been first; find the woken one's answer.
+  std::string a = woken.read_response(), b = stuck.read_response(500ms);
+  stopper.join();
+  const auto stop_ms = ms_since(t0);
+  const std::string& answered = a.empty() ? b : a;
+  EXPECT_EQ(status_of(answered), 200) << a << b;
+  EXPECT_NE(answered.find("Connection: close"), std::string::npos) << answered;
+  EXPECT_EQ(probe->park->abandoned.load(), 1);  // the other was abandoned when the grace ended
+  EXPECT_GE(stop_ms, 250);
+  EXPECT_LT(stop_ms, 3000);
+  EXPECT_EQ(observer.connections_open.load(), 0);
+  EXPECT_EQ(woken.wait_closed(500ms), RawSocket::ReadEnd::closed);
+  EXPECT_EQ(stuck.wait_closed(500ms), RawSocket::ReadEnd::closed);
 }
 
 TEST_F(HttpServerTest, GracefulStopLetsInFlightRequestFinish) {
