@@ -10,18 +10,8 @@
 
 namespace {
 
-bool valid_sub(const std::string& s) {
-  if (s.empty() || s.size() > 64) return false;
-  for (char c : s) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '.' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 void check_accepted(const fs::auth::Claims& c, const fs::Clock& clock) {
-  FUZZ_CHECK(valid_sub(c.sub));
+  FUZZ_CHECK(fs::fuzz::api_identifier(c.sub));
   const auto now =
       std::chrono::duration_cast<std::chrono::seconds>(clock.now().time_since_epoch()).count();
   FUZZ_CHECK(c.exp > now);
@@ -62,7 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fs::auth::Claims mine;
   mine.sub = std::string(text.substr(0, 64));
   mine.exp = 1'700'000'000 + 60;
-  if (valid_sub(mine.sub)) {
+  if (fs::fuzz::api_identifier(mine.sub)) {
     const std::string t = fs::auth::sign_jwt(mine, "fuzz-secret");
     auto r = verifier.verify(t);
     FUZZ_CHECK(r.ok() && r->sub == mine.sub && r->exp == mine.exp && !r->is_admin());

@@ -9,16 +9,6 @@
 
 namespace {
 
-bool valid_identifier_chars(const std::string& s) {
-  if (s.empty() || s.size() > 64) return false;
-  for (char c : s) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '.' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 template <typename T>
 void check_error(const fs::Result<T>& r, std::string_view body) {
   if (r) return;
@@ -41,7 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       auto r = fs::parse_reservation_request(body);
       check_error(r, body);
       if (r) {
-        FUZZ_CHECK(valid_identifier_chars(r->product_id));
+        FUZZ_CHECK(fs::fuzz::api_identifier(r->product_id));
         FUZZ_CHECK(r->quantity >= 1 && r->quantity <= fs::kMaxQuantity);
         if (r->payment_method) FUZZ_CHECK(fs::valid_payment_method(*r->payment_method));
         // The idempotency fingerprint tells different requests apart.
@@ -72,7 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       auto r = fs::parse_product_request(id, rest);
       check_error(r, rest);
       if (r) {
-        FUZZ_CHECK(valid_identifier_chars(r->product_id));
+        FUZZ_CHECK(fs::fuzz::api_identifier(r->product_id));
         FUZZ_CHECK(!r->name.empty() && r->name.size() <= 200);
         FUZZ_CHECK(r->price_cents >= 0);
         FUZZ_CHECK(r->currency.size() == 3);
