@@ -70,6 +70,11 @@ std::optional<SysTime> parse_impl(std::string_view s, char date_time_sep, bool p
   if (pos != s.size()) return std::nullopt;
   long long days = days_from_civil(Y, static_cast<unsigned>(M), static_cast<unsigned>(D));
   long long secs = days * 86400 + h * 3600LL + m * 60LL + sec - offset_s;
+  // SysTime counts nanoseconds in 64 bits (years 1678-2262): a later date (RFC 3339 allows up to
+  // 9999) would overflow the conversion, undefined behaviour that UBSan caught in the fuzz run.
+  constexpr long long kLimit =
+      std::chrono::duration_cast<std::chrono::seconds>(SysTime::duration::max()).count() - 1;
+  if (secs > kLimit || secs < -kLimit) return std::nullopt;
   return SysTime{std::chrono::duration_cast<SysTime::duration>(std::chrono::seconds{secs} +
                                                                std::chrono::microseconds{micros})};
 }

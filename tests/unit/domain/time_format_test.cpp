@@ -25,6 +25,16 @@ TEST(TimeFormat, ParsesOffsetsAndRejectsJunk) {
     EXPECT_FALSE(parse_rfc3339(bad)) << bad;
 }
 
+TEST(TimeFormat, RejectsTimesOutsideTheClocksRange) {
+  // Valid RFC 3339, but past what 64-bit nanoseconds hold (found by tests/fuzz under UBSan).
+  EXPECT_FALSE(parse_rfc3339("9999-12-31T23:59:59Z"));
+  EXPECT_FALSE(parse_rfc3339("0001-01-01T00:00:00Z"));
+  EXPECT_FALSE(parse_rfc3339("2263-01-01T00:00:00Z"));
+  auto near_end = parse_rfc3339("2262-01-01T00:00:00Z");
+  ASSERT_TRUE(near_end);
+  EXPECT_EQ(format_rfc3339(*near_end), "2262-01-01T00:00:00.000Z");
+}
+
 TEST(TimeFormat, ParsesPostgresOutput) {
   auto t = parse_pg_timestamp("2026-11-24 10:00:00.5+00");
   ASSERT_TRUE(t);
