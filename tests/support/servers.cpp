@@ -9,6 +9,14 @@
 #include <thread>
 
 namespace fs::test {
+
+pg::DatabaseConfig database_config(const std::string& conninfo, std::size_t connections) {
+  pg::DatabaseConfig c;
+  c.conninfo = conninfo;
+  c.connections = connections;
+  c.query_timeout = std::chrono::seconds{10};
+  return c;
+}
 namespace {
 
 // Members in declaration order: the server stops before its directory is removed.

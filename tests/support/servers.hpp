@@ -13,10 +13,15 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "postgres/database.hpp"
 #include "stack/local_servers.hpp"
 #include "support/scratch_dir.hpp"
 
 namespace fs::test {
+
+// A connection pool config for tests that open their own pools: `connections` connections,
+// a 10 s query timeout.
+pg::DatabaseConfig database_config(const std::string& conninfo, std::size_t connections);
 
 // One redis-server (appendonly yes) per test process. Throws if it cannot start.
 stack::RedisServer& shared_redis();

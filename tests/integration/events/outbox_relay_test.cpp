@@ -32,18 +32,11 @@ using test::run_until;
 
 constexpr const char* kTopic = "reservations";
 
-pg::DatabaseConfig db_config(const std::string& conninfo) {
-  pg::DatabaseConfig c;
-  c.conninfo = conninfo;
-  c.connections = 3;
-  c.query_timeout = 10s;
-  return c;
-}
-
 // One thread's set of backends: Redis client + log, PostgreSQL pool.
 struct Node : test::LogOnThread {
   Node(const StreamsConfig& sc, const std::string& conninfo)
-      : LogOnThread(sc), db(pg::make_database(io.get_executor(), db_config(conninfo))) {}
+      : LogOnThread(sc),
+        db(pg::make_database(io.get_executor(), test::database_config(conninfo, 3))) {}
   ~Node() { db->close(); }
   std::unique_ptr<pg::Database> db;
 };
@@ -51,7 +44,7 @@ struct Node : test::LogOnThread {
 std::string fresh_schema() {
   auto conninfo = test::fresh_database(test::shared_postgres());
   asio::io_context io;
-  auto db = pg::make_database(io.get_executor(), db_config(conninfo));
+  auto db = pg::make_database(io.get_executor(), test::database_config(conninfo, 3));
   auto st = run_coroutine(io, app::apply_migrations(*db));
   EXPECT_TRUE(st.ok()) << (st ? "" : st.error().message);
   db->close();

@@ -31,18 +31,10 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-pg::DatabaseConfig db_config(const std::string& conninfo) {
-  pg::DatabaseConfig c;
-  c.conninfo = conninfo;
-  c.connections = 2;
-  c.query_timeout = 10s;
-  return c;
-}
-
 // One I/O thread: its io_context, pool and store.
 struct Lane {
   Lane(const std::string& conninfo, metrics::BackendMetrics& m)
-      : db(pg::make_database(io.get_executor(), db_config(conninfo))),
+      : db(pg::make_database(io.get_executor(), test::database_config(conninfo, 2))),
         store(io.get_executor(), *db, m, 1) {}
   void start() {
     thread = std::thread([this] { io.run(); });
@@ -100,7 +92,7 @@ TEST(ReservationLanes, EveryShardIsCommittedByItsLaneAndTheCallerGetsTheLedgersA
   p.shards = 4;  // capacity 5 per shard
   {
     asio::io_context io;
-    auto db = pg::make_database(io.get_executor(), db_config(conninfo));
+    auto db = pg::make_database(io.get_executor(), test::database_config(conninfo, 2));
     auto st = test::run_coroutine(io, app::apply_migrations(*db));
     ASSERT_TRUE(st.ok()) << (st ? "" : st.error().message);
     catalog::ProductStore products(*db);
@@ -167,7 +159,7 @@ TEST(ReservationLanes, EveryShardIsCommittedByItsLaneAndTheCallerGetsTheLedgersA
 
   // The ledger agrees: 5 rows and 5 allocated units per shard, one outbox event per row.
   asio::io_context io;
-  auto db = pg::make_database(io.get_executor(), db_config(conninfo));
+  auto db = pg::make_database(io.get_executor(), test::database_config(conninfo, 2));
   auto rows = test::run_coroutine(
       io, db->query("SELECT s.shard, s.allocated, (SELECT count(*) FROM reservations r WHERE "
                     "r.product_id = s.product_id AND r.shard = s.shard), (SELECT count(*) FROM "
