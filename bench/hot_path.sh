@@ -99,8 +99,27 @@ http {
 }
 NGX
 nginx -c "$WORK/nginx.conf" -g 'daemon off;' &
-PIDS+=($!)
+NGINX_MASTER=$!
+PIDS+=("$NGINX_MASTER")
 sleep 0.5
+NGINX_WORKERS=$(pgrep -P "$NGINX_MASTER" | tr '\n' ' ')
+SERVICE_PID=${PIDS[0]}  # `flashsale up`: the service runs in this process (Redis and PostgreSQL apart)
+# CPU time (user + system, clock ticks) of processes: the CPU each server spends per request is
+# a second ratio, less shaken by the host than throughput (a slow moment slows both, but a
+# neighbour's load changes which of two back-to-back runs gets more of the cores).
+cpu_ticks() { local t=0 p f; for p in "$@"; do read -r -a f < "/proc/$p/stat"; t=$((t + f[13] + f[14])); done; echo "$t"; }
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+# run_wrk under a CPU meter: prints the wrk line plus "cpu_us=" (CPU per request of the PIDS).
+run_wrk_cpu() {  # "pids" url product tokens_file
+  local before after line n
+  # shellcheck disable=SC2086
+  before=$(cpu_ticks $1)
+  line=$(run_wrk "$2" "$3" "$4")
+  # shellcheck disable=SC2086
+  after=$(cpu_ticks $1)
+  n=$(echo "$line" | grep -o 'requests=[0-9]*' | cut -d= -f2)
+  echo "$line cpu_us=$(awk -v t=$((after - before)) -v u="$TICK_US" -v n="${n:-0}" 'BEGIN{ if (n>0) printf "%.2f", t*u/n; else print 0}')"
+}
 put_product bench-soldout 0 1
 mint_tokens "$WORK/one-user.txt" 1 solo-
 mint_tokens "$WORK/many-users.txt" 400000 buyer-
@@ -109,12 +128,14 @@ want() { [[ ",${ONLY:-a,b,c}," == *",$1,"* ]]; }
 declare -A R
 for i in $(seq 1 "$ROUNDS"); do
   want a || break
-  line=$(run_wrk "http://127.0.0.1:$NGINX_PORT" bench-soldout "$WORK/one-user.txt")
+  line=$(run_wrk_cpu "$NGINX_WORKERS" "http://127.0.0.1:$NGINX_PORT" bench-soldout "$WORK/one-user.txt")
   R[nginx_rps]+="$(echo "$line" | field rps) "
   R[nginx_p99]+="$(echo "$line" | field p99_ms) "
-  line=$(run_wrk "$BASE" bench-soldout "$WORK/many-users.txt")
+  R[nginx_cpu]+="$(echo "$line" | field cpu_us) "
+  line=$(run_wrk_cpu "$SERVICE_PID" "$BASE" bench-soldout "$WORK/many-users.txt")
   R[soldout_rps]+="$(echo "$line" | field rps) "
   R[soldout_p99]+="$(echo "$line" | field p99_ms) "
+  R[soldout_cpu]+="$(echo "$line" | field cpu_us) "
   # The same two at a paced offered rate, below saturation.
   d=$(pace_delay "$PACED_CONNS" "$PACED_RPS")
   line=$(run_wrk "http://127.0.0.1:$NGINX_PORT" bench-soldout "$WORK/one-user.txt" "$PACED_CONNS" "$d")
@@ -236,6 +257,8 @@ echo "flashsale hot-path benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores,
 printf '%-44s %12s %10s %10s\n' "measurement" "throughput" "p99 ms" "ratio"
 printf '%-44s %12s %10s %10s\n' "(a) nginx static 410" "$(m nginx_rps)/s" "$(m nginx_p99)" ""
 printf '%-44s %12s %10s %10s\n' "    flashsale sold-out (410 from memory)" "$(m soldout_rps)/s" "$(m soldout_p99)" "$(ratio "$(m soldout_rps)" "$(m nginx_rps)")"
+echo "    CPU per request (user + system, /proc): nginx workers $(m nginx_cpu) µs, flashsale $(m soldout_cpu) µs; per round nginx ${R[nginx_cpu]:-} / flashsale ${R[soldout_cpu]:-}"
+echo "    per round: nginx ${R[nginx_rps]:-} / flashsale ${R[soldout_rps]:-} per s"
 printf '%-44s %12s %10s %10s\n' "    nginx, paced (offered ~$PACED_RPS/s)" "$(m nginx_paced_rps)/s" "$(m nginx_paced_p99)" ""
 printf '%-44s %12s %10s %10s\n' "    flashsale sold-out, paced (same)" "$(m soldout_paced_rps)/s" "$(m soldout_paced_p99)" ""
 printf '%-44s %12s %10s %10s\n' "(b) redis-benchmark EVALSHA check_and_decr" "$(m redis_rps)/s" "" ""

@@ -16,6 +16,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "domain/flat_json.hpp"
+
 namespace fs::auth {
 namespace {
 
@@ -210,10 +212,15 @@ std::uint64_t next_verifier_id() {
 }
 
 // JWT numbers are NumericDate; we only accept whole seconds (what we sign) in int64 range.
-std::optional<std::int64_t> as_integer(const json::value& v) {
-  if (v.is_int64()) return v.get_int64();
-  if (v.is_uint64() && v.get_uint64() <= static_cast<std::uint64_t>(INT64_MAX))
-    return static_cast<std::int64_t>(v.get_uint64());
+using flat_json::Field;
+
+// The claims verify reads, in the order of the Fields read_claims gets.
+constexpr std::array<std::string_view, 5> kClaimKeys{"sub", "exp", "nbf", "acct_created", "role"};
+
+// A JSON integer that fits an int64 (Boost.JSON holds every such number as int64; larger ones,
+// fractions and other types are not integers here).
+std::optional<std::int64_t> as_integer(const Field& f) {
+  if (f.kind == Field::Kind::int64) return f.number;
   return std::nullopt;
 }
 
@@ -346,49 +353,68 @@ Result<Claims> JwtVerifier::verify_uncached(std::string_view token) const {
 
   const auto n = base64url_decode(payload_b64, decoded.data(), decoded.size());
   if (n < 0) return reject("malformed token encoding");
-  json::monotonic_resource mr(arena.data(), arena.size());
-  boost::system::error_code ec;
-  const json::value payload = json::parse(
-      json::string_view(reinterpret_cast<const char*>(decoded.data()), static_cast<std::size_t>(n)),
-      ec, &mr);
-  if (ec) return reject("malformed token claims");
-  const auto* obj = payload.if_object();
-  if (obj == nullptr) return reject("malformed token claims");
-
-  Claims claims;
-  const auto* sub = obj->if_contains("sub");
-  if (sub == nullptr || !sub->is_string() || !valid_sub(sub->get_string()))
-    return reject("invalid sub claim");
-  claims.sub.assign(sub->get_string().data(), sub->get_string().size());
-
-  const auto* exp = obj->if_contains("exp");
-  if (exp == nullptr) return reject("missing exp claim");
-  const auto exp_value = as_integer(*exp);
-  if (!exp_value) return reject("invalid exp claim");
-  claims.exp = *exp_value;
   const std::int64_t now =
       std::chrono::duration_cast<std::chrono::seconds>(clock_.now().time_since_epoch()).count();
+  return detail::read_claims(
+      std::string_view(reinterpret_cast<const char*>(decoded.data()), static_cast<std::size_t>(n)),
+      now, true);
+}
+
+namespace detail {
+
+Result<Claims> read_claims(std::string_view payload, std::int64_t now, bool flat_scanner) {
+  // Our tokens' claims are a flat object ({"sub":"buyer-1","exp":1764000000}): the scanner
+  // reads them without a DOM; anything else goes through Boost.JSON, whose DOM lives in a stack
+  // buffer. Either way the claims are judged from the same Fields.
+  std::array<Field, kClaimKeys.size()> fields;
+  if (!flat_scanner || !flat_json::scan(payload, kClaimKeys, fields)) {
+    std::array<unsigned char, 8192> arena;
+    json::monotonic_resource mr(arena.data(), arena.size());
+    boost::system::error_code ec;
+    const json::value v = json::parse(json::string_view(payload.data(), payload.size()), ec, &mr);
+    if (ec) return reject("malformed token claims");
+    const auto* obj = v.if_object();
+    if (obj == nullptr) return reject("malformed token claims");
+    for (std::size_t i = 0; i < fields.size(); ++i)
+      fields[i] = flat_json::field_of(*obj, kClaimKeys[i]);
+  }
+  const Field& sub = fields[0];
+  const Field& exp = fields[1];
+  const Field& nbf = fields[2];
+  const Field& created = fields[3];
+  const Field& role = fields[4];
+
+  Claims claims;
+  if (sub.kind != Field::Kind::string || !valid_sub(sub.text)) return reject("invalid sub claim");
+  claims.sub.assign(sub.text.data(), sub.text.size());
+
+  if (exp.kind == Field::Kind::absent) return reject("missing exp claim");
+  const auto exp_value = as_integer(exp);
+  if (!exp_value) return reject("invalid exp claim");
+  claims.exp = *exp_value;
   if (claims.exp <= now) return reject("token expired");
 
   // Not required by api.md, but a token that says "not yet" must not pass (RFC 7519 4.1.5).
-  if (const auto* nbf = obj->if_contains("nbf")) {
-    const auto nbf_value = as_integer(*nbf);
+  if (nbf.kind != Field::Kind::absent) {
+    const auto nbf_value = as_integer(nbf);
     if (!nbf_value) return reject("invalid nbf claim");
     if (*nbf_value > now) return reject("token not yet valid");
   }
 
-  if (const auto* created = obj->if_contains("acct_created")) {
-    const auto v = as_integer(*created);
+  if (created.kind != Field::Kind::absent) {
+    const auto v = as_integer(created);
     if (!v) return reject("invalid acct_created claim");
     claims.acct_created = *v;
   }
-  if (const auto* role = obj->if_contains("role")) {
-    if (!role->is_string() || role->get_string().size() > kMaxSubLength)
+  if (role.kind != Field::Kind::absent) {
+    if (role.kind != Field::Kind::string || role.text.size() > kMaxSubLength)
       return reject("invalid role claim");
-    claims.role.assign(role->get_string().data(), role->get_string().size());
+    claims.role.assign(role.text.data(), role.text.size());
   }
   return claims;
 }
+
+}  // namespace detail
 
 Result<Claims> JwtVerifier::verify_bearer(std::string_view authorization_header) const {
   constexpr std::string_view kScheme = "bearer";

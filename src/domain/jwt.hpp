@@ -40,4 +40,11 @@ class JwtVerifier {
   std::uint64_t id_;  // tells this verifier's cached tokens from another's
 };
 
+namespace detail {
+// The claims of a token whose signature verified, judged at `now` (unix seconds): with
+// flat_scanner, a flat claims object is read without a DOM (flat_json.hpp); without, always
+// through Boost.JSON. The two give the same answer (tests/fuzz/jwt_fuzz.cpp).
+Result<Claims> read_claims(std::string_view payload, std::int64_t now, bool flat_scanner);
+}  // namespace detail
+
 }  // namespace fs::auth

@@ -1,14 +1,19 @@
 #include "domain/requests.hpp"
 
+#include <array>
 #include <boost/json/monotonic_resource.hpp>
-#include <cstddef>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
+#include <cstddef>
+
+#include "domain/flat_json.hpp"
 
 namespace fs {
 namespace {
 
 namespace json = boost::json;
+using flat_json::Field;
+using flat_json::field_of;
 
 // `sp`: where the DOM lives (a caller's stack buffer for the hot path's small bodies).
 Result<json::object> parse_object(std::string_view body, json::storage_ptr sp = {}) {
@@ -23,36 +28,39 @@ Result<json::object> parse_object(std::string_view body, json::storage_ptr sp = 
 }
 
 // An integer field: JSON integers only (1.0, "1", true are rejected).
-Result<std::optional<std::int64_t>> get_int(const json::object& o, std::string_view key,
-                                            std::int64_t min, std::int64_t max) {
-  auto it = o.find(key);
-  if (it == o.end() || it->value().is_null()) return std::optional<std::int64_t>{};
-  const json::value& v = it->value();
-  std::int64_t n;
-  if (v.is_int64()) {
-    n = v.as_int64();
-  } else if (v.is_uint64()) {
+Result<std::optional<std::int64_t>> get_int(const Field& f, std::string_view key, std::int64_t min,
+                                            std::int64_t max) {
+  if (f.absent_or_null()) return std::optional<std::int64_t>{};
+  if (f.kind == Field::Kind::uint64)
     return Error{Errc::invalid_request, std::string(key) + " is out of range"};
-  } else {
+  if (f.kind != Field::Kind::int64)
     return Error{Errc::invalid_request, std::string(key) + " must be an integer"};
-  }
+  const std::int64_t n = f.number;
   if (n < min || n > max)
     return Error{Errc::invalid_request, std::string(key) + " must be between " +
                                             std::to_string(min) + " and " + std::to_string(max)};
   return std::optional<std::int64_t>{n};
 }
 
-Result<std::optional<std::string>> get_string(const json::object& o, std::string_view key,
+Result<std::optional<std::int64_t>> get_int(const json::object& o, std::string_view key,
+                                            std::int64_t min, std::int64_t max) {
+  return get_int(field_of(o, key), key, min, max);
+}
+
+Result<std::optional<std::string>> get_string(const Field& f, std::string_view key,
                                               std::size_t max_len) {
-  auto it = o.find(key);
-  if (it == o.end() || it->value().is_null()) return std::optional<std::string>{};
-  if (!it->value().is_string())
+  if (f.absent_or_null()) return std::optional<std::string>{};
+  if (f.kind != Field::Kind::string)
     return Error{Errc::invalid_request, std::string(key) + " must be a string"};
-  const auto& s = it->value().as_string();
-  if (s.empty() || s.size() > max_len)
+  if (f.text.empty() || f.text.size() > max_len)
     return Error{Errc::invalid_request,
                  std::string(key) + " must be 1-" + std::to_string(max_len) + " characters"};
-  return std::optional<std::string>{std::string(s.data(), s.size())};
+  return std::optional<std::string>{std::string(f.text)};
+}
+
+Result<std::optional<std::string>> get_string(const json::object& o, std::string_view key,
+                                              std::size_t max_len) {
+  return get_string(field_of(o, key), key, max_len);
 }
 
 Result<std::optional<SysTime>> get_time(const json::object& o, std::string_view key) {
@@ -98,25 +106,24 @@ bool valid_payment_method(std::string_view pm) noexcept {
   return true;
 }
 
-Result<ReservationRequest> parse_reservation_request(std::string_view body) {
-  // Every "Buy Now" carries this body, usually under 100 bytes: its DOM is built in a stack
-  // buffer (a larger body spills to the heap) and dropped on return, so parsing it allocates
-  // nothing. Only the fields copied out below outlive it.
-  alignas(std::max_align_t) unsigned char storage[1024];
-  json::monotonic_resource arena(storage, sizeof storage);
-  auto obj = parse_object(body, &arena);
-  if (!obj) return std::move(obj).error();
+namespace {
+
+constexpr std::array<std::string_view, 3> kReservationFields{"product_id", "quantity",
+                                                             "payment_method"};
+
+// The fields in kReservationFields' order, however they were parsed.
+Result<ReservationRequest> reservation_from_fields(const std::array<Field, 3>& f) {
   ReservationRequest r;
-  auto pid = get_string(*obj, "product_id", 64);
+  auto pid = get_string(f[0], "product_id", 64);
   if (!pid) return std::move(pid).error();
   if (!*pid) return Error{Errc::invalid_request, "product_id is required"};
   if (!valid_identifier(**pid))
     return Error{Errc::invalid_request, "product_id must be 1-64 characters of [A-Za-z0-9_.-]"};
   r.product_id = std::move(**pid);
-  auto qty = get_int(*obj, "quantity", 1, kMaxQuantity);
+  auto qty = get_int(f[1], "quantity", 1, kMaxQuantity);
   if (!qty) return std::move(qty).error();
   if (*qty) r.quantity = static_cast<int>(**qty);
-  auto pm = get_string(*obj, "payment_method", 255);
+  auto pm = get_string(f[2], "payment_method", 255);
   if (!pm) return std::move(pm).error();
   if (*pm) {
     if (!valid_payment_method(**pm))
@@ -125,6 +132,36 @@ Result<ReservationRequest> parse_reservation_request(std::string_view body) {
   }
   return r;
 }
+
+}  // namespace
+
+Result<ReservationRequest> parse_reservation_request(std::string_view body) {
+  // Every "Buy Now" carries this body: the flat scanner reads it without a DOM.
+  std::array<Field, 3> fields;
+  if (flat_json::scan(body, kReservationFields, fields)) return reservation_from_fields(fields);
+  return detail::parse_reservation_request_dom(body);
+}
+
+namespace detail {
+
+Result<ReservationRequest> parse_reservation_request_dom(std::string_view body) {
+  // The DOM of a body the scanner did not take (at most the 16 KiB body limit) lives in a stack
+  // buffer first and spills to the heap; only the fields copied out outlive it.
+  alignas(std::max_align_t) unsigned char storage[1024];
+  json::monotonic_resource arena(storage, sizeof storage);
+  auto obj = parse_object(body, &arena);
+  if (!obj) return std::move(obj).error();
+  std::array<Field, 3> fields;
+  for (std::size_t i = 0; i < fields.size(); ++i) fields[i] = field_of(*obj, kReservationFields[i]);
+  return reservation_from_fields(fields);
+}
+
+bool scans_flat(std::string_view body) {
+  std::array<Field, 3> fields;
+  return flat_json::scan(body, kReservationFields, fields);
+}
+
+}  // namespace detail
 
 Result<PayRequest> parse_pay_request(std::string_view body) {
   auto obj = parse_object(body);

@@ -22,7 +22,14 @@ struct ReservationRequest {
   std::string fingerprint() const;
 };
 
+// The hot path's body: a flat object is read by a scanner without a DOM; any other body goes
+// through Boost.JSON (detail::parse_reservation_request_dom). Same result either way.
 Result<ReservationRequest> parse_reservation_request(std::string_view body);
+namespace detail {
+// For the tests and fuzzers that hold the two paths to the same answers.
+Result<ReservationRequest> parse_reservation_request_dom(std::string_view body);
+bool scans_flat(std::string_view body);  // whether the scanner, not the DOM, reads this body
+}  // namespace detail
 
 struct PayRequest {
   std::string payment_method;

@@ -33,6 +33,69 @@ TEST(ReservationRequest, RejectsHostileInput) {
   }
 }
 
+// The hot path reads flat bodies with a scanner and everything else with Boost.JSON; both must
+// give the same answer, and the scanner must take the bodies real clients send.
+TEST(ReservationRequest, FlatScannerAndDomAgree) {
+  const char* bodies[] = {
+      // taken by the scanner
+      R"({"product_id":"iphone-15","quantity":1})",
+      R"( { "product_id" : "iphone-15" ,"quantity":2 , "payment_method":"pm_card_visa" } )",
+      "{\"product_id\":\"p\",\r\n\t\"quantity\":3}",
+      R"({"product_id":"p","quantity":null,"payment_method":null})",
+      R"({"product_id":"p","extra":true,"other":false,"n":-12,"s":"x y"})",
+      R"({})",
+      R"({"product_id":"p","quantity":0})",
+      R"({"product_id":"p","quantity":-3})",
+      R"({"product_id":"p","quantity":1001})",
+      R"({"product_id":"p","quantity":999999999999999999})",
+      R"({"product_id":"p","quantity":"2"})",
+      R"({"product_id":"p","quantity":true})",
+      R"({"product_id":7})",
+      R"({"product_id":""})",
+      R"({"product_id":"a/b"})",
+      R"({"product_id":"p","payment_method":"pm'; DROP"})",
+      // handed to the DOM
+      R"({"product_id":"p\u0031"})",
+      R"({"product_id":"p","quantity":1.0})",
+      R"({"product_id":"p","quantity":1e0})",
+      R"({"product_id":"p","quantity":-0})",
+      R"({"product_id":"p","quantity":01})",
+      R"({"product_id":"p","quantity":18446744073709551615})",
+      R"({"product_id":"p","quantity":1234567890123456789})",
+      R"({"product_id":"p","product_id":"q"})",
+      R"({"product_id":"p","x":{"y":1}})",
+      R"({"product_id":"p","x":[1]})",
+      "{\"product_id\":\"caf\xc3\xa9\"}",
+      R"({"product_id":"p",})",
+      R"({"product_id":"p"} x)",
+      R"({"product_id":"p")",
+      R"({"product_id" "p"})",
+      R"({"product_id":"p","quantity":nul})",
+      R"({"product_id":"p","quantity":truex})",
+      R"([{"product_id":"p"}])",
+      "",
+      " ",
+  };
+  for (const char* body : bodies) {
+    auto fast = parse_reservation_request(body);
+    auto dom = detail::parse_reservation_request_dom(body);
+    ASSERT_EQ(fast.ok(), dom.ok()) << body;
+    if (fast) {
+      EXPECT_EQ(fast->product_id, dom->product_id) << body;
+      EXPECT_EQ(fast->quantity, dom->quantity) << body;
+      EXPECT_EQ(fast->payment_method, dom->payment_method) << body;
+    } else {
+      EXPECT_EQ(fast.error().message, dom.error().message) << body;
+    }
+  }
+  EXPECT_TRUE(detail::scans_flat(R"({"product_id":"iphone-15","quantity":1})"));
+  EXPECT_TRUE(detail::scans_flat(R"({"product_id":"p","quantity":-3})"));
+  EXPECT_FALSE(detail::scans_flat(R"({"product_id":"p\u0031"})"));
+  EXPECT_FALSE(detail::scans_flat(R"({"product_id":"p","product_id":"q"})"));
+  EXPECT_FALSE(detail::scans_flat(R"({"product_id":"p","quantity":1.5})"));
+  EXPECT_FALSE(detail::scans_flat(R"({"product_id":"p"} x)"));
+}
+
 TEST(ReservationRequest, FingerprintDistinguishesRequests) {
   auto a = parse_reservation_request(R"({"product_id":"p","quantity":1})");
   auto b = parse_reservation_request(R"({"quantity":1,"product_id":"p"})");
