@@ -122,7 +122,8 @@ void FlashsaleService::Impl::build_worker(std::size_t i) {
   w->db = connect_postgres(ex, cfg.pg_conninfo, cfg.pg_connections_per_thread, cfg.pg_timeout);
   w->products = std::make_unique<catalog::ProductStore>(*w->db);
   w->stock = std::make_unique<inventory::StockShards>(
-      *w->redis, cfg.reconcile_on_master_change.value_or(cfg.redis_sentinel.enabled()));
+      *w->redis, cfg.reconcile_on_master_change.value_or(cfg.redis_sentinel.enabled()),
+      &backend_metrics);
   w->store = std::make_unique<reservation::ReservationStore>(ex, *w->db, backend_metrics,
                                                              cfg.insert_batches_per_thread);
   w->holds = std::make_unique<reservation::HoldResolver>(

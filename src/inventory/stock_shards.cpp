@@ -4,6 +4,7 @@
 #include "domain/shard_walk.hpp"
 #include "inventory/stock_keys.hpp"
 #include "inventory/stock_scripts.hpp"
+#include "metrics/backend_metrics.hpp"
 
 namespace fs::inventory {
 
@@ -24,6 +25,17 @@ bool parse_hold(std::string_view reservation_id, std::string_view value, Hold& o
          parse_int(parts[4], out.taken_at_ms);
 }
 
+boost::asio::awaitable<Result<redis::Reply>> StockShards::timed_eval(
+    std::string_view op, const redis::Script& script, std::vector<std::string> keys,
+    std::vector<std::string> args) {
+  if (!metrics_) co_return co_await redis_.eval(script, std::move(keys), std::move(args));
+  const auto start = std::chrono::steady_clock::now();
+  auto r = co_await redis_.eval(script, std::move(keys), std::move(args));
+  metrics_->observe("redis", op, std::chrono::steady_clock::now() - start,
+                    r ? nullptr : &r.error());
+  co_return r;
+}
+
 boost::asio::awaitable<Result<ReserveOutcome>> StockShards::reserve(
     const Product& product, const std::string& user_id, int quantity,
     const std::string& reservation_id, std::int64_t now_ms) {
@@ -39,7 +51,7 @@ boost::asio::awaitable<Result<ReserveOutcome>> StockShards::reserve(
   a.push_back(gated_ ? "1" : "0");
   a.push_back(std::to_string(first_shard(user_id, product.shards)));
   a.push_back(std::to_string(product.shards));
-  auto r = co_await redis_.eval(reserve_script(), std::move(k), std::move(a));
+  auto r = co_await timed_eval("reserve", reserve_script(), std::move(k), std::move(a));
   if (!r) co_return std::move(r).error();
   const auto& rep = *r;
   if (rep.type != redis::Reply::Type::array || rep.elements.size() != 2)
@@ -63,7 +75,7 @@ boost::asio::awaitable<Result<bool>> StockShards::release(const Product& product
   // Braced lists are built outside co_await: GCC 12 miscompiles them inside one.
   std::vector<std::string> k{keys.users(), keys.holds(), keys.shard(shard), keys.paused()};
   std::vector<std::string> a{reservation_id, user_id, std::to_string(quantity)};
-  auto r = co_await redis_.eval(release_script(), std::move(k), std::move(a));
+  auto r = co_await timed_eval("release", release_script(), std::move(k), std::move(a));
   if (!r) co_return std::move(r).error();
   if (r->type != redis::Reply::Type::integer)
     co_return Error{Errc::protocol_error, "unexpected reply from release script"};
@@ -76,7 +88,7 @@ boost::asio::awaitable<Result<bool>> StockShards::commit_hold(const Product& pro
   StockKeys keys(product.product_id, product.generation);
   std::vector<std::string> k{keys.holds()};
   std::vector<std::string> a{reservation_id};
-  auto r = co_await redis_.eval(commit_hold_script(), std::move(k), std::move(a));
+  auto r = co_await timed_eval("commit_hold", commit_hold_script(), std::move(k), std::move(a));
   if (!r) co_return std::move(r).error();
   co_return r->type == redis::Reply::Type::integer && r->integer == 1;
 }
@@ -86,7 +98,7 @@ boost::asio::awaitable<Result<bool>> StockShards::consume_hold(const Product& pr
   StockKeys keys(product.product_id, product.generation);
   std::vector<std::string> k{keys.holds()};
   std::vector<std::string> a{reservation_id};
-  auto r = co_await redis_.eval(consume_hold_script(), std::move(k), std::move(a));
+  auto r = co_await timed_eval("consume_hold", consume_hold_script(), std::move(k), std::move(a));
   if (!r) co_return std::move(r).error();
   co_return r->type == redis::Reply::Type::integer && r->integer == 1;
 }

@@ -12,6 +12,10 @@
 #include "domain/product.hpp"
 #include "redis/redis_client.hpp"
 
+namespace fs::metrics {
+class BackendMetrics;
+}
+
 namespace fs::inventory {
 
 struct ReserveOutcome {
@@ -33,7 +37,11 @@ class StockShards {
  public:
   // gated: reservations also need the sale's gate key (see StockKeys::gate), which only the
   // StockReconciler and initialize() open; set it when a reconciler runs.
-  explicit StockShards(redis::Client& redis, bool gated = false) : redis_(redis), gated_(gated) {}
+  // metrics: the latency and errors of the reservation scripts (reserve, release, commit_hold,
+  // consume_hold) as backend "redis"; optional.
+  explicit StockShards(redis::Client& redis, bool gated = false,
+                       metrics::BackendMetrics* metrics = nullptr)
+      : redis_(redis), gated_(gated), metrics_(metrics) {}
 
   // Atomically: per-user limit check, shard walk from hash(user) with fall-through, decrement,
   // hold record. Errors are Redis failures (unavailable / timeout / backend_error).
@@ -76,8 +84,15 @@ class StockShards {
   boost::asio::awaitable<Status> rewrite(const Product& product, const LedgerState& state);
 
  private:
+  // Runs a script and records its latency (and error) under `op`.
+  boost::asio::awaitable<Result<redis::Reply>> timed_eval(std::string_view op,
+                                                          const redis::Script& script,
+                                                          std::vector<std::string> keys,
+                                                          std::vector<std::string> args);
+
   redis::Client& redis_;
   bool gated_ = false;
+  metrics::BackendMetrics* metrics_ = nullptr;
 };
 
 // Parses "<state>|<shard>|<qty>|<user>|<ms>".

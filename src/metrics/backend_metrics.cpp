@@ -35,7 +35,9 @@ void BackendMetrics::observe(std::string_view backend, std::string_view op,
     hist.clear();
     owner = this;
   }
-  std::string key = std::string(backend) + "|" + std::string(op);
+  thread_local std::string key;  // reused: a lookup allocates nothing
+  key.assign(backend).push_back('|');
+  key.append(op);
   auto it = hist.find(key);
   if (it == hist.end()) {
     auto* h = &latency_.Add({{"backend", std::string(backend)}, {"op", std::string(op)}},
