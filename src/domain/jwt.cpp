@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "common/ascii.hpp"
 #include "domain/flat_json.hpp"
 
 namespace fs::auth {
@@ -234,17 +235,6 @@ bool valid_sub(std::string_view sub) {
   return true;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 Status check_header(const json::value& header) {
   const auto* obj = header.if_object();
   if (obj == nullptr) return reject("malformed token header");
@@ -253,7 +243,7 @@ Status check_header(const json::value& header) {
   // Exactly HS256: "none" and asymmetric algorithms are the classic JWT confusion attacks.
   if (alg->get_string() != "HS256") return reject("unsupported token algorithm");
   if (const auto* typ = obj->if_contains("typ")) {
-    if (!typ->is_string() || !iequals(typ->get_string(), "JWT"))
+    if (!typ->is_string() || !ascii_iequals(typ->get_string(), "JWT"))
       return reject("unsupported token type");
   }
   // RFC 7515 4.1.11: extensions we do not understand must make the token invalid.
@@ -420,7 +410,7 @@ Result<Claims> JwtVerifier::verify_bearer(std::string_view authorization_header)
   constexpr std::string_view kScheme = "bearer";
   std::string_view v = authorization_header;
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  if (v.size() <= kScheme.size() || !iequals(v.substr(0, kScheme.size()), kScheme) ||
+  if (v.size() <= kScheme.size() || !ascii_iequals(v.substr(0, kScheme.size()), kScheme) ||
       (v[kScheme.size()] != ' ' && v[kScheme.size()] != '\t'))
     return reject("missing bearer token");
   v.remove_prefix(kScheme.size());

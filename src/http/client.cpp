@@ -8,8 +8,9 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
-#include <cctype>
 #include <optional>
+
+#include "common/ascii.hpp"
 
 namespace fs::http {
 
@@ -23,19 +24,6 @@ namespace {
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::uint64_t kResponseBodyLimit = 64 * 1024 * 1024;
 constexpr std::uint32_t kResponseHeaderLimit = 64 * 1024;
-
-std::string lowercase(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 Error io_error(const beast::error_code& ec, std::string_view what) {
   // A timeout after the request was sent leaves its outcome unknown; everything else means
@@ -60,7 +48,7 @@ class BeastConnection final : public Connection {
     msg.version(11);
     bool has_host = false;
     for (const auto& h : request.headers) {
-      has_host = has_host || iequals(h.name, "host");
+      has_host = has_host || ascii_iequals(h.name, "host");
       msg.insert(h.name, h.value);
     }
     if (!has_host) msg.set(bhttp::field::host, config_.host + ":" + std::to_string(config_.port));
@@ -129,7 +117,7 @@ class BeastConnection final : public Connection {
     response.status = static_cast<int>(res.result_int());
     for (const auto& field : res)
       response.headers.push_back(
-          Header{lowercase(field.name_string()), std::string(field.value())});
+          Header{ascii_lowercase(field.name_string()), std::string(field.value())});
     response.body = std::move(res.body());
     if (!res.keep_alive()) close();
     out.response = std::move(response);
@@ -179,7 +167,7 @@ class BeastConnection final : public Connection {
 
 std::string_view ClientResponse::header(std::string_view lower_name) const {
   for (const auto& h : headers)
-    if (iequals(h.name, lower_name)) return h.value;
+    if (ascii_iequals(h.name, lower_name)) return h.value;
   return {};
 }
 

@@ -1,31 +1,22 @@
 #include "http/message.hpp"
 
 #include <algorithm>
-#include <cctype>
+
+#include "common/ascii.hpp"
 
 namespace fs::http {
-namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-}  // namespace
 
 // Names are stored lowercase, but a case-insensitive compare costs nothing here and keeps
 // callers that pass "Content-Type" from silently getting an empty answer.
 std::string_view Request::header(std::string_view lower_name) const {
   for (const auto& h : headers)
-    if (iequals(h.name, lower_name)) return h.value;
+    if (ascii_iequals(h.name, lower_name)) return h.value;
   return {};
 }
 
 bool Request::has_header(std::string_view lower_name) const {
   return std::any_of(headers.begin(), headers.end(),
-                     [&](const Header& h) { return iequals(h.name, lower_name); });
+                     [&](const Header& h) { return ascii_iequals(h.name, lower_name); });
 }
 
 std::string_view Request::param(std::string_view name) const {

@@ -23,7 +23,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 #include <cassert>
-#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <condition_variable>
@@ -35,6 +34,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/ascii.hpp"
 #include "runtime/io_runtime.hpp"
 
 namespace fs::http {
@@ -58,19 +58,6 @@ constexpr std::size_t kLingerBytes = 4 * 1024 * 1024;
 constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
 
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-std::string lowercase(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 enum class Phase {
   awaiting_request,  // no byte of the next request yet: closed at once by stop()
@@ -229,14 +216,15 @@ bool split_target(std::string_view target, Request& req) {
 
 bool wants_close(const Response& res) {
   return std::any_of(res.headers.begin(), res.headers.end(), [](const Header& h) {
-    return iequals(h.name, "connection") && lowercase(h.value).find("close") != std::string::npos;
+    return ascii_iequals(h.name, "connection") &&
+           ascii_lowercase(h.value).find("close") != std::string::npos;
   });
 }
 
 // Framing headers are the server's business; a handler setting them would corrupt the stream.
 bool reserved_header(std::string_view name) {
-  return iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
-         iequals(name, "connection");
+  return ascii_iequals(name, "content-length") || ascii_iequals(name, "transfer-encoding") ||
+         ascii_iequals(name, "connection");
 }
 
 unsigned checked_status(int status) {
@@ -531,7 +519,7 @@ class RequestParser final : public bhttp::basic_parser<true> {
                      beast::error_code&) override {
     if (f == bhttp::field::expect && !seen_expect_) {
       seen_expect_ = true;
-      expect_continue_ = iequals(value, "100-continue");
+      expect_continue_ = ascii_iequals(value, "100-continue");
     }
     auto& headers = req_.headers;
     if (fields_ == headers.size()) headers.emplace_back();

@@ -65,8 +65,7 @@ TEST(ReservationRace, ExactlyTheStockIsSoldNeverMore) {
     // right after: every hold of the sale reads 'c' within moments.
     const std::string generation =
         svc.sql("SELECT generation FROM products WHERE product_id = '" + product + "'");
-    const std::string holds =
-        inventory::StockKeys(product, std::stoll(generation)).holds();
+    const std::string holds = inventory::StockKeys(product, std::stoll(generation)).holds();
     int committed = 0;
     for (int attempt = 0; attempt < 100 && committed != 100; ++attempt) {
       if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
