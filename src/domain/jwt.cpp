@@ -351,23 +351,11 @@ Result<Claims> JwtVerifier::verify_uncached(std::string_view token) const {
 }
 
 namespace detail {
+namespace {
 
-Result<Claims> read_claims(std::string_view payload, std::int64_t now, bool flat_scanner) {
-  // Our tokens' claims are a flat object ({"sub":"buyer-1","exp":1764000000}): the scanner
-  // reads them without a DOM; anything else goes through Boost.JSON, whose DOM lives in a stack
-  // buffer. Either way the claims are judged from the same Fields.
-  std::array<Field, kClaimKeys.size()> fields;
-  if (!flat_scanner || !flat_json::scan(payload, kClaimKeys, fields)) {
-    std::array<unsigned char, 8192> arena;
-    json::monotonic_resource mr(arena.data(), arena.size());
-    boost::system::error_code ec;
-    const json::value v = json::parse(json::string_view(payload.data(), payload.size()), ec, &mr);
-    if (ec) return reject("malformed token claims");
-    const auto* obj = v.if_object();
-    if (obj == nullptr) return reject("malformed token claims");
-    for (std::size_t i = 0; i < fields.size(); ++i)
-      fields[i] = flat_json::field_of(*obj, kClaimKeys[i]);
-  }
+// The claims from their Fields (in kClaimKeys' order). The Fields' strings point into the
+// token or the DOM, which must outlive this call.
+Result<Claims> claims_from(const std::array<Field, kClaimKeys.size()>& fields, std::int64_t now) {
   const Field& sub = fields[0];
   const Field& exp = fields[1];
   const Field& nbf = fields[2];
@@ -402,6 +390,26 @@ Result<Claims> read_claims(std::string_view payload, std::int64_t now, bool flat
     claims.role.assign(role.text.data(), role.text.size());
   }
   return claims;
+}
+
+}  // namespace
+
+Result<Claims> read_claims(std::string_view payload, std::int64_t now, bool flat_scanner) {
+  // Our tokens' claims are a flat object ({"sub":"buyer-1","exp":1764000000}): the scanner
+  // reads them without a DOM; anything else goes through Boost.JSON, whose DOM lives in a stack
+  // buffer. Either way the claims are judged from the same Fields.
+  std::array<Field, kClaimKeys.size()> fields;
+  if (flat_scanner && flat_json::scan(payload, kClaimKeys, fields)) return claims_from(fields, now);
+  std::array<unsigned char, 8192> arena;
+  json::monotonic_resource mr(arena.data(), arena.size());
+  boost::system::error_code ec;
+  const json::value v = json::parse(json::string_view(payload.data(), payload.size()), ec, &mr);
+  if (ec) return reject("malformed token claims");
+  const auto* obj = v.if_object();
+  if (obj == nullptr) return reject("malformed token claims");
+  for (std::size_t i = 0; i < fields.size(); ++i)
+    fields[i] = flat_json::field_of(*obj, kClaimKeys[i]);
+  return claims_from(fields, now);  // while the DOM the Fields point into is alive
 }
 
 }  // namespace detail
