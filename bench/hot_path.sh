@@ -11,7 +11,8 @@
 # Usage: bench/hot_path.sh [build dir, default build/release]
 #   ROUNDS, DURATION (s), CONNS; ONLY=a,b,c runs a subset; EVENT_ROLES="" (default
 #   "relay,notifier") runs the system without the in-process outbox relay and notifier;
-#   UP_ARGS adds `flashsale up` options; DIAG=1 logs and summarises PostgreSQL's stalls (below).
+#   UP_ARGS adds `flashsale up` options; DIAG=1 logs and summarises PostgreSQL's stalls (below);
+#   WRK_SCRIPT picks the wrk script (default bench/wrk_post_prebuilt.lua).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD=${1:-build/release}
@@ -78,9 +79,14 @@ PY
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 field() { { grep -o "$1=[0-9.]*" || true; } | cut -d= -f2; }
 
+# The requests are formatted once up front (bench/wrk_post_prebuilt.lua: wrk's Lua allocates
+# nothing per request, so its collector does not pause the client mid-run); the servers share
+# the cores with a lighter client. WRK_SCRIPT=bench/wrk_post.lua formats each request in Lua, as
+# the runs before 2026-12-02 20:00 UTC did.
+WRK_SCRIPT=${WRK_SCRIPT:-bench/wrk_post_prebuilt.lua}
 run_wrk() {  # url product tokens_file [connections [delay ms]] -> prints the wrk done() line
   TOKENS_FILE=$3 PRODUCT=$2 WRK_THREADS=$THREADS DELAY_MS=${5:-} \
-    wrk -t"$THREADS" -c"${4:-$CONNS}" -d"${DURATION}s" --timeout 10s -s bench/wrk_post.lua "$1" 2>&1 |
+    wrk -t"$THREADS" -c"${4:-$CONNS}" -d"${DURATION}s" --timeout 10s -s "$WRK_SCRIPT" "$1" 2>&1 |
     grep p50_ms
 }
 
@@ -141,7 +147,8 @@ for i in $(seq 1 "$ROUNDS"); do
   R[soldout_p99]+="$(echo "$line" | field p99_ms) "
   R[soldout_cpu]+="$(echo "$line" | field cpu_us) "
   # The reference of the runs before 2026-12-02 (figures in docs/benchmarks.md): nginx under
-  # wrk repeating one token, a lighter load for wrk than the service's, so a higher ceiling.
+  # wrk repeating one token. With bench/wrk_post.lua that was a lighter load for wrk than the
+  # service's, so a higher ceiling; with the prebuilt requests it costs wrk the same.
   line=$(run_wrk "http://127.0.0.1:$NGINX_PORT" bench-soldout "$WORK/one-user.txt")
   R[nginx1_rps]+="$(echo "$line" | field rps) "
   # The same two at a paced offered rate, below saturation.
@@ -261,7 +268,7 @@ BATCH=$(curl -s "$BASE/metrics" | awk '/^flashsale_reservation_insert_batch_size
 m() { echo "${R[$1]:-}" | tr ' ' '\n' | grep -v '^$' | median; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a"}'; }
 echo
-echo "flashsale hot-path benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, ${DURATION}s x ${ROUNDS} rounds, medians, wrk -t$THREADS -c$CONNS)"
+echo "flashsale hot-path benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, ${DURATION}s x ${ROUNDS} rounds, medians, wrk -t$THREADS -c$CONNS, $WRK_SCRIPT)"
 printf '%-44s %12s %10s %10s\n' "measurement" "throughput" "p99 ms" "ratio"
 printf '%-44s %12s %10s %10s\n' "(a) nginx static 410" "$(m nginx_rps)/s" "$(m nginx_p99)" ""
 printf '%-44s %12s %10s %10s\n' "    flashsale sold-out (410 from memory)" "$(m soldout_rps)/s" "$(m soldout_p99)" "$(ratio "$(m soldout_rps)" "$(m nginx_rps)")"
