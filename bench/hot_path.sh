@@ -12,7 +12,7 @@
 #   ROUNDS, DURATION (s), CONNS; ONLY=a,b,c runs a subset; EVENT_ROLES="" (default
 #   "relay,notifier") runs the system without the in-process outbox relay and notifier;
 #   UP_ARGS adds `flashsale up` options; DIAG=1 logs and summarises PostgreSQL's stalls (below);
-#   WRK_SCRIPT picks the wrk script (default bench/wrk_post_prebuilt.lua).
+#   WRK_PER_REQUEST=1 runs the heavier client of the earlier runs (bench/wrk_post.lua).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD=${1:-build/release}
@@ -79,14 +79,13 @@ PY
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 field() { { grep -o "$1=[0-9.]*" || true; } | cut -d= -f2; }
 
-# The requests are formatted once up front (bench/wrk_post_prebuilt.lua: wrk's Lua allocates
-# nothing per request, so its collector does not pause the client mid-run); the servers share
-# the cores with a lighter client. WRK_SCRIPT=bench/wrk_post.lua formats each request in Lua, as
-# the runs before 2026-12-02 20:00 UTC did.
-WRK_SCRIPT=${WRK_SCRIPT:-bench/wrk_post_prebuilt.lua}
+# bench/wrk_post.lua formats the requests once up front (a light client whose collector does not
+# pause it mid-run); WRK_PER_REQUEST=1 (passed on to wrk) formats each request in Lua, as the runs
+# before 2026-12-02 20:00 UTC did.
+WRK_CLIENT=$([ "${WRK_PER_REQUEST:-}" = 1 ] && echo "requests formatted per request" || echo "requests prebuilt")
 run_wrk() {  # url product tokens_file [connections [delay ms]] -> prints the wrk done() line
   TOKENS_FILE=$3 PRODUCT=$2 WRK_THREADS=$THREADS DELAY_MS=${5:-} \
-    wrk -t"$THREADS" -c"${4:-$CONNS}" -d"${DURATION}s" --timeout 10s -s "$WRK_SCRIPT" "$1" 2>&1 |
+    wrk -t"$THREADS" -c"${4:-$CONNS}" -d"${DURATION}s" --timeout 10s -s bench/wrk_post.lua "$1" 2>&1 |
     grep p50_ms
 }
 
@@ -268,7 +267,7 @@ BATCH=$(curl -s "$BASE/metrics" | awk '/^flashsale_reservation_insert_batch_size
 m() { echo "${R[$1]:-}" | tr ' ' '\n' | grep -v '^$' | median; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a"}'; }
 echo
-echo "flashsale hot-path benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, ${DURATION}s x ${ROUNDS} rounds, medians, wrk -t$THREADS -c$CONNS, $WRK_SCRIPT)"
+echo "flashsale hot-path benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, ${DURATION}s x ${ROUNDS} rounds, medians, wrk -t$THREADS -c$CONNS, $WRK_CLIENT)"
 printf '%-44s %12s %10s %10s\n' "measurement" "throughput" "p99 ms" "ratio"
 printf '%-44s %12s %10s %10s\n' "(a) nginx static 410" "$(m nginx_rps)/s" "$(m nginx_p99)" ""
 printf '%-44s %12s %10s %10s\n' "    flashsale sold-out (410 from memory)" "$(m soldout_rps)/s" "$(m soldout_p99)" "$(ratio "$(m soldout_rps)" "$(m nginx_rps)")"
