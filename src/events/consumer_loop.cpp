@@ -78,43 +78,51 @@ asio::awaitable<bool> ConsumerLoop::poll_once() {
                  batch.error().message);
     co_return false;
   }
-  for (const auto& d : *batch) co_await handle(d);
+  // Handled deliveries are acked together once the batch is done (one XACK per partition, not
+  // one per delivery). A crash before that redelivers them: handlers are idempotent.
+  std::vector<Delivery> handled;
+  for (auto& d : *batch)
+    if (co_await handle(d)) handled.push_back(std::move(d));
+  if (handled.empty()) co_return true;
+  const auto n = static_cast<std::int64_t>(handled.size());
+  auto a = co_await log_.ack_batch(config_.group, std::move(handled));
+  if (a) {
+    counts_.acked += n;
+    if (metrics_)
+      for (std::int64_t i = 0; i < n; ++i)
+        metrics_->delivery(config_.topic, config_.group, "acked");
+  }
+  // A failed ack means redeliveries (handlers are idempotent); the log is reported by the next
+  // consume if it is down.
   co_return true;
 }
 
-asio::awaitable<void> ConsumerLoop::handle(const Delivery& d) {
+asio::awaitable<bool> ConsumerLoop::handle(const Delivery& d) {
   if (d.event.type.empty() || d.event.key.empty() || !is_json_object(d.event.payload)) {
     co_await dead_letter(d, "unparseable", "missing field or payload not a JSON object");
-    co_return;
+    co_return false;
   }
   if (!is_known_type(d.event.type)) {
     co_await dead_letter(d, "unknown_type", d.event.type);
-    co_return;
+    co_return false;
   }
   if (d.delivery_count > config_.max_deliveries) {
     co_await dead_letter(d, "too_many_deliveries", std::to_string(d.delivery_count));
-    co_return;
+    co_return false;
   }
   auto backoff = config_.retry_backoff;
   for (int attempt = 1;; ++attempt) {
     Status s = co_await handler_(d);
-    if (s) {
-      auto a = co_await log_.ack(config_.group, d);
-      if (a) {
-        ++counts_.acked;
-        if (metrics_) metrics_->delivery(config_.topic, config_.group, "acked");
-      }
-      co_return;  // a failed ack means a redelivery: handlers are idempotent
-    }
+    if (s) co_return true;  // acked with the rest of the batch
     if (s.code() == kPoison) {
       co_await dead_letter(d, "poison", s.error().message);
-      co_return;
+      co_return false;
     }
     if (attempt >= config_.attempts || stopping_) {
       ++counts_.left_pending;
       spdlog::warn("consumer {}/{}: {} {} failed {} times, left for redelivery: {}", config_.group,
                    config_.consumer, d.event.type, d.event.key, attempt, s.error().message);
-      co_return;
+      co_return false;
     }
     ++counts_.retried;
     if (metrics_) metrics_->delivery(config_.topic, config_.group, "retried");

@@ -82,13 +82,25 @@ class EventLog {
   virtual boost::asio::awaitable<Status> ensure_group(std::string topic, std::string group) = 0;
 
   // Up to `max` events for this member: first entries left pending by other members for longer
-  // than `reclaim_idle` (XAUTOCLAIM), then new ones, waiting at most `block` when there are none.
+  // than `reclaim_idle` (XAUTOCLAIM; looked for at most every reclaim_idle / 2, capped at one
+  // second, per member), then new ones, waiting at most `block` when there are none.
   // Blocking reads never stall other Redis traffic (they use a connection of their own).
   virtual boost::asio::awaitable<Result<std::vector<Delivery>>> consume(
       std::string topic, std::string group, std::string consumer, std::size_t max,
       std::chrono::milliseconds block, std::chrono::milliseconds reclaim_idle) = 0;
 
   virtual boost::asio::awaitable<Status> ack(std::string group, Delivery delivery) = 0;
+  // Acks several deliveries of one group at once (a consumer's handled batch): one XACK per
+  // partition instead of one per delivery. The default acks one by one, stopping at the first
+  // failure (the rest stay pending and are redelivered: at-least-once).
+  virtual boost::asio::awaitable<Status> ack_batch(std::string group,
+                                                   std::vector<Delivery> deliveries) {
+    for (auto& d : deliveries) {
+      auto s = co_await ack(group, std::move(d));
+      if (!s) co_return s;
+    }
+    co_return Status{};
+  }
 
   virtual boost::asio::awaitable<Result<GroupLag>> lag(std::string topic, std::string group) = 0;
 };

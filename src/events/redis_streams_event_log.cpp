@@ -282,9 +282,21 @@ asio::awaitable<Result<std::vector<Delivery>>> RedisStreamsEventLog::consume(
     std::string topic, std::string group, std::string consumer, std::size_t max,
     std::chrono::milliseconds block, std::chrono::milliseconds reclaim_idle) {
   if (max == 0) co_return std::vector<Delivery>{};
-  auto got = co_await reclaim(topic, group, consumer, max, reclaim_idle);
-  if (!got) co_return std::move(got).error();
-  std::vector<Delivery> out = std::move(*got);
+  // XAUTOCLAIM costs one command per partition: asked on every call it was most of a busy
+  // consumer's Redis commands. Entries only become reclaimable after reclaim_idle, so looking
+  // every reclaim_idle / 2 (at most every second) delays a reclaim by at most half that.
+  std::vector<Delivery> out;
+  auto& last = last_reclaim_[topic + "\n" + group + "\n" + consumer];
+  const auto now = std::chrono::steady_clock::now();
+  const auto every = std::min<std::chrono::steady_clock::duration>(reclaim_idle / 2,
+                                                                   std::chrono::seconds(1));
+  if (last == std::chrono::steady_clock::time_point{} || now - last >= every) {
+    auto got = co_await reclaim(topic, group, consumer, max, reclaim_idle);
+    if (!got) co_return std::move(got).error();
+    out = std::move(*got);
+    // A full batch may leave more to take: look again on the next call.
+    last = out.size() >= max ? std::chrono::steady_clock::time_point{} : now;
+  }
   if (out.size() >= max) co_return out;
 
   const auto& keys = partitions(topic);
@@ -320,6 +332,27 @@ asio::awaitable<Status> RedisStreamsEventLog::ack(std::string group, Delivery de
   auto r = co_await client_.command("XACK", delivery.partition, group, delivery.id);
   if (!r) co_return std::move(r).error();
   co_return Status{};
+}
+
+asio::awaitable<Status> RedisStreamsEventLog::ack_batch(std::string group,
+                                                        std::vector<Delivery> deliveries) {
+  // XACK takes any number of ids of one stream: one command per partition of the batch.
+  std::map<std::string, std::vector<std::string>> by_partition;
+  for (auto& d : deliveries) {
+    auto& args = by_partition[d.partition];
+    if (args.empty()) {
+      args.emplace_back("XACK");
+      args.push_back(d.partition);
+      args.push_back(group);
+    }
+    args.push_back(std::move(d.id));
+  }
+  Status result;
+  for (auto& [partition, args] : by_partition) {
+    auto r = co_await client_.command(std::move(args));
+    if (!r && result) result = std::move(r).error();
+  }
+  co_return result;
 }
 
 asio::awaitable<Result<GroupLag>> RedisStreamsEventLog::lag(std::string topic, std::string group) {

@@ -62,6 +62,8 @@ class RedisStreamsEventLog final : public EventLog {
       std::string topic, std::string group, std::string consumer, std::size_t max,
       std::chrono::milliseconds block, std::chrono::milliseconds reclaim_idle) override;
   boost::asio::awaitable<Status> ack(std::string group, Delivery delivery) override;
+  boost::asio::awaitable<Status> ack_batch(std::string group,
+                                           std::vector<Delivery> deliveries) override;
   // Also sets the lag gauges of every partition.
   boost::asio::awaitable<Result<GroupLag>> lag(std::string topic, std::string group) override;
 
@@ -91,6 +93,8 @@ class RedisStreamsEventLog final : public EventLog {
   metrics::EventMetrics* metrics_;
   std::map<std::string, std::vector<std::string>> partitions_;  // topic -> stream keys
   std::map<std::string, std::string> claim_cursor_;  // "<group>\n<stream>" -> XAUTOCLAIM start
+  // "<topic>\n<group>\n<consumer>" -> when consume() last looked for reclaimable entries.
+  std::map<std::string, std::chrono::steady_clock::time_point> last_reclaim_;
   std::vector<std::unique_ptr<redis::Client>> idle_readers_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   bool closed_ = false;

@@ -123,5 +123,51 @@ TEST(ConsumerLoop, DeadLettersMalformedAndPoisonEventsAndKeepsGoing) {
       << text;
 }
 
+// A handled batch is acked at once: one XACK per partition of the batch (not one per
+// delivery), and nothing stays pending. The consumer also does not look for reclaimable entries
+// on every poll (XAUTOCLAIM, one per partition): at most every reclaim_idle / 2.
+TEST(ConsumerLoop, AcksAHandledBatchWithOneXackPerPartition) {
+  auto config = test::streams_config(2);
+  LogOnThread t(config);
+  ConsumerConfig cc;
+  cc.topic = kTopic;
+  cc.group = "g";
+  cc.consumer = "c1";
+  cc.batch = 64;
+  cc.block = 0ms;
+  cc.reclaim_idle = 60s;
+  cc.lag_interval = 0ms;
+  int handled = 0;
+  ConsumerLoop loop(*t.log, cc, [&](const Delivery&) -> awaitable<Status> {
+    ++handled;
+    co_return Status{};
+  });
+  auto calls = [&](const std::string& command) -> awaitable<std::int64_t> {
+    auto info = co_await t.client->command("INFO", "commandstats");
+    EXPECT_TRUE(info.ok());
+    const std::string key = "cmdstat_" + command + ":calls=";
+    const auto at = info->str.find(key);
+    if (at == std::string::npos) co_return 0;
+    co_return std::stoll(info->str.substr(at + key.size()));
+  };
+  run_coroutine(t.io, [&]() -> awaitable<void> {
+    EXPECT_TRUE((co_await t.log->ensure_group(kTopic, "g")).ok());
+    for (int i = 0; i < 40; ++i)
+      co_await publish(*t.log, types::reservation_created, "r" + std::to_string(i), "{}");
+    (void)co_await t.client->command("CONFIG", "RESETSTAT");
+    EXPECT_TRUE(co_await loop.poll_once());
+    EXPECT_EQ(handled, 40);
+    EXPECT_EQ(loop.counts().acked, 40);
+    EXPECT_EQ(co_await calls("xack"), 2);  // two partitions, 40 deliveries
+    auto lag = co_await t.log->lag(kTopic, "g");
+    EXPECT_EQ(lag->pending, 0);
+    EXPECT_EQ(lag->undelivered, 0);
+    const auto claims = co_await calls("xautoclaim");
+    EXPECT_EQ(claims, 2);  // the first poll looks, once per partition
+    for (int i = 0; i < 5; ++i) EXPECT_TRUE(co_await loop.poll_once());
+    EXPECT_EQ(co_await calls("xautoclaim"), claims);  // not again within reclaim_idle / 2
+  }());
+}
+
 }  // namespace
 }  // namespace fs::events
