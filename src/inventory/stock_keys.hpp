@@ -13,6 +13,10 @@ class StockKeys {
   std::string shard(int i) const { return base_ + ":stock:" + std::to_string(i); }
   std::string users() const { return base_ + ":users"; }
   std::string holds() const { return base_ + ":holds"; }
+  // The holds not yet known committed ('h'), by the time they were taken (a sorted set): what
+  // the crash sweep reads, so that its cost follows the unsettled holds, not every hold of the
+  // sale. The scripts derive it from holds() (same hash slot).
+  std::string unsettled() const { return base_ + ":unsettled"; }
   // Set while the sale's counters are being rebuilt from the ledger (after a Redis failover):
   // the reserve script answers "paused" (503) meanwhile.
   std::string paused() const { return base_ + ":paused"; }

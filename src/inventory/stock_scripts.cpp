@@ -34,6 +34,7 @@ for i = 0, n - 1 do
     redis.call('DECRBY', key, qty)
     redis.call('HINCRBY', users, ARGV[4], qty)
     redis.call('HSET', base .. ':holds', ARGV[3], 'h|' .. shard .. '|' .. qty .. '|' .. ARGV[4] .. '|' .. ARGV[5])
+    redis.call('ZADD', base .. ':unsettled', ARGV[5], ARGV[3])
     return {1, shard}
   end
 end
@@ -46,6 +47,7 @@ const redis::Script& release_script() {
   static const redis::Script s{R"LUA(
 if KEYS[4] and redis.call('EXISTS', KEYS[4]) == 1 then return -1 end
 if redis.call('HDEL', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('ZREM', string.sub(KEYS[2], 1, -7) .. ':unsettled', ARGV[1])
 local qty = tonumber(ARGV[3])
 redis.call('INCRBY', KEYS[3], qty)
 if redis.call('HINCRBY', KEYS[1], ARGV[2], -qty) <= 0 then redis.call('HDEL', KEYS[1], ARGV[2]) end
@@ -56,6 +58,7 @@ return 1
 
 const redis::Script& commit_hold_script() {
   static const redis::Script s{R"LUA(
+redis.call('ZREM', string.sub(KEYS[1], 1, -7) .. ':unsettled', ARGV[1])
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], 'c' .. string.sub(v, 2))
@@ -66,7 +69,28 @@ return 1
 
 const redis::Script& consume_hold_script() {
   static const redis::Script s{R"LUA(
+redis.call('ZREM', string.sub(KEYS[1], 1, -7) .. ':unsettled', ARGV[1])
 return redis.call('HDEL', KEYS[1], ARGV[1])
+)LUA"};
+  return s;
+}
+
+const redis::Script& unsettled_holds_script() {
+  // KEYS: holds, unsettled. ARGV: taken at or before (ms), at most this many. Entries whose hold
+  // is gone or already committed are dropped from the index on the way.
+  static const redis::Script s{R"LUA(
+local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for _, id in ipairs(ids) do
+  local v = redis.call('HGET', KEYS[1], id)
+  if v and string.sub(v, 1, 1) == 'h' then
+    out[#out + 1] = id
+    out[#out + 1] = v
+  else
+    redis.call('ZREM', KEYS[2], id)
+  end
+end
+return out
 )LUA"};
   return s;
 }
@@ -76,7 +100,8 @@ const redis::Script& reconcile_script() {
   static const redis::Script s{R"LUA(
 redis.replicate_commands()
 local n = tonumber(ARGV[1])
-redis.call('DEL', KEYS[1], KEYS[2])
+local unsettled = string.sub(KEYS[2], 1, -7) .. ':unsettled'
+redis.call('DEL', KEYS[1], KEYS[2], unsettled)
 for i = 1, n do redis.call('SET', KEYS[4 + i], ARGV[1 + i]) end
 local at = n + 2
 local users = tonumber(ARGV[at])
@@ -86,6 +111,9 @@ end
 at = at + 2 * users + 1
 while at < #ARGV do
   redis.call('HSET', KEYS[2], ARGV[at], ARGV[at + 1])
+  if string.sub(ARGV[at + 1], 1, 1) == 'h' then
+    redis.call('ZADD', unsettled, tonumber(string.match(ARGV[at + 1], '|(%-?%d+)$')), ARGV[at])
+  end
   at = at + 2
 end
 redis.call('DEL', KEYS[3])

@@ -8,6 +8,10 @@
 // A hold record is "<state>|<shard>|<qty>|<user>|<unix_ms>", state h = taken from stock but not
 // yet known durable in PostgreSQL, c = committed. Releasing deletes the hold first, so a unit
 // goes back to stock at most once per reservation however many workers try.
+// <base>:unsettled (sorted set reservation → unix ms taken) indexes the holds in state h: the
+// reserve script adds to it, commit_hold, release, consume_hold and reconcile take out of it,
+// and the crash sweep reads it (unsettled_holds) instead of the whole holds hash, whose size
+// follows every live reservation of the sale.
 #include "redis/redis_client.hpp"
 
 namespace fs::inventory {
@@ -35,6 +39,11 @@ const redis::Script& release_script();
 // commit_hold: KEYS[1]=holds hash, ARGV[1]=reservation id. Marks a hold durable (h → c).
 // Returns 1 when marked, 0 when there was no hold.
 const redis::Script& commit_hold_script();
+
+// unsettled_holds: KEYS[1]=holds hash, KEYS[2]=unsettled index. ARGV[1]=taken at or before
+// (unix ms), ARGV[2]=at most this many. Returns pairs (reservation id, hold record) of holds
+// still in state h, oldest first; index entries whose hold is gone or committed are removed.
+const redis::Script& unsettled_holds_script();
 
 // consume_hold: KEYS[1]=holds hash, ARGV[1]=reservation id. The units became an order or are
 // given up without return: the hold is deleted, stock and the user's count stay as they are.

@@ -108,7 +108,8 @@ boost::asio::awaitable<Status> StockShards::initialize(const Product& product,
   if (previous_generation > 0) {
     // The old generation's shard count is unknown here; 256 is the maximum allowed.
     StockKeys old(product.product_id, previous_generation);
-    std::vector<std::string> del{"DEL", old.users(), old.holds(), old.paused(), old.gate()};
+    std::vector<std::string> del{"DEL",         old.users(), old.holds(),
+                                 old.unsettled(), old.paused(), old.gate()};
     for (int i = 0; i < 256; ++i) del.push_back(old.shard(i));
     auto r = co_await redis_.command(std::move(del));
     if (!r) co_return std::move(r).error();
@@ -122,7 +123,7 @@ boost::asio::awaitable<Status> StockShards::initialize(const Product& product,
   }
   auto r = co_await redis_.command(std::move(mset));
   if (!r) co_return std::move(r).error();
-  std::vector<std::string> del_new{"DEL", keys.users(), keys.holds()};
+  std::vector<std::string> del_new{"DEL", keys.users(), keys.holds(), keys.unsettled()};
   auto d = co_await redis_.command(std::move(del_new));
   if (!d) co_return std::move(d).error();
   if (gated_) {
@@ -159,6 +160,21 @@ boost::asio::awaitable<Result<std::vector<Hold>>> StockShards::holds(const Produ
   StockKeys keys(product.product_id, product.generation);
   std::vector<std::string> cmd{"HGETALL", keys.holds()};
   auto r = co_await redis_.command(std::move(cmd));
+  if (!r) co_return std::move(r).error();
+  std::vector<Hold> out;
+  for (std::size_t i = 0; i + 1 < r->elements.size(); i += 2) {
+    Hold h;
+    if (parse_hold(r->elements[i].str, r->elements[i + 1].str, h)) out.push_back(std::move(h));
+  }
+  co_return out;
+}
+
+boost::asio::awaitable<Result<std::vector<Hold>>> StockShards::unsettled_holds(
+    const Product& product, std::int64_t taken_before_ms, std::size_t limit) {
+  StockKeys keys(product.product_id, product.generation);
+  std::vector<std::string> k{keys.holds(), keys.unsettled()};
+  std::vector<std::string> a{std::to_string(taken_before_ms), std::to_string(limit)};
+  auto r = co_await redis_.eval(unsettled_holds_script(), std::move(k), std::move(a));
   if (!r) co_return std::move(r).error();
   std::vector<Hold> out;
   for (std::size_t i = 0; i + 1 < r->elements.size(); i += 2) {

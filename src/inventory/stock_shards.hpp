@@ -67,8 +67,15 @@ class StockShards {
   // Current level of every shard (MGET).
   boost::asio::awaitable<Result<std::vector<std::int64_t>>> levels(const Product& product);
 
-  // All holds of a sale (for reconciliation).
+  // All holds of a sale (HGETALL: its cost follows every live reservation of the sale, so for
+  // tests and diagnostics only).
   boost::asio::awaitable<Result<std::vector<Hold>>> holds(const Product& product);
+
+  // Up to `limit` holds still in state h taken at or before `taken_before_ms`, oldest first:
+  // what the crash sweep settles (from the <base>:unsettled index, not the whole holds hash).
+  boost::asio::awaitable<Result<std::vector<Hold>>> unsettled_holds(const Product& product,
+                                                                    std::int64_t taken_before_ms,
+                                                                    std::size_t limit);
 
   // Pauses reservations of the sale (the reserve script answers paused) for at most `ttl`, so a
   // reconciler that dies does not pause the sale for ever.

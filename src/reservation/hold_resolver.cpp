@@ -14,6 +14,11 @@
 namespace fs::reservation {
 namespace asio = boost::asio;
 
+namespace {
+// Holds settled per sale per sweep round at most (each costs a PostgreSQL round trip).
+constexpr std::size_t kSweepPage = 256;
+}  // namespace
+
 HoldResolver::HoldResolver(asio::any_io_executor executor, ReservationStore& store,
                            inventory::StockShards& stock, inventory::StockView& view,
                            const Clock& clock, metrics::ReservationMetrics& metrics)
@@ -70,14 +75,15 @@ asio::awaitable<bool> HoldResolver::resolve_once(const Product& product,
 
 asio::awaitable<std::size_t> HoldResolver::sweep(const Product& product,
                                                  std::chrono::milliseconds min_age) {
-  auto holds = co_await stock_.holds(product);
-  if (!holds) co_return 0;
   const auto now_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now().time_since_epoch())
           .count();
+  // From the index of unsettled holds, a bounded page per round: the sweep's cost follows the
+  // holds whose outcome is unknown, not the sale's live reservations.
+  auto holds = co_await stock_.unsettled_holds(product, now_ms - min_age.count(), kSweepPage);
+  if (!holds) co_return 0;
   std::size_t settled = 0;
   for (const auto& h : *holds) {
-    if (h.state != 'h' || now_ms - h.taken_at_ms < min_age.count()) continue;
     Reservation r;
     r.reservation_id = h.reservation_id;
     r.product_id = product.product_id;

@@ -40,7 +40,8 @@ class HoldResolver {
   // One attempt. true when settled (released or kept).
   boost::asio::awaitable<bool> resolve_once(const Product& product, const Reservation& reservation);
 
-  // Settles every not-yet-committed hold of a sale older than min_age (crash recovery).
+  // Settles the not-yet-committed holds of a sale older than min_age (crash recovery), up to
+  // 256 per call, oldest first (the next call takes the rest).
   boost::asio::awaitable<std::size_t> sweep(const Product& product,
                                             std::chrono::milliseconds min_age);
 

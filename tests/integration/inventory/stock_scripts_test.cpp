@@ -163,6 +163,56 @@ TEST_F(StockScripts, HoldsAreRecordedCommittedAndConsumed) {
   }));
 }
 
+// The crash sweep reads the unsettled index, not the holds hash: only holds in state h, taken at
+// or before the cut-off, oldest first, at most the limit; commit, release and consume take a
+// hold out of it; an index entry whose hold is gone is dropped when read.
+TEST_F(StockScripts, UnsettledHoldsAreIndexedUntilSettled) {
+  ASSERT_TRUE(run([&]() { return shards_->initialize(product_, 0); }).ok());
+  auto reserve_at = [&](const std::string& user, const std::string& id, std::int64_t at) {
+    return run([&]() { return shards_->reserve(product_, user, 1, id, at); });
+  };
+  ASSERT_EQ(reserve_at("u1", "s-1", 1000)->kind, ReserveOutcome::Kind::reserved);
+  const auto second = reserve_at("u2", "s-2", 2000);
+  ASSERT_EQ(second->kind, ReserveOutcome::Kind::reserved);
+  ASSERT_EQ(reserve_at("u3", "s-3", 3000)->kind, ReserveOutcome::Kind::reserved);
+  ASSERT_EQ(reserve_at("u4", "s-4", 4000)->kind, ReserveOutcome::Kind::reserved);
+  ASSERT_EQ(reserve_at("u5", "s-5", 9000)->kind, ReserveOutcome::Kind::reserved);
+  auto unsettled = [&](std::int64_t before, std::size_t limit) {
+    auto r = run([&]() { return shards_->unsettled_holds(product_, before, limit); });
+    EXPECT_TRUE(r.ok());
+    std::vector<std::string> ids;
+    for (const auto& h : *r) {
+      EXPECT_EQ(h.state, 'h');
+      ids.push_back(h.reservation_id);
+    }
+    return ids;
+  };
+  EXPECT_EQ(unsettled(4000, 100), (std::vector<std::string>{"s-1", "s-2", "s-3", "s-4"}));
+  EXPECT_EQ(unsettled(4000, 2), (std::vector<std::string>{"s-1", "s-2"}));
+  EXPECT_TRUE(*run([&]() -> asio::awaitable<Result<bool>> {
+    co_return co_await shards_->commit_hold(product_, "s-1");
+  }));
+  EXPECT_TRUE(*run([&]() -> asio::awaitable<Result<bool>> {
+    co_return co_await shards_->release(product_, "u2", second->shard, 1, "s-2");
+  }));
+  EXPECT_TRUE(*run([&]() -> asio::awaitable<Result<bool>> {
+    co_return co_await shards_->consume_hold(product_, "s-3");
+  }));
+  EXPECT_EQ(unsettled(10000, 100), (std::vector<std::string>{"s-4", "s-5"}));
+  // s-4's hold disappears behind the index's back: the read drops the stale entry.
+  StockKeys keys(product_.product_id, product_.generation);
+  auto hdel = run([&]() -> asio::awaitable<Result<redis::Reply>> {
+    co_return co_await client_->command("HDEL", keys.holds(), "s-4");
+  });
+  ASSERT_TRUE(hdel.ok());
+  EXPECT_EQ(unsettled(10000, 100), (std::vector<std::string>{"s-5"}));
+  auto card = run([&]() -> asio::awaitable<Result<redis::Reply>> {
+    co_return co_await client_->command("ZCARD", keys.unsettled());
+  });
+  ASSERT_TRUE(card.ok());
+  EXPECT_EQ(card->integer, 1);
+}
+
 TEST(HoldRecord, Parses) {
   Hold h;
   ASSERT_TRUE(parse_hold("id", "c|3|2|user-1|1700000000000", h));

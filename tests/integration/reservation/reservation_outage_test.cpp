@@ -1,4 +1,5 @@
-// Faults on the hot path: PostgreSQL dies while requests arrive. Acknowledged reservations stay,
+// Faults on the hot path: an instance died between the Redis decrement and its insert (the
+// crash sweep returns the unit), and PostgreSQL dies while requests arrive. Acknowledged reservations stay,
 // refused ones get 503 (never a hang), and once PostgreSQL is back every unit whose insert
 // failed is back in Redis exactly once: stock is conserved.
 #include <gtest/gtest.h>
@@ -7,7 +8,10 @@
 #include <iostream>
 #include <map>
 #include <set>
+#include <thread>
 
+#include "inventory/stock_keys.hpp"
+#include "inventory/stock_scripts.hpp"
 #include "support/sale_fixture.hpp"
 #include "support/scratch_dir.hpp"
 #include "support/servers.hpp"
@@ -81,6 +85,59 @@ TEST(ReservationOutage, PostgresKilledMidSaleConservesStock) {
     EXPECT_EQ(retry[i].status, during[i].status == 503 ? 201 : 409) << retry[i].body;
   s = svc.stats(product);
   EXPECT_EQ(s.available + s.pending, 200);
+}
+
+// An instance died between the Redis decrement and the PostgreSQL insert: the hold stays 'h'
+// and no row exists. The service's crash sweep (every 500 ms here, for holds older than 3 s)
+// finds it through the sale's unsettled index, writes the FAILED tombstone and returns the unit,
+// exactly once; a hold taken a moment ago is left alone; and a committed hold leaves the index.
+TEST(ReservationOutage, CrashSweepReturnsTheUnitOfAnOrphanedHold) {
+  auto& svc = shared_service();
+  const std::string product = unique_name("orphan");
+  svc.put_product(product, 3, 1, 1);
+  const inventory::StockKeys keys(product, 1);
+  const auto port = shared_redis().port();
+  auto cli = [&](const std::vector<std::string>& args) -> std::string {
+    auto r = redis_cli(port, args);
+    return r.ok() ? *r : "error: " + r.error().message;
+  };
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  // The reserve script as the dead instance ran it, a minute ago; and one as a live instance
+  // runs it now (its insert still in flight, as far as the sweep can tell).
+  const std::string orphan = "00000000-0000-4000-8000-00000000c0de";
+  const std::string fresh = "00000000-0000-4000-8000-00000000f4e5";
+  const auto& reserve = inventory::reserve_script();
+  ASSERT_EQ(cli({"EVAL", reserve.source, "1", keys.users(), "1", "1", orphan, "ghost",
+                             std::to_string(now_ms - 60'000), "0", "0", "1"}),
+            "1\n0");
+  ASSERT_EQ(cli({"EVAL", reserve.source, "1", keys.users(), "1", "1", fresh, "alive",
+                             std::to_string(now_ms + 60'000), "0", "0", "1"}),
+            "1\n0");
+  EXPECT_EQ(cli({"ZCARD", keys.unsettled()}), "2");
+  // A 201 through the service: its hold is marked committed and leaves the index.
+  auto created = send_one(svc.port(), {"POST", "/v1/reservations", user_token("buyer"),
+                                       reservation_body(product), {}});
+  ASSERT_EQ(created.status, 201) << created.body;
+
+  ServiceUnderTest::Stats s;
+  const bool returned = wait_until(
+      [&] {
+        s = svc.stats(product);
+        return s.available == 1 && s.failed == 1;
+      },
+      std::chrono::seconds{20}, std::chrono::milliseconds{100});
+  EXPECT_TRUE(returned) << "available=" << s.available << " failed=" << s.failed;
+  EXPECT_EQ(s.pending, 1);
+  EXPECT_EQ(svc.sql("SELECT status FROM reservations WHERE reservation_id = '" + orphan + "'"),
+            "FAILED");
+  EXPECT_EQ(cli({"HEXISTS", keys.holds(), orphan}), "0");
+  // Left: the fresh hold, still unsettled (it is not old enough to judge).
+  EXPECT_EQ(cli({"ZRANGE", keys.unsettled(), "0", "-1"}), fresh);
+  // Later sweeps do not return the unit a second time.
+  std::this_thread::sleep_for(std::chrono::milliseconds{1200});
+  EXPECT_EQ(svc.stats(product).available, 1);
 }
 
 }  // namespace
