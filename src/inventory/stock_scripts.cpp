@@ -58,11 +58,16 @@ return 1
 
 const redis::Script& commit_hold_script() {
   static const redis::Script s{R"LUA(
-redis.call('ZREM', string.sub(KEYS[1], 1, -7) .. ':unsettled', ARGV[1])
-local v = redis.call('HGET', KEYS[1], ARGV[1])
-if not v then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], 'c' .. string.sub(v, 2))
-return 1
+redis.call('ZREM', string.sub(KEYS[1], 1, -7) .. ':unsettled', unpack(ARGV))
+local marked = 0
+for i = 1, #ARGV do
+  local v = redis.call('HGET', KEYS[1], ARGV[i])
+  if v then
+    redis.call('HSET', KEYS[1], ARGV[i], 'c' .. string.sub(v, 2))
+    marked = marked + 1
+  end
+end
+return marked
 )LUA"};
   return s;
 }

@@ -36,8 +36,9 @@ const redis::Script& reserve_script();
 // return between the rebuild's ledger read and its rewrite would otherwise be overwritten).
 const redis::Script& release_script();
 
-// commit_hold: KEYS[1]=holds hash, ARGV[1]=reservation id. Marks a hold durable (h → c).
-// Returns 1 when marked, 0 when there was no hold.
+// commit_hold: KEYS[1]=holds hash, ARGV[1..n]=reservation ids (one or many: the marks of a
+// group-committed batch go together). Marks each hold durable (h → c) and takes it out of the
+// unsettled index. Returns how many holds were marked (those that exist).
 const redis::Script& commit_hold_script();
 
 // unsettled_holds: KEYS[1]=holds hash, KEYS[2]=unsettled index. ARGV[1]=taken at or before

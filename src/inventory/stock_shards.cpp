@@ -1,5 +1,11 @@
 #include "inventory/stock_shards.hpp"
 
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <iterator>
+
 #include "common/parse_int.hpp"
 #include "domain/shard_walk.hpp"
 #include "inventory/stock_keys.hpp"
@@ -91,6 +97,34 @@ boost::asio::awaitable<Result<bool>> StockShards::commit_hold(const Product& pro
   auto r = co_await timed_eval("commit_hold", commit_hold_script(), std::move(k), std::move(a));
   if (!r) co_return std::move(r).error();
   co_return r->type == redis::Reply::Type::integer && r->integer == 1;
+}
+
+void StockShards::commit_hold_soon(const boost::asio::any_io_executor& executor,
+                                   const Product& product, std::string reservation_id) {
+  pending_commits_[StockKeys(product.product_id, product.generation).holds()].push_back(
+      std::move(reservation_id));
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  // Posted, not run now: the marks asked for until the posted handler runs join this one.
+  boost::asio::post(executor, [this, executor] {
+    boost::asio::co_spawn(executor, flush_commits(), boost::asio::detached);
+  });
+}
+
+boost::asio::awaitable<void> StockShards::flush_commits() {
+  auto batch = std::move(pending_commits_);
+  pending_commits_.clear();
+  flush_posted_ = false;
+  constexpr std::size_t kPerCall = 512;
+  for (auto& [holds_key, ids] : batch) {
+    for (std::size_t at = 0; at < ids.size(); at += kPerCall) {
+      const auto end = std::min(ids.size(), at + kPerCall);
+      std::vector<std::string> k{holds_key};
+      std::vector<std::string> a(std::make_move_iterator(ids.begin() + static_cast<long>(at)),
+                                 std::make_move_iterator(ids.begin() + static_cast<long>(end)));
+      (void)co_await timed_eval("commit_hold", commit_hold_script(), std::move(k), std::move(a));
+    }
+  }
 }
 
 boost::asio::awaitable<Result<bool>> StockShards::consume_hold(const Product& product,

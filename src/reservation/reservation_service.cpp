@@ -1,7 +1,5 @@
 #include "reservation/reservation_service.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
 
 #include "catalog/product_catalog.hpp"
@@ -13,20 +11,6 @@
 #include "reservation/reservation_store.hpp"
 
 namespace fs::reservation {
-
-namespace {
-
-// Marks a committed reservation's hold 'c' in Redis. The hold mark only spares the crash sweep
-// (HoldResolver) a PostgreSQL lookup, so the 201 does not wait for this second Redis round trip:
-// the command is sent at once, as before, and its reply is read without the client waiting.
-// If it never lands (Redis down, process stopped), the sweep finds the row and marks the hold.
-boost::asio::awaitable<void> mark_hold_committed(inventory::StockShards& stock,
-                                                 std::shared_ptr<const Product> product,
-                                                 std::string reservation_id) {
-  (void)co_await stock.commit_hold(*product, reservation_id);
-}
-
-}  // namespace
 
 boost::asio::awaitable<Result<std::shared_ptr<const Product>>> ReservationService::product(
     const std::string& product_id) {
@@ -120,9 +104,9 @@ boost::asio::awaitable<Result<Reservation>> ReservationService::reserve(
   auto saved = co_await d_.store.insert(r);
   if (saved) {
     d_.metrics.outcome("created");
-    boost::asio::co_spawn(co_await boost::asio::this_coro::executor,
-                          mark_hold_committed(d_.stock, *prod, r.reservation_id),
-                          boost::asio::detached);
+    // The hold mark only spares the crash sweep (HoldResolver) a PostgreSQL lookup: the 201
+    // does not wait for it, and the marks of one insert batch share a Redis call.
+    d_.stock.commit_hold_soon(co_await boost::asio::this_coro::executor, p, r.reservation_id);
     co_return r;
   }
   if (saved.code() == Errc::sold_out) {

@@ -213,6 +213,39 @@ TEST_F(StockScripts, UnsettledHoldsAreIndexedUntilSettled) {
   EXPECT_EQ(card->integer, 1);
 }
 
+// The 201s of one insert batch resume together; their hold marks go out in one script call
+// once the thread gets to the posted flush.
+TEST_F(StockScripts, CommitMarksAskedTogetherShareOneCall) {
+  ASSERT_TRUE(run([&]() { return shards_->initialize(product_, 0); }).ok());
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(reserve("b" + std::to_string(i), "b-" + std::to_string(i))->kind,
+              ReserveOutcome::Kind::reserved);
+  // Loads the script, so that the count below is one call, not a NOSCRIPT retry.
+  EXPECT_FALSE(*run([&]() -> asio::awaitable<Result<bool>> {
+    co_return co_await shards_->commit_hold(product_, "none");
+  }));
+  auto evalsha_calls = [&]() -> std::int64_t {
+    auto info = run([&]() -> asio::awaitable<Result<redis::Reply>> {
+      co_return co_await client_->command("INFO", "commandstats");
+    });
+    EXPECT_TRUE(info.ok());
+    const std::string key = "cmdstat_evalsha:calls=";
+    const auto at = info->str.find(key);
+    return at == std::string::npos ? 0 : std::stoll(info->str.substr(at + key.size()));
+  };
+  const auto before = evalsha_calls();
+  for (int i = 0; i < 3; ++i)
+    shards_->commit_hold_soon(ctx_.get_executor(), product_, "b-" + std::to_string(i));
+  ctx_.restart();
+  ctx_.run_for(std::chrono::milliseconds{500});
+  EXPECT_EQ(evalsha_calls() - before, 1);
+  auto holds = run([&]() { return shards_->holds(product_); });
+  ASSERT_TRUE(holds.ok());
+  ASSERT_EQ(holds->size(), 3u);
+  for (const auto& h : *holds) EXPECT_EQ(h.state, 'c') << h.reservation_id;
+  EXPECT_TRUE(run([&]() { return shards_->unsettled_holds(product_, 1'000'000, 10); })->empty());
+}
+
 TEST(HoldRecord, Parses) {
   Hold h;
   ASSERT_TRUE(parse_hold("id", "c|3|2|user-1|1700000000000", h));
