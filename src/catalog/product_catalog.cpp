@@ -6,6 +6,16 @@ namespace fs::catalog {
 
 ProductCatalog::Lookup ProductCatalog::find(const std::string& product_id,
                                             std::shared_ptr<const Product>* out) const {
+  const Known& known = known_.get([this](Known& copy) {
+    std::shared_lock lock(mu_);
+    for (const auto& [id, e] : entries_)
+      if (e.product) copy.emplace(id, std::make_shared<const Product>(*e.product));
+  });
+  if (auto it = known.find(product_id); it != known.end()) {
+    *out = it->second;
+    return Lookup::found;
+  }
+  // Not a known product: an id seen recently as absent, or one to ask the store about.
   std::shared_lock lock(mu_);
   auto it = entries_.find(product_id);
   if (it == entries_.end()) return Lookup::unknown;
@@ -22,8 +32,11 @@ void ProductCatalog::put(Product product) {
   auto& e = entries_[p->product_id];
   // Never go back to an older generation (a slow refresh racing a replace on this instance).
   if (e.product && e.product->generation > p->generation) return;
+  // The refresh puts every product again each second: only a change is news to the readers.
+  const bool changed = !e.product || !(*e.product == *p);
   e.product = std::move(p);
   e.absent_until_ns = 0;
+  if (changed) known_.invalidate();
 }
 
 void ProductCatalog::put_absent(const std::string& product_id) {

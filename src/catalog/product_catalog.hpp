@@ -2,7 +2,9 @@
 // The products this instance serves, cached in memory and shared by all I/O threads so the hot
 // path never queries PostgreSQL for a known product. A background refresh (every second) picks
 // up sales created on other instances; unknown ids are looked up once and remembered as absent
-// for a second, so random ids cannot hammer the database.
+// for a second, so random ids cannot hammer the database. Known products are read from a
+// per-thread copy (common/per_thread_cache.hpp), each with its own reference count, so a lookup
+// writes nothing the other threads share.
 #include <chrono>
 #include <memory>
 #include <shared_mutex>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "common/clock.hpp"
+#include "common/per_thread_cache.hpp"
 #include "domain/product.hpp"
 
 namespace fs::catalog {
@@ -35,10 +38,15 @@ class ProductCatalog {
     std::shared_ptr<const Product> product;  // null: known absent
     std::int64_t absent_until_ns = 0;
   };
+  // A thread's copy of the known products: the Product objects are copied too, so the
+  // shared_ptrs a lookup hands out count references on this thread only.
+  using Known = std::unordered_map<std::string, std::shared_ptr<const Product>>;
+
   const Clock& clock_;
   std::chrono::milliseconds negative_ttl_;
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, Entry> entries_;
+  PerThreadCache<Known> known_;
 };
 
 }  // namespace fs::catalog

@@ -31,6 +31,7 @@ struct Product {
     return true;
   }
   SaleState state(SysTime now, std::int64_t available) const;
+  bool operator==(const Product&) const = default;
 };
 
 // Product ids and user ids: 1-64 chars of [A-Za-z0-9_.-] (api.md's `sub` rule, reused for ids so

@@ -3,17 +3,23 @@
 namespace fs::inventory {
 
 StockView::Entry* StockView::find(std::string_view product_id) const {
-  std::shared_lock lock(mu_);
-  auto it = entries_.find(std::string(product_id));
-  return it == entries_.end() ? nullptr : it->second.get();
+  const Index& index = index_.get([this](Index& copy) {
+    std::shared_lock lock(mu_);
+    for (const auto& [id, e] : entries_) copy.emplace(id, e.get());
+  });
+  auto it = index.find(product_id);
+  return it == index.end() ? nullptr : it->second;
 }
 
 StockView::Entry& StockView::get_or_create(std::string_view product_id) {
   if (auto* e = find(product_id)) return *e;
   std::unique_lock lock(mu_);
-  auto& slot = entries_[std::string(product_id)];
-  if (!slot) slot = std::make_unique<Entry>();
-  return *slot;
+  auto it = entries_.find(product_id);
+  if (it == entries_.end()) {
+    it = entries_.emplace(std::string(product_id), std::make_unique<Entry>()).first;
+    index_.invalidate();
+  }
+  return *it->second;
 }
 
 bool StockView::known_sold_out(std::string_view product_id, std::int64_t generation) const {
@@ -55,7 +61,7 @@ std::optional<std::int64_t> StockView::available(std::string_view product_id,
 
 void StockView::forget(std::string_view product_id) {
   std::unique_lock lock(mu_);
-  auto it = entries_.find(std::string(product_id));
+  auto it = entries_.find(product_id);
   if (it != entries_.end()) {
     // Entries are never freed while threads may hold a pointer: reset instead.
     it->second->generation.store(0);

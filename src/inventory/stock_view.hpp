@@ -3,6 +3,8 @@
 // sold-out path (99.9% of a flash-sale burst) answer 410 from memory with no Redis round trip.
 // A sale is marked sold out when a reservation walk finds every shard empty; the mark is lifted
 // as soon as a refresh (StockMonitor, every ~100 ms) or a local release sees stock again.
+// A product's entry is found through a per-thread copy of the index (entries are never freed),
+// so the sold-out check reads only lines that change when the stock does.
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -12,6 +14,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+
+#include "common/per_thread_cache.hpp"
 
 namespace fs::inventory {
 
@@ -37,8 +41,18 @@ class StockView {
   Entry* find(std::string_view product_id) const;
   Entry& get_or_create(std::string_view product_id);
 
+  // Heterogeneous lookup: a string_view finds its entry without building a string.
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  using Index = std::unordered_map<std::string, Entry*, Hash, std::equal_to<>>;
+
   mutable std::shared_mutex mu_;
-  std::unordered_map<std::string, std::unique_ptr<Entry>> entries_;
+  std::unordered_map<std::string, std::unique_ptr<Entry>, Hash, std::equal_to<>> entries_;
+  PerThreadCache<Index> index_;
 };
 
 }  // namespace fs::inventory
