@@ -7,12 +7,15 @@
 #include <string>
 #include <unordered_map>
 
+#include "metrics/local_metrics.hpp"
 #include "metrics/metrics_registry.hpp"
 
 namespace fs::metrics {
 
 BackendMetrics::BackendMetrics(MetricsRegistry& registry)
-    : latency_(prometheus::BuildHistogram()
+    : registry_(registry),
+      id_(detail::new_owner_id()),
+      latency_(prometheus::BuildHistogram()
                    .Name("flashsale_backend_call_duration_seconds")
                    .Help("Latency of Redis and PostgreSQL calls by backend and operation")
                    .Register(registry.prometheus())),
@@ -27,24 +30,36 @@ BackendMetrics::BackendMetrics(MetricsRegistry& registry)
                  .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256,
                                                                   512})) {}
 
+BackendMetrics::~BackendMetrics() = default;
+
+LocalHistogram& BackendMetrics::latency(std::string_view key, std::string_view backend,
+                                        std::string_view op) {
+  std::lock_guard lock(mu_);
+  auto& h = latencies_[std::string(key)];
+  if (!h)
+    h = std::make_unique<LocalHistogram>(
+        registry_,
+        latency_.Add({{"backend", std::string(backend)}, {"op", std::string(op)}},
+                     latency_buckets()),
+        latency_buckets());
+  return *h;
+}
+
 void BackendMetrics::observe(std::string_view backend, std::string_view op,
                              std::chrono::nanoseconds elapsed, const Error* error) {
-  thread_local std::unordered_map<std::string, prometheus::Histogram*> hist;
-  thread_local const BackendMetrics* owner = nullptr;
-  if (owner != this) {
+  // Per-thread cells (local_metrics.hpp); the lookup is cached per thread.
+  thread_local std::unordered_map<std::string, LocalHistogram*> hist;
+  thread_local std::uint64_t owner = 0;
+  if (owner != id_) {
     hist.clear();
-    owner = this;
+    owner = id_;
   }
   thread_local std::string key;  // reused: a lookup allocates nothing
   key.assign(backend).push_back('|');
   key.append(op);
   auto it = hist.find(key);
-  if (it == hist.end()) {
-    auto* h = &latency_.Add({{"backend", std::string(backend)}, {"op", std::string(op)}},
-                            latency_buckets());
-    it = hist.emplace(key, h).first;
-  }
-  it->second->Observe(std::chrono::duration<double>(elapsed).count());
+  if (it == hist.end()) it = hist.emplace(key, &latency(key, backend, op)).first;
+  it->second->observe(elapsed);
   if (error) {
     errors_
         .Add({{"backend", std::string(backend)},

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "metrics/local_metrics.hpp"
 #include "metrics/metrics_registry.hpp"
 
 namespace fs::metrics {
@@ -44,31 +45,38 @@ GatewayMetrics::GatewayMetrics(MetricsRegistry& registry)
                           .Name("flashsale_gateway_backend_errors_total")
                           .Help("Redis calls of the gateway that failed, by operation")
                           .Register(registry.prometheus())),
-      queue_length_(prometheus::BuildGauge()
+      queue_length_(std::make_unique<LocalGauge>(
+          registry, prometheus::BuildGauge()
                         .Name("flashsale_admission_queue_length")
                         .Help("Requests waiting in the admission queue")
                         .Register(registry.prometheus())
-                        .Add({})),
+                        .Add({}))),
       queue_wait_(prometheus::BuildHistogram()
                       .Name("flashsale_admission_queue_wait_seconds")
                       .Help("Time a released request waited in the admission queue")
                       .Register(registry.prometheus())
                       .Add({}, wait_buckets())),
-      in_flight_(prometheus::BuildGauge()
-                     .Name("flashsale_reservations_in_flight")
-                     .Help("Reservations past the gateway and not answered yet")
-                     .Register(registry.prometheus())
-                     .Add({})) {
+      in_flight_(std::make_unique<LocalGauge>(
+          registry, prometheus::BuildGauge()
+                        .Name("flashsale_reservations_in_flight")
+                        .Help("Reservations past the gateway and not answered yet")
+                        .Register(registry.prometheus())
+                        .Add({}))) {
   for (const char* l : {"ip_rate", "user_rate", "banned", "bot", "queue_full", "queue_timeout",
                         "queue_abandoned", "concurrency"})
-    rejected_known_.emplace_back(l, &rejected_.Add({{"layer", l}}));
+    rejected_known_.emplace_back(
+        l, std::make_unique<LocalCounter>(registry, rejected_.Add({{"layer", l}})));
   for (const char* r :
        {"issued", "solved", "failed", "expired", "token_accepted", "token_rejected"})
     captcha_known_.emplace_back(r, &captcha_.Add({{"result", r}}));
 }
 
+GatewayMetrics::~GatewayMetrics() = default;
+
 void GatewayMetrics::rejected(std::string_view layer) {
-  labelled(rejected_, rejected_known_, "layer", layer).Increment();
+  for (const auto& [name, counter] : rejected_known_)
+    if (name == layer) return counter->inc();
+  rejected_.Add({{"layer", std::string(layer)}}).Increment();
 }
 void GatewayMetrics::captcha(std::string_view result) {
   labelled(captcha_, captcha_known_, "result", result).Increment();
@@ -76,18 +84,8 @@ void GatewayMetrics::captcha(std::string_view result) {
 void GatewayMetrics::backend_error(std::string_view op) {
   labelled(backend_errors_, {}, "op", op).Increment();
 }
-void GatewayMetrics::queue_length_delta(std::int64_t delta) {
-  if (delta >= 0)
-    queue_length_.Increment(static_cast<double>(delta));
-  else
-    queue_length_.Decrement(static_cast<double>(-delta));
-}
+void GatewayMetrics::queue_length_delta(std::int64_t delta) { queue_length_->add(delta); }
 void GatewayMetrics::queue_wait(double seconds) { queue_wait_.Observe(seconds); }
-void GatewayMetrics::in_flight_delta(std::int64_t delta) {
-  if (delta >= 0)
-    in_flight_.Increment(static_cast<double>(delta));
-  else
-    in_flight_.Decrement(static_cast<double>(-delta));
-}
+void GatewayMetrics::in_flight_delta(std::int64_t delta) { in_flight_->add(delta); }
 
 }  // namespace fs::metrics

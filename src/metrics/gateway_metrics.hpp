@@ -2,6 +2,7 @@
 // The gateway layers (flows 8 and 10): what each layer rejected, the admission queue's length
 // and waits, in-flight reservations, CAPTCHA outcomes and degraded modes (Redis errors).
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,10 +19,13 @@ class Family;
 namespace fs::metrics {
 
 class MetricsRegistry;
+class LocalCounter;
+class LocalGauge;
 
 class GatewayMetrics {
  public:
   explicit GatewayMetrics(MetricsRegistry& registry);
+  ~GatewayMetrics();
   // layer: ip_rate, user_rate, banned, bot, queue_full, queue_timeout, queue_abandoned,
   // concurrency.
   void rejected(std::string_view layer);
@@ -38,10 +42,12 @@ class GatewayMetrics {
   prometheus::Family<prometheus::Counter>& rejected_;
   prometheus::Family<prometheus::Counter>& captcha_;
   prometheus::Family<prometheus::Counter>& backend_errors_;
-  prometheus::Gauge& queue_length_;
+  std::unique_ptr<LocalGauge> queue_length_;
   prometheus::Histogram& queue_wait_;
-  prometheus::Gauge& in_flight_;
-  std::vector<std::pair<std::string, prometheus::Counter*>> rejected_known_;
+  std::unique_ptr<LocalGauge> in_flight_;
+  // The layers' rejections can come at the rate of a bot flood: per-thread cells for the known
+  // layers (local_metrics.hpp), prometheus-cpp's counter for any other.
+  std::vector<std::pair<std::string, std::unique_ptr<LocalCounter>>> rejected_known_;
   std::vector<std::pair<std::string, prometheus::Counter*>> captcha_known_;
 };
 

@@ -9,12 +9,15 @@
 #include <string>
 #include <unordered_map>
 
+#include "metrics/local_metrics.hpp"
 #include "metrics/metrics_registry.hpp"
 
 namespace fs::metrics {
 
 HttpMetrics::HttpMetrics(MetricsRegistry& registry)
-    : requests_(prometheus::BuildCounter()
+    : registry_(registry),
+      id_(detail::new_owner_id()),
+      requests_(prometheus::BuildCounter()
                     .Name("flashsale_http_requests_total")
                     .Help("HTTP requests by route, status and api.md error code")
                     .Register(registry.prometheus())),
@@ -22,24 +25,41 @@ HttpMetrics::HttpMetrics(MetricsRegistry& registry)
                    .Name("flashsale_http_request_duration_seconds")
                    .Help("Time from a complete request to its response being written, by route")
                    .Register(registry.prometheus())),
-      connections_(prometheus::BuildGauge()
-                       .Name("flashsale_http_connections")
-                       .Help("Open HTTP connections")
-                       .Register(registry.prometheus())
-                       .Add({})) {}
+      connections_(std::make_unique<LocalGauge>(registry,
+                                                prometheus::BuildGauge()
+                                                    .Name("flashsale_http_connections")
+                                                    .Help("Open HTTP connections")
+                                                    .Register(registry.prometheus())
+                                                    .Add({}))) {}
+
+HttpMetrics::~HttpMetrics() = default;
+
+const HttpMetrics::Series& HttpMetrics::series(std::string_view key, std::string_view route,
+                                               int status, std::string_view code) {
+  std::lock_guard lock(mu_);
+  auto it = series_.find(key);
+  if (it != series_.end()) return it->second;
+  auto& counter = counters_[std::string(key)];
+  counter = std::make_unique<LocalCounter>(
+      registry_, requests_.Add({{"route", std::string(route)},
+                                {"status", std::to_string(status)},
+                                {"code", std::string(code)}}));
+  auto& latency = latencies_[std::string(route)];  // one latency series per route
+  if (!latency)
+    latency = std::make_unique<LocalHistogram>(
+        registry_, latency_.Add({{"route", std::string(route)}}, latency_buckets()),
+        latency_buckets());
+  return series_.emplace(std::string(key), Series{counter.get(), latency.get()}).first->second;
+}
 
 void HttpMetrics::observe(std::string_view route, int status, std::string_view code,
                           std::chrono::nanoseconds elapsed) {
-  // Family::Add takes a lock and hashes labels; cache the series per thread.
-  struct Series {
-    prometheus::Counter* count;
-    prometheus::Histogram* latency;
-  };
+  // The series are shared (local_metrics.hpp: per-thread cells); the lookup is cached per thread.
   thread_local std::unordered_map<std::string, Series> cache;
-  thread_local const HttpMetrics* owner = nullptr;
-  if (owner != this) {
+  thread_local std::uint64_t owner = 0;
+  if (owner != id_) {
     cache.clear();
-    owner = this;
+    owner = id_;
   }
   thread_local std::string key;  // reused: building the key allocates nothing
   key.clear();
@@ -50,17 +70,11 @@ void HttpMetrics::observe(std::string_view route, int status, std::string_view c
   key.append(digits, end).push_back('|');
   key.append(code);
   auto it = cache.find(key);
-  if (it == cache.end()) {
-    Series s{&requests_.Add({{"route", std::string(route)},
-                             {"status", std::to_string(status)},
-                             {"code", std::string(code)}}),
-             &latency_.Add({{"route", std::string(route)}}, latency_buckets())};
-    it = cache.emplace(key, s).first;
-  }
-  it->second.count->Increment();
-  it->second.latency->Observe(std::chrono::duration<double>(elapsed).count());
+  if (it == cache.end()) it = cache.emplace(key, series(key, route, status, code)).first;
+  it->second.count->inc();
+  it->second.latency->observe(elapsed);
 }
 
-void HttpMetrics::connections(int delta) { connections_.Increment(delta); }
+void HttpMetrics::connections(int delta) { connections_->add(delta); }
 
 }  // namespace fs::metrics

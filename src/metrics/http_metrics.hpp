@@ -1,6 +1,11 @@
 #pragma once
 // Requests by route, status and error code; latency by route; open connections.
 #include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
 #include <string_view>
 
 namespace prometheus {
@@ -14,6 +19,9 @@ class Family;
 namespace fs::metrics {
 
 class MetricsRegistry;
+class LocalCounter;
+class LocalGauge;
+class LocalHistogram;
 
 class HttpMetrics {
  public:
@@ -22,11 +30,26 @@ class HttpMetrics {
   void observe(std::string_view route, int status, std::string_view code,
                std::chrono::nanoseconds elapsed);
   void connections(int delta);
+  ~HttpMetrics();
 
  private:
+  struct Series {
+    LocalCounter* count;
+    LocalHistogram* latency;
+  };
+  const Series& series(std::string_view key, std::string_view route, int status,
+                       std::string_view code);
+
+  MetricsRegistry& registry_;
+  const std::uint64_t id_;
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Histogram>& latency_;
-  prometheus::Gauge& connections_;
+  std::unique_ptr<LocalGauge> connections_;
+  // Shared by the threads (each keeps its own cache of pointers into it): key → series.
+  std::mutex mu_;
+  std::map<std::string, Series, std::less<>> series_;
+  std::map<std::string, std::unique_ptr<LocalCounter>, std::less<>> counters_;
+  std::map<std::string, std::unique_ptr<LocalHistogram>, std::less<>> latencies_;
 };
 
 }  // namespace fs::metrics

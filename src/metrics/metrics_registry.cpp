@@ -3,14 +3,32 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
+
+#include "metrics/local_metrics.hpp"
+
 namespace fs::metrics {
 
 MetricsRegistry::MetricsRegistry() : registry_(std::make_shared<prometheus::Registry>()) {}
 MetricsRegistry::~MetricsRegistry() = default;
 
 std::string MetricsRegistry::serialize() const {
+  {
+    std::lock_guard lock(fold_mu_);
+    for (auto* f : folds_) f->fold();
+  }
   prometheus::TextSerializer serializer;
   return serializer.Serialize(registry_->Collect());
+}
+
+void MetricsRegistry::add_fold(Foldable* f) {
+  std::lock_guard lock(fold_mu_);
+  folds_.push_back(f);
+}
+
+void MetricsRegistry::remove_fold(Foldable* f) {
+  std::lock_guard lock(fold_mu_);
+  std::erase(folds_, f);
 }
 
 const std::vector<double>& latency_buckets() {
