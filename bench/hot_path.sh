@@ -239,7 +239,13 @@ for i in $(seq 1 "$ROUNDS"); do
       flashsale_backend_call_duration_seconds op=insert_reservations)
   R[ins_paced_p50]+="$(echo "$q" | field p50) "
   R[ins_paced_p99]+="$(echo "$q" | field p99) "
-  commits=$(( $(echo "$q" | field n) / DURATION ))
+  ins_n=$(echo "$q" | field n)
+  # ...and the Redis `reserve` script before it (from the client's side: queueing included).
+  q=$(python3 bench/hist_quantiles.py "$WORK/metrics-before" "$WORK/metrics-after" \
+      flashsale_backend_call_duration_seconds backend=redis op=reserve)
+  R[reserve_paced_p50]+="$(echo "$q" | field p50) "
+  R[reserve_paced_p99]+="$(echo "$q" | field p99) "
+  commits=$(( ${ins_n:-0} / DURATION ))
   R[paced_commits]+="$commits "
   # The reference at the same offered rate and connections: pgbench's single-row INSERT, paced
   # (-R, Poisson arrivals; the latency of each transaction counts from its scheduled start, so
@@ -283,7 +289,7 @@ printf '%-44s %12s %10s %10s\n' "    flashsale durable 201 (row committed)" "$(m
 printf '%-44s %12s %10s %10s\n' "    flashsale durable 201, 16 connections" "$(m durable16_rps)/s" "$(m durable16_p99)" "$(ratio "$(m durable16_rps)" "$(m pgbench_tps)")"
 printf '%-44s %12s %10s %10s\n' "    durable 201, paced (~$PACED_DURABLE_RPS/s, $PACED_DURABLE_CONNS conn)" "$(m durable_paced_rps)/s" "$(m durable_paced_p99)" ""
 printf '%-44s %12s %10s %10s\n' "    pgbench INSERT, paced (same rate, conn)" "$(m pgpaced_rps)/s" "$(m pgpaced_p99)" ""
-echo "durable paced p50 $(m durable_paced_p50) ms, p99.9 $(m durable_paced_p999) ms; inside the service p99 $(m svc_paced_p99) ms, INSERT batch statement p50 $(m ins_paced_p50) / p99 $(m ins_paced_p99) ms (histogram buckets)"
+echo "durable paced p50 $(m durable_paced_p50) ms, p99.9 $(m durable_paced_p999) ms; inside the service p99 $(m svc_paced_p99) ms, INSERT batch statement p50 $(m ins_paced_p50) / p99 $(m ins_paced_p99) ms, Redis reserve p50 $(m reserve_paced_p50) / p99 $(m reserve_paced_p99) ms (histogram buckets)"
 echo "pgbench paced reference p50 $(m pgpaced_p50) ms, p99.9 $(m pgpaced_p999) ms; per round p99: durable ${R[durable_paced_p99]:-} / pgbench ${R[pgpaced_p99]:-}"
 echo "outbox rows when each paced run started: ${R[paced_backlog]:-}"
 echo "one commit (pgbench paced at the service's commit rate, ${R[paced_commits]:-}/s): p50 $(m pgcommit_p50) ms, p99 $(m pgcommit_p99) ms (per round ${R[pgcommit_p99]:-})"
