@@ -28,10 +28,7 @@ UP_PORT=$(free_port)
 PORT=$(free_port)
 start_up "$UP_PORT" --threads 1
 ADMIN=$("$FLASHSALE" token --sub admin --admin)
-put_product() {  # id stock per_user_limit
-  curl -sf -X PUT "http://127.0.0.1:$UP_PORT/v1/admin/products/$1" -H "Authorization: Bearer $ADMIN" \
-    -d "{\"name\":\"Bench\",\"price_cents\":79900,\"currency\":\"usd\",\"stock\":$2,\"per_user_limit\":$3,\"shards\":10}" >/dev/null
-}
+BASE=http://127.0.0.1:$UP_PORT
 mint() { "$FLASHSALE" token --sub "$1"; }
 put_product cg-soldout 0 1
 put_product cg-limit 1000000000 1
@@ -41,18 +38,7 @@ SOLO=$(mint solo)
 echo "$SOLO" > "$WORK/one-user.txt"
 curl -sf -X POST "http://127.0.0.1:$UP_PORT/v1/reservations" -H "Authorization: Bearer $SOLO" \
   -d '{"product_id":"cg-limit"}' >/dev/null
-python3 - "$WORK/many-users.txt" <<'PY'
-import base64, hashlib, hmac, json, os, sys, time
-secret = os.environ["FLASHSALE_JWT_SECRET"].encode()
-b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
-exp = int(time.time()) + 3600
-with open(sys.argv[1], "w") as f:
-    for i in range(100000):
-        claims = b64(json.dumps({"sub": f"cg-{i}", "exp": exp}, separators=(",", ":")).encode())
-        sig = b64(hmac.new(secret, f"{head}.{claims}".encode(), hashlib.sha256).digest())
-        f.write(f"{head}.{claims}.{sig}\n")
-PY
+mint_tokens "$WORK/many-users.txt" 100000 cg-
 
 (cd "$WORK" && env ${PRELOAD:+LD_PRELOAD=$PRELOAD} valgrind --tool=callgrind --instr-atstart=no \
   --callgrind-out-file="$WORK/cg.out" "$FLASHSALE" serve --redis "127.0.0.1:$REDIS_PORT" \

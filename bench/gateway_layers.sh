@@ -42,22 +42,9 @@ serve() {  # name flags...
 }
 declare -A PORT SPID R
 ADMIN=$("$FLASHSALE" token --sub admin --admin)
-curl -sf -X PUT "http://127.0.0.1:$UP_PORT/v1/admin/products/gw-soldout" \
-  -H "Authorization: Bearer $ADMIN" \
-  -d '{"name":"Bench","price_cents":100,"currency":"usd","stock":0,"per_user_limit":1,"shards":10}' >/dev/null
-python3 - "$WORK/tokens.txt" 200000 <<'PY'
-import base64, hashlib, hmac, json, os, sys, time
-path, n = sys.argv[1], int(sys.argv[2])
-secret = os.environ["FLASHSALE_JWT_SECRET"].encode()
-b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
-exp = int(time.time()) + 3600
-with open(path, "w") as f:
-    for i in range(n):
-        claims = b64(json.dumps({"sub": f"gw-{i}", "exp": exp, "acct_created": 1600000000}, separators=(",", ":")).encode())
-        sig = b64(hmac.new(secret, f"{head}.{claims}".encode(), hashlib.sha256).digest())
-        f.write(f"{head}.{claims}.{sig}\n")
-PY
+BASE=http://127.0.0.1:$UP_PORT
+put_product gw-soldout 0 1
+mint_tokens "$WORK/tokens.txt" 200000 gw- '"acct_created": 1600000000'
 
 if [ -z "${ONLY_MEMORY:-}" ]; then
 serve none --no-gateway

@@ -57,25 +57,6 @@ if [ -n "${DIAG:-}" ]; then
 fi
 BASE=http://127.0.0.1:$HTTP_PORT
 
-put_product() {  # id stock per_user_limit
-  curl -sf -X PUT "$BASE/v1/admin/products/$1" -H "Authorization: Bearer $ADMIN" \
-    -d "{\"name\":\"Bench\",\"price_cents\":79900,\"currency\":\"usd\",\"stock\":$2,\"per_user_limit\":$3,\"shards\":10}" >/dev/null
-}
-mint_tokens() {  # file count prefix
-  python3 - "$1" "$2" "$3" <<'PY'
-import base64, hashlib, hmac, json, os, sys, time
-path, n, prefix = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-secret = os.environ["FLASHSALE_JWT_SECRET"].encode()
-b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
-exp = int(time.time()) + 3600
-with open(path, "w") as f:
-    for i in range(n):
-        claims = b64(json.dumps({"sub": f"{prefix}{i}", "exp": exp}, separators=(",", ":")).encode())
-        sig = b64(hmac.new(secret, f"{head}.{claims}".encode(), hashlib.sha256).digest())
-        f.write(f"{head}.{claims}.{sig}\n")
-PY
-}
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 field() { { grep -o "$1=[0-9.]*" || true; } | cut -d= -f2; }
 

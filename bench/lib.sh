@@ -32,3 +32,30 @@ start_up() {
   PG_PORT=$(grep -o 'postgres on 127.0.0.1:[0-9]*' "$WORK/up.log" | grep -o '[0-9]*$')
   PG="host=127.0.0.1 port=$PG_PORT user=flashsale password=flashsale dbname=flashsale"
 }
+
+# put_product ID STOCK PER_USER_LIMIT: creates (or replaces) a sale of 10 shards on the service at
+# $BASE, as the admin whose token is $ADMIN.
+put_product() {
+  curl -sf -X PUT "$BASE/v1/admin/products/$1" -H "Authorization: Bearer $ADMIN" \
+    -d "{\"name\":\"Bench\",\"price_cents\":79900,\"currency\":\"usd\",\"stock\":$2,\"per_user_limit\":$3,\"shards\":10}" >/dev/null
+}
+
+# mint_tokens FILE COUNT PREFIX [EXTRA]: COUNT user tokens (sub PREFIX0, PREFIX1, ...; valid for an
+# hour), one per line, signed HS256 with $FLASHSALE_JWT_SECRET; EXTRA adds claims, as JSON object
+# members (e.g. '"acct_created": 1600000000').
+mint_tokens() {
+  python3 - "$1" "$2" "$3" "${4:-}" <<'PY'
+import base64, hashlib, hmac, json, os, sys, time
+path, n, prefix = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+extra = json.loads("{" + sys.argv[4] + "}")
+secret = os.environ["FLASHSALE_JWT_SECRET"].encode()
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+exp = int(time.time()) + 3600
+with open(path, "w") as f:
+    for i in range(n):
+        claims = b64(json.dumps({"sub": f"{prefix}{i}", "exp": exp, **extra}, separators=(",", ":")).encode())
+        sig = b64(hmac.new(secret, f"{head}.{claims}".encode(), hashlib.sha256).digest())
+        f.write(f"{head}.{claims}.{sig}\n")
+PY
+}

@@ -27,23 +27,7 @@ PORT=$(free_port)
 start_up "$PORT" --no-gateway --threads 2 --event-roles "${EVENT_ROLES-relay,notifier}"
 ADMIN=$("$FLASHSALE" token --sub admin --admin)
 BASE=http://127.0.0.1:$PORT
-put_product() {  # id stock per_user_limit
-  curl -sf -X PUT "$BASE/v1/admin/products/$1" -H "Authorization: Bearer $ADMIN" \
-    -d "{\"name\":\"Bench\",\"price_cents\":79900,\"currency\":\"usd\",\"stock\":$2,\"per_user_limit\":$3,\"shards\":10}" >/dev/null
-}
-python3 - "$WORK/many-users.txt" 200000 <<'PY'
-import base64, hashlib, hmac, json, os, sys, time
-path, n = sys.argv[1], int(sys.argv[2])
-secret = os.environ["FLASHSALE_JWT_SECRET"].encode()
-b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
-exp = int(time.time()) + 3600
-with open(path, "w") as f:
-    for i in range(n):
-        claims = b64(json.dumps({"sub": f"perf-{i}", "exp": exp}, separators=(",", ":")).encode())
-        sig = b64(hmac.new(secret, f"{head}.{claims}".encode(), hashlib.sha256).digest())
-        f.write(f"{head}.{claims}.{sig}\n")
-PY
+mint_tokens "$WORK/many-users.txt" 200000 perf-
 case $CASE in
   a) PRODUCT=perf-soldout; put_product "$PRODUCT" 0 1; TOKENS=$WORK/many-users.txt ;;
   b) PRODUCT=perf-limit; put_product "$PRODUCT" 1000000000 1

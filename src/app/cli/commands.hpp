@@ -23,6 +23,13 @@ int wait_for_termination(const sigset_t& set);
 std::string secret_from_env_or(const std::string& configured);
 std::string mint(const std::string& secret, const std::string& sub, bool admin,
                  std::int64_t ttl_seconds);
+// "host:port" (the port after the last colon) into host and port; false if the port is not a
+// number in 1..65535.
+bool split_host_port(const std::string& address, std::string& host, std::uint16_t& port);
+// --redis-sentinels h:p,h:p,... and --redis-master-name into `out` (nothing when `list` is
+// empty); false (after printing why) if the list does not parse.
+bool apply_sentinels(const std::string& list, const std::string& master_name,
+                     redis::SentinelConfig& out);
 // Options shared by several commands.
 void add_service_options(CLI::App& cmd, app::ServiceConfig& cfg);
 // The event roles (relay, notifier), for `worker` and `up` (which runs them in-process).

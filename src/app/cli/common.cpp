@@ -2,9 +2,12 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <iostream>
+#include <string_view>
 
 #include "app/cli/commands.hpp"
 #include "common/clock.hpp"
+#include "common/parse_int.hpp"
 #include "domain/jwt.hpp"
 
 namespace fs::cli {
@@ -40,6 +43,30 @@ std::string mint(const std::string& secret, const std::string& sub, bool admin,
           ttl_seconds;
   if (admin) c.role = "admin";
   return auth::sign_jwt(c, secret);
+}
+
+bool split_host_port(const std::string& address, std::string& host, std::uint16_t& port) {
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos) return false;
+  int n = 0;
+  if (!parse_int(std::string_view(address).substr(colon + 1), n) || n < 1 || n > 65535)
+    return false;
+  host = address.substr(0, colon);
+  port = static_cast<std::uint16_t>(n);
+  return true;
+}
+
+bool apply_sentinels(const std::string& list, const std::string& master_name,
+                     redis::SentinelConfig& out) {
+  if (list.empty()) return true;
+  auto sentinels = redis::parse_address_list(list);
+  if (!sentinels) {
+    std::cerr << "--redis-sentinels: " << sentinels.error().message << "\n";
+    return false;
+  }
+  out.sentinels = std::move(*sentinels);
+  out.master_name = master_name;
+  return true;
 }
 
 void add_event_worker_options(CLI::App& cmd, app::EventWorkersConfig& cfg) {

@@ -27,18 +27,11 @@ void ServeCommand::add_to(CLI::App& app) {
 int ServeCommand::run(const sigset_t& signals) {
   cfg.jwt_secret = secret_from_env_or(cfg.jwt_secret);
   cfg.gateway = gateway.apply();
-  auto colon = redis.rfind(':');
-  cfg.redis_host = redis.substr(0, colon);
-  cfg.redis_port = static_cast<std::uint16_t>(std::stoi(redis.substr(colon + 1)));
-  if (!sentinels.empty()) {
-    auto list = redis::parse_address_list(sentinels);
-    if (!list) {
-      std::cerr << "--redis-sentinels: " << list.error().message << "\n";
-      return 2;
-    }
-    cfg.redis_sentinel.sentinels = std::move(*list);
-    cfg.redis_sentinel.master_name = master_name;
+  if (!split_host_port(redis, cfg.redis_host, cfg.redis_port)) {
+    std::cerr << "--redis: host:port expected, got " << redis << "\n";
+    return 2;
   }
+  if (!apply_sentinels(sentinels, master_name, cfg.redis_sentinel)) return 2;
   try {
     app::FlashsaleService service(cfg);
     service.start();
@@ -96,12 +89,14 @@ int WorkerCommand::run(const sigset_t& signals) {
     std::cerr << (err.empty() ? std::string("no role given") : err) << "\n";
     return 2;
   }
-  auto rc = redis.rfind(':');
-  cfg.redis_host = redis.substr(0, rc);
-  cfg.redis_port = static_cast<std::uint16_t>(std::stoi(redis.substr(rc + 1)));
-  auto pc = payments.rfind(':');
-  cfg.payments_host = payments.substr(0, pc);
-  cfg.payments_port = static_cast<std::uint16_t>(std::stoi(payments.substr(pc + 1)));
+  if (!split_host_port(redis, cfg.redis_host, cfg.redis_port)) {
+    std::cerr << "--redis: host:port expected, got " << redis << "\n";
+    return 2;
+  }
+  if (!split_host_port(payments, cfg.payments_host, cfg.payments_port)) {
+    std::cerr << "--payments: host:port expected, got " << payments << "\n";
+    return 2;
+  }
   cfg.payments_timeout = std::chrono::milliseconds{payments_timeout_ms};
   cfg.sweep_interval = std::chrono::milliseconds{sweep_ms};
   cfg.lease = std::chrono::milliseconds{lease_ms};
@@ -109,15 +104,7 @@ int WorkerCommand::run(const sigset_t& signals) {
   cfg.stale_paying_after = std::chrono::milliseconds{stale_ms};
   cfg.poll_intake = poll_intake;
   if (const char* k = std::getenv("FLASHSALE_SAGA_KILL_AT"); k && *k) cfg.kill_at = k;
-  if (!sentinels.empty()) {
-    auto list = redis::parse_address_list(sentinels);
-    if (!list) {
-      std::cerr << "--redis-sentinels: " << list.error().message << "\n";
-      return 2;
-    }
-    cfg.redis_sentinel.sentinels = std::move(*list);
-    cfg.redis_sentinel.master_name = master_name;
-  }
+  if (!apply_sentinels(sentinels, master_name, cfg.redis_sentinel)) return 2;
   event_cfg.redis_host = cfg.redis_host;
   event_cfg.redis_port = cfg.redis_port;
   event_cfg.redis_sentinel = cfg.redis_sentinel;
