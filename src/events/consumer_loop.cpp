@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -78,23 +79,33 @@ asio::awaitable<bool> ConsumerLoop::poll_once() {
                  batch.error().message);
     co_return false;
   }
-  // Handled deliveries are acked together once the batch is done (one XACK per partition, not
-  // one per delivery). A crash before that redelivers them: handlers are idempotent.
+  // Handled deliveries are acked together (one XACK per partition, not one per delivery): when
+  // the batch is done, or sooner when its handlers take long (a payment per delivery), so that
+  // no handled delivery waits for its ack anywhere near reclaim_idle. A crash before the ack
+  // redelivers them: handlers are idempotent.
+  const auto ack_within = std::min<std::chrono::steady_clock::duration>(
+      config_.reclaim_idle / 4, std::chrono::seconds(1));
+  auto ack_by = std::chrono::steady_clock::now() + ack_within;
   std::vector<Delivery> handled;
-  for (auto& d : *batch)
+  for (auto& d : *batch) {
     if (co_await handle(d)) handled.push_back(std::move(d));
-  if (handled.empty()) co_return true;
+    if (!handled.empty() && std::chrono::steady_clock::now() >= ack_by) {
+      co_await ack_handled(std::move(handled));
+      handled.clear();
+      ack_by = std::chrono::steady_clock::now() + ack_within;
+    }
+  }
+  if (!handled.empty()) co_await ack_handled(std::move(handled));
+  co_return true;
+}
+
+asio::awaitable<void> ConsumerLoop::ack_handled(std::vector<Delivery> handled) {
   const auto n = static_cast<std::int64_t>(handled.size());
   auto a = co_await log_.ack_batch(config_.group, std::move(handled));
-  if (a) {
-    counts_.acked += n;
-    if (metrics_)
-      for (std::int64_t i = 0; i < n; ++i)
-        metrics_->delivery(config_.topic, config_.group, "acked");
-  }
-  // A failed ack means redeliveries (handlers are idempotent); the log is reported by the next
-  // consume if it is down.
-  co_return true;
+  if (!a) co_return;  // redelivered later (handlers are idempotent); consume reports the log
+  counts_.acked += n;
+  if (metrics_)
+    for (std::int64_t i = 0; i < n; ++i) metrics_->delivery(config_.topic, config_.group, "acked");
 }
 
 asio::awaitable<bool> ConsumerLoop::handle(const Delivery& d) {

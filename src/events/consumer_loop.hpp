@@ -6,8 +6,9 @@
 //   one of events::types), deliveries seen more than `max_deliveries` times, and deliveries whose
 //   handler answers `poison` go to the dead-letter topic "<topic>.dlq", are acked and counted
 //   (flashsale_events_dead_lettered_total), so one bad event never stalls or crash-loops a group;
-// - the handler succeeds → acked when the batch is done, with the batch's other handled
-//   deliveries (one XACK per partition);
+// - the handler succeeds → acked with the batch's other handled deliveries (one XACK per
+//   partition) when the batch is done, or after min(reclaim_idle / 4, 1 s) if its handlers are
+//   slow;
 // - the handler fails otherwise (transient: a backend down, a timeout) → retried in place with
 //   exponential backoff and jitter up to `attempts` times, then left pending: XAUTOCLAIM
 //   redelivers it after `reclaim_idle` (to this member or another), with a higher delivery count.
@@ -18,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "common/result.hpp"
 #include "events/event_log.hpp"
@@ -80,6 +82,7 @@ class ConsumerLoop {
   // true: handled, to be acked with its batch; false: dead-lettered (acked already) or left
   // pending for redelivery.
   boost::asio::awaitable<bool> handle(const Delivery& d);
+  boost::asio::awaitable<void> ack_handled(std::vector<Delivery> handled);
   boost::asio::awaitable<bool> dead_letter(const Delivery& d, std::string reason,
                                            std::string detail);
 

@@ -169,5 +169,37 @@ TEST(ConsumerLoop, AcksAHandledBatchWithOneXackPerPartition) {
   }());
 }
 
+// Slow handlers (a payment each) do not keep the batch's handled deliveries unacked until the
+// batch ends: after min(reclaim_idle / 4, 1 s) the handled ones are acked, so none of them
+// waits anywhere near reclaim_idle (when another member would take it again).
+TEST(ConsumerLoop, SlowHandlersGetTheirDeliveriesAckedBeforeTheBatchEnds) {
+  auto config = test::streams_config(1);
+  LogOnThread t(config);
+  ConsumerConfig cc;
+  cc.topic = kTopic;
+  cc.group = "g";
+  cc.consumer = "c1";
+  cc.batch = 16;
+  cc.block = 0ms;
+  cc.reclaim_idle = 400ms;  // acks within 100 ms
+  cc.lag_interval = 0ms;
+  std::vector<std::int64_t> pending_at_entry;
+  ConsumerLoop loop(*t.log, cc, [&](const Delivery&) -> awaitable<Status> {
+    auto lag = co_await t.log->lag(kTopic, "g");
+    pending_at_entry.push_back(lag.ok() ? lag->pending : -1);
+    co_await test::sleep_for(150ms);
+    co_return Status{};
+  });
+  run_coroutine(t.io, [&]() -> awaitable<void> {
+    EXPECT_TRUE((co_await t.log->ensure_group(kTopic, "g")).ok());
+    for (int i = 0; i < 5; ++i)
+      co_await publish(*t.log, types::reservation_created, "s" + std::to_string(i), "{}");
+    EXPECT_TRUE(co_await loop.poll_once());
+  }());
+  // One batch of 5; each delivery's predecessors were acked before it started.
+  EXPECT_EQ(pending_at_entry, (std::vector<std::int64_t>{5, 4, 3, 2, 1}));
+  EXPECT_EQ(loop.counts().acked, 5);
+}
+
 }  // namespace
 }  // namespace fs::events
