@@ -1,8 +1,10 @@
 #include "app/event_workers.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -12,6 +14,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
+#include <cstring>
 #include <future>
 #include <stdexcept>
 #include <thread>
@@ -115,6 +119,10 @@ class NotifierRole final : public Role {
     cc.topic = events::topics::reservations;
     cc.group = "notifier";
     cc.consumer = c.consumer;
+    // A feed push is one Redis call: a batch's pushes go out pipelined (different reservations
+    // side by side, one reservation's events in order).
+    cc.batch = 64;
+    cc.concurrency = 8;
     cc.block = c.config.consumer_block;
     cc.reclaim_idle = c.config.reclaim_idle;
     return cc;
@@ -218,6 +226,13 @@ void EventWorkers::start() {
     // Backends are created on their own thread (they are bound to it).
     std::promise<void> built;
     asio::post(ctx, [&, raw, name, i] {
+      if (d.config.background_nice != 0 &&
+          std::find(d.config.background_roles.begin(), d.config.background_roles.end(), name) !=
+              d.config.background_roles.end()) {
+        // Linux: a thread's nice value is its own (PRIO_PROCESS with the thread id).
+        if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), d.config.background_nice) != 0)
+          spdlog::warn("worker role {}: setpriority: {}", name, std::strerror(errno));
+      }
       raw->redis = connect_redis(ctx.get_executor(), d.config.redis_host, d.config.redis_port,
                                  d.config.redis_sentinel, d.config.redis_timeout);
       raw->db = connect_postgres(ctx.get_executor(), d.config.pg_conninfo, d.config.pg_connections,

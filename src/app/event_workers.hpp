@@ -54,6 +54,11 @@ struct EventWorkersConfig {
   // (flashsale_event_consumer_lag), so that a group's lag shows while none of its members runs
   std::chrono::milliseconds lag_interval{5'000};
   std::vector<std::string> lag_groups{"saga", "notifier"};
+  // The nice value (setpriority, per thread) of the threads of the roles that nobody waits for
+  // (the notifier): after a burst they catch up on their backlog with the CPU the request path
+  // leaves, instead of taking half of it. 0 keeps the process's priority.
+  int background_nice = 10;
+  std::vector<std::string> background_roles{"notifier"};
 };
 
 // What a role gets: its thread's context and backends.

@@ -4,12 +4,17 @@
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
 
 #include "metrics/event_metrics.hpp"
 
@@ -83,8 +88,12 @@ asio::awaitable<bool> ConsumerLoop::poll_once() {
   // the batch is done, or sooner when its handlers take long (a payment per delivery), so that
   // no handled delivery waits for its ack anywhere near reclaim_idle. A crash before the ack
   // redelivers them: handlers are idempotent.
-  const auto ack_within = std::min<std::chrono::steady_clock::duration>(
-      config_.reclaim_idle / 4, std::chrono::seconds(1));
+  const auto ack_within = std::min<std::chrono::steady_clock::duration>(config_.reclaim_idle / 4,
+                                                                        std::chrono::seconds(1));
+  if (config_.concurrency > 1 && batch->size() > 1) {
+    co_await handle_concurrently(*batch, ack_within);
+    co_return true;
+  }
   auto ack_by = std::chrono::steady_clock::now() + ack_within;
   std::vector<Delivery> handled;
   for (auto& d : *batch) {
@@ -97,6 +106,58 @@ asio::awaitable<bool> ConsumerLoop::poll_once() {
   }
   if (!handled.empty()) co_await ack_handled(std::move(handled));
   co_return true;
+}
+
+asio::awaitable<void> ConsumerLoop::handle_concurrently(
+    std::vector<Delivery>& batch, std::chrono::steady_clock::duration ack_within) {
+  // Chains: the deliveries of one key, in batch order; chains start in the order of their first
+  // delivery (so, without retries, the handlers' first backend calls go out in batch order).
+  std::vector<std::vector<Delivery*>> chains;
+  {
+    std::unordered_map<std::string_view, std::size_t> chain_of;
+    for (auto& d : batch) {
+      auto [it, fresh] = chain_of.try_emplace(d.event.key, chains.size());
+      if (fresh) chains.emplace_back();
+      chains[it->second].push_back(&d);
+    }
+  }
+  struct Join {
+    std::size_t running = 0;
+    bool changed = false;
+    std::vector<Delivery> handled;
+    asio::steady_timer wake;
+    explicit Join(asio::any_io_executor ex) : wake(std::move(ex)) {}
+  };
+  Join join(co_await asio::this_coro::executor);
+  auto ack_by = std::chrono::steady_clock::now() + ack_within;
+  std::size_t next = 0;
+  // Every chain finishes before this coroutine returns (it waits for running == 0), so the
+  // chains may refer to `join` and `batch`.
+  while (next < chains.size() || join.running > 0) {
+    while (next < chains.size() && join.running < config_.concurrency) {
+      ++join.running;
+      asio::co_spawn(
+          join.wake.get_executor(),
+          [](ConsumerLoop* self, std::vector<Delivery*>* chain, Join* j) -> asio::awaitable<void> {
+            for (Delivery* d : *chain)
+              if (co_await self->handle(*d)) j->handled.push_back(std::move(*d));
+            --j->running;
+            j->changed = true;
+            j->wake.cancel();
+          }(this, &chains[next++], &join),
+          asio::detached);
+    }
+    if (!join.changed) {
+      join.wake.expires_at(ack_by);
+      co_await join.wake.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    join.changed = false;
+    if (!join.handled.empty() &&
+        (join.running == 0 || std::chrono::steady_clock::now() >= ack_by)) {
+      co_await ack_handled(std::exchange(join.handled, {}));
+      ack_by = std::chrono::steady_clock::now() + ack_within;
+    }
+  }
 }
 
 asio::awaitable<void> ConsumerLoop::ack_handled(std::vector<Delivery> handled) {

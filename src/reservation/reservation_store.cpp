@@ -137,8 +137,8 @@ ReservationStore::ReservationStore(asio::any_io_executor executor, pg::Database&
     : executor_(std::move(executor)),
       db_(db),
       metrics_(metrics),
-      max_concurrent_(max_concurrent_batches ? max_concurrent_batches : 1),
-      max_batch_(max_batch ? max_batch : 1) {}
+      max_batch_(max_batch ? max_batch : 1),
+      sublanes_(max_concurrent_batches ? max_concurrent_batches : 1) {}
 
 ReservationStore::~ReservationStore() = default;
 
@@ -161,23 +161,30 @@ asio::awaitable<Status> ReservationStore::insert(const Reservation& r) {
 }
 
 void ReservationStore::enqueue(Pending* p) {
-  queue_.push_back(p);
-  maybe_flush();
+  // This store batches the shards s with s % stores == its lane; of those, sub-lane i takes
+  // the ones with (s / stores) % sub-lanes == i: every (store, sub-lane) owns the shards of one
+  // residue of s modulo stores * sub-lanes.
+  const auto stores = static_cast<std::int64_t>(lanes_ && lanes_->size() > 1 ? lanes_->size() : 1);
+  const auto subs = static_cast<std::int64_t>(sublanes_.size());
+  const std::int64_t shard = p->r->shard < 0 ? -p->r->shard : p->r->shard;
+  const auto lane = static_cast<std::size_t>((shard / stores) % subs);
+  sublanes_[lane].queue.push_back(p);
+  maybe_flush(lane);
 }
 
-void ReservationStore::maybe_flush() {
-  while (!queue_.empty() && active_ < max_concurrent_) {
-    std::vector<Pending*> batch;
-    while (!queue_.empty() && batch.size() < max_batch_) {
-      batch.push_back(queue_.front());
-      queue_.pop_front();
-    }
-    ++active_;
-    asio::co_spawn(executor_, flush(std::move(batch)), asio::detached);
+void ReservationStore::maybe_flush(std::size_t lane) {
+  Lane& l = sublanes_[lane];
+  if (l.queue.empty() || l.active) return;
+  std::vector<Pending*> batch;
+  while (!l.queue.empty() && batch.size() < max_batch_) {
+    batch.push_back(l.queue.front());
+    l.queue.pop_front();
   }
+  l.active = true;
+  asio::co_spawn(executor_, flush(lane, std::move(batch)), asio::detached);
 }
 
-asio::awaitable<void> ReservationStore::flush(std::vector<Pending*> batch) {
+asio::awaitable<void> ReservationStore::flush(std::size_t lane, std::vector<Pending*> batch) {
   metrics_.batch_size(batch.size());
   // Group by sale; a flash sale is usually one product, so usually one statement and one commit.
   std::map<std::pair<std::string, std::int64_t>, std::vector<Pending*>> groups;
@@ -194,8 +201,8 @@ asio::awaitable<void> ReservationStore::flush(std::vector<Pending*> batch) {
       p->done->cancel();
     }
   }
-  --active_;
-  maybe_flush();
+  sublanes_[lane].active = false;
+  maybe_flush(lane);
 }
 
 asio::awaitable<void> ReservationStore::settle_group(std::vector<Pending*>& group) {

@@ -33,6 +33,8 @@ class ReservationStore;
 // WAL write) instead of each batch waiting, on a shard row lock, for another thread's batch to
 // commit first; a row lock is held until the commit's WAL flush, so without lanes the threads'
 // batches commit one after the other and a 201 can wait for several flushes.
+// Within a store, the same split again: its batches in flight each own a disjoint set of shards
+// (see ReservationStore), so they never wait for each other's row locks either.
 // Set up before the first insert (add every store), then read-only: usable from any thread.
 class InsertLanes {
  public:
@@ -50,8 +52,11 @@ struct StatusCounts {
 
 class ReservationStore {
  public:
+  // max_concurrent_batches: batches in flight at once, each for its own set of the sale's
+  // shards (of the shards this store batches, every max_concurrent_batches-th), one at a time
+  // per set. Batches that share no shard share no row lock: they commit side by side.
   ReservationStore(boost::asio::any_io_executor executor, pg::Database& db,
-                   metrics::BackendMetrics& metrics, std::size_t max_concurrent_batches = 4,
+                   metrics::BackendMetrics& metrics, std::size_t max_concurrent_batches = 1,
                    std::size_t max_batch = 512);
   ~ReservationStore();
 
@@ -73,9 +78,13 @@ class ReservationStore {
  private:
   friend class InsertLanes;
   struct Pending;
+  struct Lane {
+    std::deque<Pending*> queue;
+    bool active = false;  // a batch of this lane is in flight
+  };
   void enqueue(Pending* p);
-  void maybe_flush();
-  boost::asio::awaitable<void> flush(std::vector<Pending*> batch);
+  void maybe_flush(std::size_t lane);
+  boost::asio::awaitable<void> flush(std::size_t lane, std::vector<Pending*> batch);
   boost::asio::awaitable<void> settle_group(std::vector<Pending*>& group);
   // The ids of the reservations committed (a refused shard's reservations are not).
   boost::asio::awaitable<Result<std::unordered_set<std::string>>> insert_group(
@@ -84,10 +93,8 @@ class ReservationStore {
   boost::asio::any_io_executor executor_;
   pg::Database& db_;
   metrics::BackendMetrics& metrics_;
-  std::size_t max_concurrent_;
   std::size_t max_batch_;
-  std::size_t active_ = 0;
-  std::deque<Pending*> queue_;
+  std::vector<Lane> sublanes_;  // max_concurrent_batches of them
   const InsertLanes* lanes_ = nullptr;
 };
 

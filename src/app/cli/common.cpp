@@ -78,6 +78,11 @@ void add_event_worker_options(CLI::App& cmd, app::EventWorkersConfig& cfg) {
       ->capture_default_str();
   cmd.add_option("--stream-prefix", cfg.streams.key_prefix, "Prefix of the event stream keys")
       ->capture_default_str();
+  cmd.add_option("--notifier-nice", cfg.background_nice,
+                 "Nice value of the notifier's thread (it yields the CPU to the request path "
+                 "while it catches up after a burst; 0: the process's own)")
+      ->check(CLI::Range(0, 19))
+      ->capture_default_str();
 }
 
 void add_service_options(CLI::App& cmd, app::ServiceConfig& cfg) {

@@ -5,8 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <map>
 #include <set>
@@ -199,6 +203,53 @@ TEST(ConsumerLoop, SlowHandlersGetTheirDeliveriesAckedBeforeTheBatchEnds) {
   // One batch of 5; each delivery's predecessors were acked before it started.
   EXPECT_EQ(pending_at_entry, (std::vector<std::int64_t>{5, 4, 3, 2, 1}));
   EXPECT_EQ(loop.counts().acked, 5);
+}
+
+// concurrency > 1: the deliveries of different keys run side by side (up to the bound), those of
+// one key one after the other in stream order, and the batch is acked once it is all handled.
+TEST(ConsumerLoop, ConcurrentHandlersKeepEachKeysOrderAndTheBound) {
+  auto config = test::streams_config(2);
+  LogOnThread t(config);
+  ConsumerConfig cc;
+  cc.topic = kTopic;
+  cc.group = "g";
+  cc.consumer = "c1";
+  cc.batch = 64;
+  cc.concurrency = 4;
+  cc.block = 0ms;
+  cc.reclaim_idle = 60s;
+  cc.lag_interval = 0ms;
+  std::map<std::string, std::vector<int>> order;  // key -> payload sequence numbers, as handled
+  std::set<std::string> active;
+  int in_flight = 0, max_in_flight = 0, same_key_overlaps = 0;
+  ConsumerLoop loop(*t.log, cc, [&](const Delivery& d) -> awaitable<Status> {
+    if (!active.insert(d.event.key).second) ++same_key_overlaps;
+    max_in_flight = std::max(max_in_flight, ++in_flight);
+    const int seq = static_cast<int>(boost::json::parse(d.event.payload).at("seq").as_int64());
+    asio::steady_timer wait(co_await asio::this_coro::executor);
+    wait.expires_after(std::chrono::milliseconds(1 + (d.event.key.size() + seq) % 4));
+    co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+    order[d.event.key].push_back(seq);
+    --in_flight;
+    active.erase(d.event.key);
+    co_return Status{};
+  });
+  run_coroutine(t.io, [&]() -> awaitable<void> {
+    EXPECT_TRUE((co_await t.log->ensure_group(kTopic, "g")).ok());
+    for (int seq = 0; seq < 4; ++seq)
+      for (int k = 0; k < 12; ++k)
+        co_await publish(*t.log, types::reservation_created, "key-" + std::to_string(k),
+                         "{\"seq\":" + std::to_string(seq) + "}");
+    EXPECT_TRUE(co_await loop.poll_once());
+    auto lag = co_await t.log->lag(kTopic, "g");
+    EXPECT_EQ(lag->pending, 0);
+    EXPECT_EQ(lag->undelivered, 0);
+  }());
+  EXPECT_EQ(loop.counts().acked, 48);
+  EXPECT_EQ(order.size(), 12u);
+  for (const auto& [key, seqs] : order) EXPECT_EQ(seqs, (std::vector<int>{0, 1, 2, 3})) << key;
+  EXPECT_EQ(same_key_overlaps, 0);
+  EXPECT_EQ(max_in_flight, 4);
 }
 
 }  // namespace

@@ -6,6 +6,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "app/event_workers.hpp"
 #include "app/service.hpp"
@@ -80,6 +83,22 @@ std::vector<std::string> types_of(const std::vector<SseEvent>& es) {
   return out;
 }
 
+// The threads of this process whose nice value is `nice` (/proc/self/task/*/stat, field 19).
+int threads_with_nice(int nice) {
+  int n = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream in(task.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto after_comm = stat.rfind(')');
+    if (after_comm == std::string::npos) continue;
+    std::istringstream fields(stat.substr(after_comm + 2));  // field 3 (state) onwards
+    std::string field;
+    for (int i = 3; i <= 19 && fields >> field; ++i)
+      if (i == 19 && field == std::to_string(nice)) ++n;
+  }
+  return n;
+}
+
 TEST(ServerSentEvents, OwnEventsInOrderAndResumeWithLastEventId) {
   const auto conninfo = fresh_database(shared_postgres());
   app::FlashsaleService a(service_config(conninfo));
@@ -94,6 +113,8 @@ TEST(ServerSentEvents, OwnEventsInOrderAndResumeWithLastEventId) {
   wc.consumer_block = 200ms;
   app::EventWorkers workers(wc);
   workers.start();
+  // The notifier (nobody waits for it) runs at a lower priority than the relay and the services.
+  EXPECT_EQ(threads_with_nice(wc.background_nice), 1);
 
   const std::string alice = unique_name("alice"), bob = unique_name("bob");
   SseClient alice_stream(a.port(), token(alice));

@@ -3,6 +3,7 @@
 // thread asked, and the caller resumes on its own thread with the ledger's answer.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -33,9 +34,9 @@ using namespace std::chrono_literals;
 
 // One I/O thread: its io_context, pool and store.
 struct Lane {
-  Lane(const std::string& conninfo, metrics::BackendMetrics& m)
+  Lane(const std::string& conninfo, metrics::BackendMetrics& m, std::size_t sublanes = 1)
       : db(pg::make_database(io.get_executor(), test::database_config(conninfo, 2))),
-        store(io.get_executor(), *db, m, 1) {}
+        store(io.get_executor(), *db, m, sublanes) {}
   void start() {
     thread = std::thread([this] { io.run(); });
   }
@@ -79,6 +80,109 @@ asio::awaitable<void> insert_all(ReservationStore& store, std::vector<Reservatio
     tick.expires_after(5ms);
     co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
   }
+}
+
+Product create_sale(const std::string& conninfo, const std::string& id) {
+  Product p;
+  p.product_id = id;
+  p.name = "Lanes";
+  p.price_cents = 100;
+  p.currency = "usd";
+  p.stock_total = 20;
+  p.shards = 4;  // capacity 5 per shard
+  asio::io_context io;
+  auto db = pg::make_database(io.get_executor(), test::database_config(conninfo, 2));
+  auto st = test::run_coroutine(io, app::apply_migrations(*db));
+  EXPECT_TRUE(st.ok()) << (st ? "" : st.error().message);
+  catalog::ProductStore products(*db);
+  auto up = test::run_coroutine(io, products.upsert(p));
+  EXPECT_TRUE(up.ok()) << (up ? "" : up.error().message);
+  db->close();
+  return up ? up->product : p;
+}
+
+Reservation reservation_of(const Product& p, std::int64_t shard, const std::string& user) {
+  Reservation r;
+  r.reservation_id = SecureRandom::instance().uuid_v4();
+  r.product_id = p.product_id;
+  r.generation = p.generation;
+  r.user_id = user;
+  r.quantity = 1;
+  r.amount_cents = 100;
+  r.currency = "usd";
+  r.shard = shard;
+  r.created_at = std::chrono::system_clock::now();
+  r.expires_at = r.created_at + 10min;
+  return r;
+}
+
+// Two batches in flight on one store own disjoint shards: while another transaction holds the
+// ledger row of shard 0 (as a batch does until its commit), a reservation of shard 1 commits;
+// shard 0's waits for the row, then commits too. With one batch in flight (or two batches that
+// may share shards), shard 1's reservation would wait behind shard 0's.
+TEST(ReservationLanes, BatchesInFlightOnOneStoreOwnDisjointShards) {
+  const std::string conninfo = test::fresh_database(test::shared_postgres());
+  const Product p = create_sale(conninfo, "sublanes");
+  metrics::MetricsRegistry registry;
+  metrics::BackendMetrics backend(registry);
+
+  // The row lock on shard 0, held from another thread until `release`.
+  std::atomic<bool> locked{false}, release{false};
+  asio::io_context locker_io;
+  auto locker_db = pg::make_database(locker_io.get_executor(), test::database_config(conninfo, 1));
+  std::thread locker([&] {
+    auto st = test::run_coroutine(
+        locker_io, locker_db->transaction([&](pg::Session& s) -> asio::awaitable<Status> {
+          auto rows = co_await s.query(
+              "SELECT 1 FROM stock_shards WHERE product_id = 'sublanes' AND shard = 0 FOR UPDATE");
+          if (!rows) co_return std::move(rows).error();
+          locked = true;
+          asio::steady_timer tick(co_await asio::this_coro::executor);
+          while (!release) {
+            tick.expires_after(5ms);
+            co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+          }
+          co_return Status{};
+        }));
+    EXPECT_TRUE(st.ok()) << (st ? "" : st.error().message);
+    locker_db->close();
+  });
+  for (int i = 0; i < 400 && !locked; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(locked);
+
+  Lane lane(conninfo, backend, 2);
+  lane.start();
+  Outcome blocked, free;
+  std::atomic<int> finished{0};
+  auto spawn = [&](std::int64_t shard, Outcome& out) {
+    asio::post(lane.io, [&, shard] {
+      asio::co_spawn(
+          lane.io,
+          [&, shard]() -> asio::awaitable<void> {
+            out.shard = shard;
+            out.status =
+                co_await lane.store.insert(reservation_of(p, shard, "u" + std::to_string(shard)));
+            ++finished;
+          },
+          asio::detached);
+    });
+  };
+  spawn(0, blocked);
+  spawn(1, free);
+  for (int i = 0; i < 1000 && finished < 1; ++i) std::this_thread::sleep_for(5ms);
+  const int while_locked = finished.load();
+  std::this_thread::sleep_for(100ms);
+  const int still = finished.load();
+  release = true;
+  for (int i = 0; i < 1000 && finished < 2; ++i) std::this_thread::sleep_for(5ms);
+  locker.join();
+  lane.stop();
+  EXPECT_EQ(while_locked, 1) << "shard 1 must commit while shard 0's row is locked";
+  EXPECT_EQ(still, 1) << "shard 0 must wait for its row";
+  EXPECT_EQ(free.shard, 1);
+  EXPECT_TRUE(free.status.ok()) << (free.status ? "" : free.status.error().message);
+  EXPECT_EQ(finished.load(), 2);
+  EXPECT_TRUE(blocked.status.ok()) << (blocked.status ? "" : blocked.status.error().message);
 }
 
 TEST(ReservationLanes, EveryShardIsCommittedByItsLaneAndTheCallerGetsTheLedgersAnswer) {
