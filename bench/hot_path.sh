@@ -168,6 +168,11 @@ VALUES (gen_random_uuid(), 'bench-pgbench', 1, 'pgbench-user', 1, 'PENDING', 799
 SQL
 PGPASSWORD=flashsale psql -q -h 127.0.0.1 -p "$PG_PORT" -U flashsale -d flashsale -c \
   "INSERT INTO products (product_id, name, price_cents, currency, stock_total) VALUES ('bench-pgbench','x',1,'usd',0) ON CONFLICT DO NOTHING" >/dev/null
+redis_forks() { redis-cli -p "$REDIS_PORT" info stats | tr -d '\r' | awk -F: '$1 == "total_forks" {print $2}'; }
+pg_vacuums() {
+  PGPASSWORD=flashsale psql -At -h 127.0.0.1 -p "$PG_PORT" -U flashsale -d flashsale -c \
+    "SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0) FROM pg_stat_user_tables"
+}
 notifier_lag() {  # entries of the reservations topic the notifier group has not handled yet
   local total=0 p n
   for p in $(redis-cli -p "$REDIS_PORT" --scan --pattern 'events:reservations:*' | grep -E ':[0-9]+$'); do
@@ -223,9 +228,15 @@ for i in $(seq 1 "$ROUNDS"); do
   done
   R[paced_notifier_lag]+="$lag "
   curl -s "$BASE/metrics" > "$WORK/metrics-before"
+  forks_before=$(redis_forks)
+  vacuums_before=$(pg_vacuums)
   line=$(run_wrk "$BASE" "bench-paced-$i" "$WORK/many-users.txt" "$PACED_DURABLE_CONNS" \
     "$(pace_delay "$PACED_DURABLE_CONNS" "$PACED_DURABLE_RPS")")
   curl -s "$BASE/metrics" > "$WORK/metrics-after"
+  # Background work that overlapped the paced run: Redis AOF rewrites (a fork, then the whole
+  # dataset written to the disk PostgreSQL's WAL is on) and autovacuum/autoanalyze runs.
+  R[paced_rewrites]+="$(( $(redis_forks) - forks_before )) "
+  R[paced_vacuums]+="$(( $(pg_vacuums) - vacuums_before )) "
   R[durable_paced_p50]+="$(echo "$line" | field p50_ms) "
   R[durable_paced_p99]+="$(echo "$line" | field p99_ms) "
   R[durable_paced_p999]+="$(echo "$line" | field p999_ms) "
@@ -292,6 +303,7 @@ printf '%-44s %12s %10s %10s\n' "    pgbench INSERT, paced (same rate, conn)" "$
 echo "durable paced p50 $(m durable_paced_p50) ms, p99.9 $(m durable_paced_p999) ms; inside the service p99 $(m svc_paced_p99) ms, INSERT batch statement p50 $(m ins_paced_p50) / p99 $(m ins_paced_p99) ms, Redis reserve p50 $(m reserve_paced_p50) / p99 $(m reserve_paced_p99) ms (histogram buckets)"
 echo "pgbench paced reference p50 $(m pgpaced_p50) ms, p99.9 $(m pgpaced_p999) ms; per round p99: durable ${R[durable_paced_p99]:-} / pgbench ${R[pgpaced_p99]:-}"
 echo "outbox rows and notifier lag when each paced run started: ${R[paced_backlog]:-} / ${R[paced_notifier_lag]:-}"
+echo "during each paced run: Redis AOF rewrites ${R[paced_rewrites]:-}, PostgreSQL autovacuum/analyze runs ${R[paced_vacuums]:-}"
 echo "one commit (pgbench paced at the service's commit rate, ${R[paced_commits]:-}/s): p50 $(m pgcommit_p50) ms, p99 $(m pgcommit_p99) ms (per round ${R[pgcommit_p99]:-})"
 echo "durable p50 $(m durable_p50) ms (16 connections: $(m durable16_p50) ms); rows committed per round: ${R[durable_rows]:-}; mean group-commit batch: ${BATCH:-n/a}"
 if [ -n "${DIAG:-}" ]; then

@@ -7,11 +7,9 @@
 
 namespace fs {
 
-std::string Random::uuid_v4() {
-  std::array<unsigned char, 16> b{};
-  fill(b.data(), b.size());
-  b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x40);
-  b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);
+namespace {
+
+std::string uuid_text(const std::array<unsigned char, 16>& b) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(36);
@@ -21,6 +19,26 @@ std::string Random::uuid_v4() {
     out.push_back(kHex[b[i] & 0x0F]);
   }
   return out;
+}
+
+}  // namespace
+
+std::string Random::uuid_v4() {
+  std::array<unsigned char, 16> b{};
+  fill(b.data(), b.size());
+  b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x40);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);
+  return uuid_text(b);
+}
+
+std::string Random::uuid_v7(std::int64_t unix_ms) {
+  std::array<unsigned char, 16> b{};
+  fill(b.data() + 6, b.size() - 6);
+  const auto ms = static_cast<std::uint64_t>(unix_ms < 0 ? 0 : unix_ms);
+  for (int i = 0; i < 6; ++i) b[i] = static_cast<unsigned char>(ms >> (8 * (5 - i)));
+  b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x70);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);
+  return uuid_text(b);
 }
 
 std::string Random::hex(std::size_t n_bytes) {

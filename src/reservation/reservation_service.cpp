@@ -62,8 +62,12 @@ boost::asio::awaitable<Result<Reservation>> ReservationService::reserve(
     co_return Error{Errc::sold_out, "sold out"};
   }
 
+  const auto now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   Reservation r;
-  r.reservation_id = d_.random.uuid_v4();
+  // Time-ordered (UUIDv7): the ledger's primary-key index grows at its right edge, not at a
+  // random page per row (fewer pages dirtied and full-page images written per batch).
+  r.reservation_id = d_.random.uuid_v7(now_ms);
   r.product_id = p.product_id;
   r.generation = p.generation;
   r.user_id = user_id;
@@ -76,8 +80,6 @@ boost::asio::awaitable<Result<Reservation>> ReservationService::reserve(
   }
   r.created_at = now;
   r.expires_at = now + std::chrono::seconds{p.reservation_ttl_seconds};
-  const auto now_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
 
   auto taken = co_await d_.stock.reserve(p, user_id, r.quantity, r.reservation_id, now_ms);
   if (!taken) {
