@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The durable 201 at a paced rate, alone: what bench/hot_path.sh's paced (c) line measures, without
+# the other measurements around it, and with what each part of the system spent on it. Per run:
+# - wrk's latency of the paced 201s (offered RATE/s over CONNS connections, wrk_post.lua's pacing);
+# - where they spent their time, from the service's histograms (bucket precision): the whole
+#   request, the INSERT batch statement, the Redis `reserve` script;
+# - the CPU per 201 of the service, Redis and PostgreSQL (all its processes), from /proc, and how
+#   busy the whole machine was;
+# - Redis AOF rewrites (forks) and PostgreSQL autovacuum/analyze runs during the run.
+# SAT=SECONDS runs a saturated burst (256 connections, distinct users) before each paced run and
+# then waits for the outbox relay and the notifier to catch up, as hot_path.sh does; without it
+# every paced run starts on a quiet system.
+# Usage: bench/paced_201.sh [build dir, default build/release]
+#   RATE (default 2000), CONNS (64), DURATION (s, 8), RUNS (3), SAT, THREADS (2),
+#   EVENT_ROLES (default relay,notifier), UP_ARGS (more `flashsale up` options).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+BUILD=${1:-build/release}
+FLASHSALE=$BUILD/src/flashsale
+RATE=${RATE:-2000}
+CONNS=${CONNS:-64}
+DURATION=${DURATION:-8}
+RUNS=${RUNS:-3}
+[ -x "$FLASHSALE" ] || { echo "build first: cmake --preset release && cmake --build --preset release"; exit 1; }
+command -v wrk >/dev/null || bash scripts/install-deps.sh
+
+source bench/lib.sh
+bench_init flashsale-paced
+export FLASHSALE_JWT_SECRET=bench-secret-$RANDOM
+PORT=$(free_port)
+# shellcheck disable=SC2086
+start_up "$PORT" --no-gateway --threads "${THREADS:-2}" --event-roles "${EVENT_ROLES-relay,notifier}" ${UP_ARGS:-}
+ADMIN=$("$FLASHSALE" token --sub admin --admin)
+BASE=http://127.0.0.1:$PORT
+mint_tokens "$WORK/users.txt" 200000 buyer-
+
+SERVICE_PID=${PIDS[0]}
+REDIS_PID=$(pgrep -f "redis-server 127.0.0.1:$REDIS_PORT" | head -1)
+PG_MASTER=$(pgrep -u postgres -f "postgres -D $WORK" | head -1)
+sql() { PGPASSWORD=flashsale psql -At -X -h 127.0.0.1 -p "$PG_PORT" -U flashsale -d flashsale -c "$1"; }
+ticks() {  # CPU clock ticks (user + system) of processes
+  local t=0 p f
+  for p in "$@"; do
+    [ -r "/proc/$p/stat" ] || continue
+    read -r -a f < "/proc/$p/stat" || continue
+    t=$((t + f[13] + f[14]))
+  done
+  echo "$t"
+}
+pg_pids() { echo "$PG_MASTER" $(pgrep -P "$PG_MASTER"); }
+machine() { awk '/^cpu / {print $2+$3+$4+$5+$6+$7+$8, $5+$6}' /proc/stat; }  # total idle+iowait
+redis_forks() { redis-cli -p "$REDIS_PORT" info stats | tr -d '\r' | awk -F: '$1 == "total_forks" {print $2}'; }
+pg_vacuums() { sql "SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0) FROM pg_stat_user_tables"; }
+notifier_lag() {
+  local total=0 p n
+  for p in $(redis-cli -p "$REDIS_PORT" --scan --pattern 'events:reservations:*' | grep -E ':[0-9]+$'); do
+    n=$(redis-cli -p "$REDIS_PORT" xinfo groups "$p" | awk '/^name$/{getline; g=$0} /^lag$/{getline; if (g == "notifier") print $0}')
+    total=$((total + ${n:-0}))
+  done
+  echo "$total"
+}
+wrk_paced() {  # product -> the wrk done() line
+  TOKENS_FILE=$WORK/users.txt PRODUCT=$1 WRK_THREADS=2 DELAY_MS=$((CONNS * 1000 / RATE)) \
+    wrk -t2 -c"$CONNS" -d"${DURATION}s" --timeout 10s -s bench/wrk_post.lua "$BASE" 2>&1 | grep p50_ms
+}
+per() { awk -v t="$1" -v n="$2" -v u=$((1000000 / $(getconf CLK_TCK))) 'BEGIN { printf "%.0f", n ? t * u / n : 0 }'; }
+
+echo "paced durable 201s: offered ${RATE}/s over $CONNS connections, ${DURATION}s x $RUNS runs$([ -n "${SAT:-}" ] && echo ", each after a ${SAT}s saturated burst")"
+for i in $(seq 1 "$RUNS"); do
+  if [ -n "${SAT:-}" ]; then
+    put_product "burst-$i" 1000000000 1
+    burst=$(TOKENS_FILE=$WORK/users.txt PRODUCT=burst-$i WRK_THREADS=2 \
+      wrk -t2 -c256 -d"${SAT}s" --timeout 10s -s bench/wrk_post.lua "$BASE" 2>&1 | grep -o "rps=[0-9]*")
+    backlog=0 lag=0
+    for _ in $(seq 1 120); do backlog=$(sql "SELECT count(*) FROM outbox"); [ "$backlog" -lt 1000 ] && break; sleep 0.5; done
+    for _ in $(seq 1 120); do lag=$(notifier_lag); [ "$lag" -lt 1000 ] && break; sleep 0.5; done
+    echo "burst $i: $burst; then outbox rows $backlog, notifier lag $lag"
+  fi
+  put_product "paced-$i" 1000000000 1
+  curl -s "$BASE/metrics" > "$WORK/metrics-before"
+  forks=$(redis_forks) vacuums=$(pg_vacuums)
+  cs=$(ticks "$SERVICE_PID") cr=$(ticks "$REDIS_PID") cp=$(ticks $(pg_pids))
+  read -r m_total m_idle < <(machine)
+  line=$(wrk_paced "paced-$i")
+  read -r m_total2 m_idle2 < <(machine)
+  cs=$(($(ticks "$SERVICE_PID") - cs)) cr=$(($(ticks "$REDIS_PID") - cr)) cp=$(($(ticks $(pg_pids)) - cp))
+  curl -s "$BASE/metrics" > "$WORK/metrics-after"
+  n=$(echo "$line" | grep -o 'requests=[0-9]*' | cut -d= -f2)
+  q() { python3 bench/hist_quantiles.py "$WORK/metrics-before" "$WORK/metrics-after" "$@"; }
+  echo "run $i: $line"
+  echo "  inside the service: $(q flashsale_http_request_duration_seconds route=/v1/reservations); INSERT statement: $(q flashsale_backend_call_duration_seconds op=insert_reservations); Redis reserve: $(q flashsale_backend_call_duration_seconds op=reserve) (ms)"
+  echo "  CPU per 201 (µs): service $(per "$cs" "$n"), Redis $(per "$cr" "$n"), PostgreSQL $(per "$cp" "$n"); machine busy $((100 - (m_idle2 - m_idle) * 100 / (m_total2 - m_total)))%; during the run: AOF rewrites $(($(redis_forks) - forks)), autovacuum/analyze runs $(($(pg_vacuums) - vacuums))"
+done
