@@ -4,8 +4,8 @@
 # - wrk's latency of the paced 201s (offered RATE/s over CONNS connections, wrk_post.lua's pacing);
 # - where they spent their time, from the service's histograms (bucket precision): the whole
 #   request, the INSERT batch statement, the Redis `reserve` script;
-# - the CPU per 201 of the service, Redis and PostgreSQL (all its processes), from /proc, and how
-#   busy the whole machine was;
+# - the CPU per 201 of the service, Redis and PostgreSQL (all its processes), from /proc, how
+#   busy the whole machine was, and PostgreSQL's WAL flushes (pg_stat_wal.wal_sync) per 201;
 # - Redis AOF rewrites (forks) and PostgreSQL autovacuum/analyze runs during the run.
 # SAT=SECONDS runs a saturated burst (256 connections, distinct users) before each paced run and
 # then waits for the outbox relay and the notifier to catch up, as hot_path.sh does; without it
@@ -50,6 +50,7 @@ ticks() {  # CPU clock ticks (user + system) of processes
 pg_pids() { echo "$PG_MASTER" $(pgrep -P "$PG_MASTER"); }
 machine() { awk '/^cpu / {print $2+$3+$4+$5+$6+$7+$8, $5+$6}' /proc/stat; }  # total idle+iowait
 redis_forks() { redis-cli -p "$REDIS_PORT" info stats | tr -d '\r' | awk -F: '$1 == "total_forks" {print $2}'; }
+wal_syncs() { psql -At -X -h 127.0.0.1 -p "$PG_PORT" -U postgres -d flashsale -c "SELECT wal_sync FROM pg_stat_wal"; }
 pg_vacuums() { sql "SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0) FROM pg_stat_user_tables"; }
 notifier_lag() {
   local total=0 p n
@@ -78,7 +79,7 @@ for i in $(seq 1 "$RUNS"); do
   fi
   put_product "paced-$i" 1000000000 1
   curl -s "$BASE/metrics" > "$WORK/metrics-before"
-  forks=$(redis_forks) vacuums=$(pg_vacuums)
+  forks=$(redis_forks) vacuums=$(pg_vacuums) syncs=$(wal_syncs)
   cs=$(ticks "$SERVICE_PID") cr=$(ticks "$REDIS_PID") cp=$(ticks $(pg_pids))
   read -r m_total m_idle < <(machine)
   line=$(wrk_paced "paced-$i")
@@ -89,5 +90,5 @@ for i in $(seq 1 "$RUNS"); do
   q() { python3 bench/hist_quantiles.py "$WORK/metrics-before" "$WORK/metrics-after" "$@"; }
   echo "run $i: $line"
   echo "  inside the service: $(q flashsale_http_request_duration_seconds route=/v1/reservations); INSERT statement: $(q flashsale_backend_call_duration_seconds op=insert_reservations); Redis reserve: $(q flashsale_backend_call_duration_seconds op=reserve) (ms)"
-  echo "  CPU per 201 (µs): service $(per "$cs" "$n"), Redis $(per "$cr" "$n"), PostgreSQL $(per "$cp" "$n"); machine busy $((100 - (m_idle2 - m_idle) * 100 / (m_total2 - m_total)))%; during the run: AOF rewrites $(($(redis_forks) - forks)), autovacuum/analyze runs $(($(pg_vacuums) - vacuums))"
+  echo "  CPU per 201 (µs): service $(per "$cs" "$n"), Redis $(per "$cr" "$n"), PostgreSQL $(per "$cp" "$n"); machine busy $((100 - (m_idle2 - m_idle) * 100 / (m_total2 - m_total)))%; WAL flushes per 201 $(awk -v s=$(($(wal_syncs) - syncs)) -v n="$n" 'BEGIN { printf "%.2f", s / n }'); during the run: AOF rewrites $(($(redis_forks) - forks)), autovacuum/analyze runs $(($(pg_vacuums) - vacuums))"
 done
