@@ -168,19 +168,6 @@ VALUES (gen_random_uuid(), 'bench-pgbench', 1, 'pgbench-user', 1, 'PENDING', 799
 SQL
 PGPASSWORD=flashsale psql -q -h 127.0.0.1 -p "$PG_PORT" -U flashsale -d flashsale -c \
   "INSERT INTO products (product_id, name, price_cents, currency, stock_total) VALUES ('bench-pgbench','x',1,'usd',0) ON CONFLICT DO NOTHING" >/dev/null
-redis_forks() { redis-cli -p "$REDIS_PORT" info stats | tr -d '\r' | awk -F: '$1 == "total_forks" {print $2}'; }
-pg_vacuums() {
-  PGPASSWORD=flashsale psql -At -h 127.0.0.1 -p "$PG_PORT" -U flashsale -d flashsale -c \
-    "SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0) FROM pg_stat_user_tables"
-}
-notifier_lag() {  # entries of the reservations topic the notifier group has not handled yet
-  local total=0 p n
-  for p in $(redis-cli -p "$REDIS_PORT" --scan --pattern 'events:reservations:*' | grep -E ':[0-9]+$'); do
-    n=$(redis-cli -p "$REDIS_PORT" xinfo groups "$p" | awk '/^name$/{getline; g=$0} /^lag$/{getline; if (g == "notifier") print $0}')
-    total=$((total + ${n:-0}))
-  done
-  echo "$total"
-}
 pgbench_paced() {  # rate -> "p50_ms=.. p99_ms=.. p999_ms=.. rps=.." of one paced pgbench run
   rm -f "$WORK"/pgb.*
   (cd "$WORK" && PGPASSWORD=flashsale pgbench -n -h 127.0.0.1 -p "$PG_PORT" -U flashsale \

@@ -33,6 +33,23 @@ start_up() {
   PG="host=127.0.0.1 port=$PG_PORT user=flashsale password=flashsale dbname=flashsale"
 }
 
+# Background work of the stack started by start_up, for reading a latency run:
+# redis_forks: Redis' fork count (each AOF rewrite is one); pg_vacuums: autovacuum + autoanalyze
+# runs so far; notifier_lag: entries of the reservations topic the notifier group has not had yet.
+redis_forks() { redis-cli -p "$REDIS_PORT" info stats | tr -d '\r' | awk -F: '$1 == "total_forks" {print $2}'; }
+pg_vacuums() {
+  PGPASSWORD=flashsale psql -At -X -h 127.0.0.1 -p "$PG_PORT" -U flashsale -d flashsale -c \
+    "SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0) FROM pg_stat_user_tables"
+}
+notifier_lag() {
+  local total=0 p n
+  for p in $(redis-cli -p "$REDIS_PORT" --scan --pattern 'events:reservations:*' | grep -E ':[0-9]+$'); do
+    n=$(redis-cli -p "$REDIS_PORT" xinfo groups "$p" | awk '/^name$/{getline; g=$0} /^lag$/{getline; if (g == "notifier") print $0}')
+    total=$((total + ${n:-0}))
+  done
+  echo "$total"
+}
+
 # put_product ID STOCK PER_USER_LIMIT: creates (or replaces) a sale of 10 shards on the service at
 # $BASE, as the admin whose token is $ADMIN.
 put_product() {

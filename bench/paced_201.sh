@@ -49,17 +49,7 @@ ticks() {  # CPU clock ticks (user + system) of processes
 }
 pg_pids() { echo "$PG_MASTER" $(pgrep -P "$PG_MASTER"); }
 machine() { awk '/^cpu / {print $2+$3+$4+$5+$6+$7+$8, $5+$6}' /proc/stat; }  # total idle+iowait
-redis_forks() { redis-cli -p "$REDIS_PORT" info stats | tr -d '\r' | awk -F: '$1 == "total_forks" {print $2}'; }
 wal_syncs() { psql -At -X -h 127.0.0.1 -p "$PG_PORT" -U postgres -d flashsale -c "SELECT wal_sync FROM pg_stat_wal"; }
-pg_vacuums() { sql "SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0) FROM pg_stat_user_tables"; }
-notifier_lag() {
-  local total=0 p n
-  for p in $(redis-cli -p "$REDIS_PORT" --scan --pattern 'events:reservations:*' | grep -E ':[0-9]+$'); do
-    n=$(redis-cli -p "$REDIS_PORT" xinfo groups "$p" | awk '/^name$/{getline; g=$0} /^lag$/{getline; if (g == "notifier") print $0}')
-    total=$((total + ${n:-0}))
-  done
-  echo "$total"
-}
 wrk_paced() {  # product -> the wrk done() line
   TOKENS_FILE=$WORK/users.txt PRODUCT=$1 WRK_THREADS=2 DELAY_MS=$((CONNS * 1000 / RATE)) \
     wrk -t2 -c"$CONNS" -d"${DURATION}s" --timeout 10s -s bench/wrk_post.lua "$BASE" 2>&1 | grep p50_ms

@@ -123,6 +123,7 @@ Reservation reservation_of(const Product& p, std::int64_t shard, const std::stri
 TEST(ReservationLanes, BatchesInFlightOnOneStoreOwnDisjointShards) {
   const std::string conninfo = test::fresh_database(test::shared_postgres());
   const Product p = create_sale(conninfo, "sublanes");
+  ASSERT_FALSE(HasFailure());
   metrics::MetricsRegistry registry;
   metrics::BackendMetrics backend(registry);
 
@@ -187,24 +188,8 @@ TEST(ReservationLanes, BatchesInFlightOnOneStoreOwnDisjointShards) {
 
 TEST(ReservationLanes, EveryShardIsCommittedByItsLaneAndTheCallerGetsTheLedgersAnswer) {
   const std::string conninfo = test::fresh_database(test::shared_postgres());
-  Product p;
-  p.product_id = "lanes";
-  p.name = "Lanes";
-  p.price_cents = 100;
-  p.currency = "usd";
-  p.stock_total = 20;
-  p.shards = 4;  // capacity 5 per shard
-  {
-    asio::io_context io;
-    auto db = pg::make_database(io.get_executor(), test::database_config(conninfo, 2));
-    auto st = test::run_coroutine(io, app::apply_migrations(*db));
-    ASSERT_TRUE(st.ok()) << (st ? "" : st.error().message);
-    catalog::ProductStore products(*db);
-    auto up = test::run_coroutine(io, products.upsert(p));
-    ASSERT_TRUE(up.ok()) << (up ? "" : up.error().message);
-    p = up->product;
-    db->close();
-  }
+  const Product p = create_sale(conninfo, "lanes");
+  ASSERT_FALSE(HasFailure());
 
   metrics::MetricsRegistry registry;
   metrics::BackendMetrics backend(registry);
@@ -218,23 +203,9 @@ TEST(ReservationLanes, EveryShardIsCommittedByItsLaneAndTheCallerGetsTheLedgersA
   // 6 requests per shard, all from thread 0: the odd shards go to lane 1; one per shard is
   // beyond its capacity and must be refused by the ledger, on either lane.
   std::vector<Reservation> rs;
-  const auto now = std::chrono::system_clock::now();
-  for (int shard = 0; shard < 4; ++shard) {
-    for (int u = 0; u < 6; ++u) {
-      Reservation r;
-      r.reservation_id = SecureRandom::instance().uuid_v4();
-      r.product_id = p.product_id;
-      r.generation = p.generation;
-      r.user_id = "u" + std::to_string(shard) + "-" + std::to_string(u);
-      r.quantity = 1;
-      r.amount_cents = 100;
-      r.currency = "usd";
-      r.shard = shard;
-      r.created_at = now;
-      r.expires_at = now + 10min;
-      rs.push_back(std::move(r));
-    }
-  }
+  for (int shard = 0; shard < 4; ++shard)
+    for (int u = 0; u < 6; ++u)
+      rs.push_back(reservation_of(p, shard, "u" + std::to_string(shard) + "-" + std::to_string(u)));
   lane0.start();
   lane1.start();
   std::vector<Outcome> outcomes;
