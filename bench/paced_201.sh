@@ -70,10 +70,12 @@ for i in $(seq 1 "$RUNS"); do
   put_product "paced-$i" 1000000000 1
   curl -s "$BASE/metrics" > "$WORK/metrics-before"
   forks=$(redis_forks) vacuums=$(pg_vacuums) syncs=$(wal_syncs)
+  # shellcheck disable=SC2046  # pg_pids is a list of PIDs, split on purpose
   cs=$(ticks "$SERVICE_PID") cr=$(ticks "$REDIS_PID") cp=$(ticks $(pg_pids))
   read -r m_total m_idle < <(machine)
   line=$(wrk_paced "paced-$i")
   read -r m_total2 m_idle2 < <(machine)
+  # shellcheck disable=SC2046
   cs=$(($(ticks "$SERVICE_PID") - cs)) cr=$(($(ticks "$REDIS_PID") - cr)) cp=$(($(ticks $(pg_pids)) - cp))
   curl -s "$BASE/metrics" > "$WORK/metrics-after"
   n=$(echo "$line" | grep -o 'requests=[0-9]*' | cut -d= -f2)
