@@ -139,8 +139,11 @@ asio::awaitable<void> ConsumerLoop::handle_concurrently(
       asio::co_spawn(
           join.wake.get_executor(),
           [](ConsumerLoop* self, std::vector<Delivery*>* chain, Join* j) -> asio::awaitable<void> {
-            for (Delivery* d : *chain)
+            for (Delivery* d : *chain) {
               if (co_await self->handle(*d)) j->handled.push_back(std::move(*d));
+              j->changed = true;  // the loop decides whether the handled ones are due
+              j->wake.cancel();
+            }
             --j->running;
             j->changed = true;
             j->wake.cancel();
@@ -148,7 +151,9 @@ asio::awaitable<void> ConsumerLoop::handle_concurrently(
           asio::detached);
     }
     if (!join.changed) {
-      join.wake.expires_at(ack_by);
+      // Nothing handled yet: nothing is due, sleep until a chain moves on. Otherwise until the
+      // handled ones are due (a deadline already past would make this loop spin).
+      join.wake.expires_at(join.handled.empty() ? asio::steady_timer::time_point::max() : ack_by);
       co_await join.wake.async_wait(asio::as_tuple(asio::use_awaitable));
     }
     join.changed = false;

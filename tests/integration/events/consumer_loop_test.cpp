@@ -4,6 +4,7 @@
 #include "events/consumer_loop.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -250,6 +251,55 @@ TEST(ConsumerLoop, ConcurrentHandlersKeepEachKeysOrderAndTheBound) {
   for (const auto& [key, seqs] : order) EXPECT_EQ(seqs, (std::vector<int>{0, 1, 2, 3})) << key;
   EXPECT_EQ(same_key_overlaps, 0);
   EXPECT_EQ(max_in_flight, 4);
+}
+
+// concurrency > 1 with slow handlers: handled deliveries are acked within min(reclaim_idle / 4,
+// 1 s) while the chains go on, and the loop sleeps while it waits (no busy polling of a timer
+// that has already expired).
+TEST(ConsumerLoop, ConcurrentSlowHandlersAreAckedOnTimeWithoutSpinning) {
+  auto config = test::streams_config(1);
+  LogOnThread t(config);
+  ConsumerConfig cc;
+  cc.topic = kTopic;
+  cc.group = "g";
+  cc.consumer = "c1";
+  cc.batch = 16;
+  cc.concurrency = 2;
+  cc.block = 0ms;
+  cc.reclaim_idle = 400ms;  // acks within 100 ms
+  cc.lag_interval = 0ms;
+  std::map<std::string, std::vector<std::int64_t>> pending_at_entry;  // per key, per delivery
+  ConsumerLoop loop(*t.log, cc, [&](const Delivery& d) -> awaitable<Status> {
+    auto lag = co_await t.log->lag(kTopic, "g");
+    pending_at_entry[d.event.key].push_back(lag.ok() ? lag->pending : -1);
+    co_await test::sleep_for(300ms);
+    co_return Status{};
+  });
+  rusage before{}, after{};
+  run_coroutine(t.io, [&]() -> awaitable<void> {
+    EXPECT_TRUE((co_await t.log->ensure_group(kTopic, "g")).ok());
+    for (int i = 0; i < 3; ++i)
+      for (const char* key : {"k0", "k1"})
+        co_await publish(*t.log, types::reservation_created, key, "{}");
+    getrusage(RUSAGE_THREAD, &before);
+    EXPECT_TRUE(co_await loop.poll_once());
+    getrusage(RUSAGE_THREAD, &after);
+  }());
+  EXPECT_EQ(loop.counts().acked, 6);
+  // Two chains of three, 300 ms per delivery: at the third deliveries' start (~600 ms) the first
+  // two of each key (handled at ~300 ms) have been acked; with acks only at the batch's end all
+  // six would still be pending.
+  for (const char* key : {"k0", "k1"}) {
+    ASSERT_EQ(pending_at_entry[key].size(), 3u) << key;
+    EXPECT_EQ(pending_at_entry[key][0], 6) << key;
+    EXPECT_LE(pending_at_entry[key][2], 4) << key;
+  }
+  // About 900 ms of waiting: a loop that spun on an expired timer would burn most of it.
+  const auto cpu_us = [](const rusage& r) {
+    return (r.ru_utime.tv_sec + r.ru_stime.tv_sec) * 1'000'000LL + r.ru_utime.tv_usec +
+           r.ru_stime.tv_usec;
+  };
+  EXPECT_LT(cpu_us(after) - cpu_us(before), 200'000) << "CPU while waiting for slow handlers";
 }
 
 }  // namespace
