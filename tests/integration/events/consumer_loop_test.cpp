@@ -38,6 +38,22 @@ awaitable<void> publish(EventLog& log, std::string type, std::string key, std::s
   EXPECT_TRUE(id.ok());
 }
 
+// A member "c1" of group "g" that polls without blocking and keeps no lag gauge: the batch tests
+// drive poll_once() themselves.
+ConsumerConfig batch_config(std::size_t batch, std::size_t concurrency,
+                            std::chrono::milliseconds reclaim_idle) {
+  ConsumerConfig cc;
+  cc.topic = kTopic;
+  cc.group = "g";
+  cc.consumer = "c1";
+  cc.batch = batch;
+  cc.concurrency = concurrency;
+  cc.block = 0ms;
+  cc.reclaim_idle = reclaim_idle;
+  cc.lag_interval = 0ms;
+  return cc;
+}
+
 TEST(ConsumerLoop, DeadLettersMalformedAndPoisonEventsAndKeepsGoing) {
   metrics::MetricsRegistry registry;
   metrics::EventMetrics metrics(registry);
@@ -134,14 +150,7 @@ TEST(ConsumerLoop, DeadLettersMalformedAndPoisonEventsAndKeepsGoing) {
 TEST(ConsumerLoop, AcksAHandledBatchWithOneXackPerPartition) {
   auto config = test::streams_config(2);
   LogOnThread t(config);
-  ConsumerConfig cc;
-  cc.topic = kTopic;
-  cc.group = "g";
-  cc.consumer = "c1";
-  cc.batch = 64;
-  cc.block = 0ms;
-  cc.reclaim_idle = 60s;
-  cc.lag_interval = 0ms;
+  const ConsumerConfig cc = batch_config(64, 1, 60s);
   int handled = 0;
   ConsumerLoop loop(*t.log, cc, [&](const Delivery&) -> awaitable<Status> {
     ++handled;
@@ -180,14 +189,7 @@ TEST(ConsumerLoop, AcksAHandledBatchWithOneXackPerPartition) {
 TEST(ConsumerLoop, SlowHandlersGetTheirDeliveriesAckedBeforeTheBatchEnds) {
   auto config = test::streams_config(1);
   LogOnThread t(config);
-  ConsumerConfig cc;
-  cc.topic = kTopic;
-  cc.group = "g";
-  cc.consumer = "c1";
-  cc.batch = 16;
-  cc.block = 0ms;
-  cc.reclaim_idle = 400ms;  // acks within 100 ms
-  cc.lag_interval = 0ms;
+  const ConsumerConfig cc = batch_config(16, 1, 400ms);  // acks within 100 ms
   std::vector<std::int64_t> pending_at_entry;
   ConsumerLoop loop(*t.log, cc, [&](const Delivery&) -> awaitable<Status> {
     auto lag = co_await t.log->lag(kTopic, "g");
@@ -211,15 +213,7 @@ TEST(ConsumerLoop, SlowHandlersGetTheirDeliveriesAckedBeforeTheBatchEnds) {
 TEST(ConsumerLoop, ConcurrentHandlersKeepEachKeysOrderAndTheBound) {
   auto config = test::streams_config(2);
   LogOnThread t(config);
-  ConsumerConfig cc;
-  cc.topic = kTopic;
-  cc.group = "g";
-  cc.consumer = "c1";
-  cc.batch = 64;
-  cc.concurrency = 4;
-  cc.block = 0ms;
-  cc.reclaim_idle = 60s;
-  cc.lag_interval = 0ms;
+  const ConsumerConfig cc = batch_config(64, 4, 60s);
   std::map<std::string, std::vector<int>> order;  // key -> payload sequence numbers, as handled
   std::set<std::string> active;
   int in_flight = 0, max_in_flight = 0, same_key_overlaps = 0;
@@ -259,15 +253,7 @@ TEST(ConsumerLoop, ConcurrentHandlersKeepEachKeysOrderAndTheBound) {
 TEST(ConsumerLoop, ConcurrentSlowHandlersAreAckedOnTimeWithoutSpinning) {
   auto config = test::streams_config(1);
   LogOnThread t(config);
-  ConsumerConfig cc;
-  cc.topic = kTopic;
-  cc.group = "g";
-  cc.consumer = "c1";
-  cc.batch = 16;
-  cc.concurrency = 2;
-  cc.block = 0ms;
-  cc.reclaim_idle = 400ms;  // acks within 100 ms
-  cc.lag_interval = 0ms;
+  const ConsumerConfig cc = batch_config(16, 2, 400ms);               // acks within 100 ms
   std::map<std::string, std::vector<std::int64_t>> pending_at_entry;  // per key, per delivery
   ConsumerLoop loop(*t.log, cc, [&](const Delivery& d) -> awaitable<Status> {
     auto lag = co_await t.log->lag(kTopic, "g");
