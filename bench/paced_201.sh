@@ -48,7 +48,21 @@ ticks() {  # CPU clock ticks (user + system) of processes
   echo "$t"
 }
 pg_pids() { echo "$PG_MASTER" $(pgrep -P "$PG_MASTER"); }
+waits() {  # run-queue wait (µs) and time slices of all threads of processes, from schedstat
+  local w=0 n=0 p t a b c
+  for p in "$@"; do
+    for t in /proc/"$p"/task/*/schedstat; do
+      read -r a b c < "$t" 2>/dev/null || continue
+      w=$((w + b / 1000)) n=$((n + c))
+    done
+  done
+  echo "$w $n"
+}
 machine() { awk '/^cpu / {print $2+$3+$4+$5+$6+$7+$8, $5+$6}' /proc/stat; }  # total idle+iowait
+bgwriter() {  # checkpoints, buffers written by checkpoints, by the bgwriter, by backends
+  psql -At -X -F' ' -h 127.0.0.1 -p "$PG_PORT" -U postgres -d flashsale -c \
+    "SELECT checkpoints_timed + checkpoints_req, buffers_checkpoint, buffers_clean, buffers_backend FROM pg_stat_bgwriter"
+}
 wal_syncs() { psql -At -X -h 127.0.0.1 -p "$PG_PORT" -U postgres -d flashsale -c "SELECT wal_sync FROM pg_stat_wal"; }
 wrk_paced() {  # product -> the wrk done() line
   TOKENS_FILE=$WORK/users.txt PRODUCT=$1 WRK_THREADS=2 DELAY_MS=$((CONNS * 1000 / RATE)) \
@@ -70,17 +84,26 @@ for i in $(seq 1 "$RUNS"); do
   put_product "paced-$i" 1000000000 1
   curl -s "$BASE/metrics" > "$WORK/metrics-before"
   forks=$(redis_forks) vacuums=$(pg_vacuums) syncs=$(wal_syncs)
+  read -r ck bc bw bb < <(bgwriter)
   # shellcheck disable=SC2046  # pg_pids is a list of PIDs, split on purpose
   cs=$(ticks "$SERVICE_PID") cr=$(ticks "$REDIS_PID") cp=$(ticks $(pg_pids))
+  # shellcheck disable=SC2046
+  read -r ws wsn < <(waits "$SERVICE_PID") ; read -r wr wrn < <(waits "$REDIS_PID"); read -r wp wpn < <(waits $(pg_pids))
   read -r m_total m_idle < <(machine)
   line=$(wrk_paced "paced-$i")
   read -r m_total2 m_idle2 < <(machine)
   # shellcheck disable=SC2046
+  # shellcheck disable=SC2046
+  read -r ws2 wsn2 < <(waits "$SERVICE_PID") ; read -r wr2 wrn2 < <(waits "$REDIS_PID"); read -r wp2 wpn2 < <(waits $(pg_pids))
   cs=$(($(ticks "$SERVICE_PID") - cs)) cr=$(($(ticks "$REDIS_PID") - cr)) cp=$(($(ticks $(pg_pids)) - cp))
   curl -s "$BASE/metrics" > "$WORK/metrics-after"
   n=$(echo "$line" | grep -o 'requests=[0-9]*' | cut -d= -f2)
   q() { python3 bench/hist_quantiles.py "$WORK/metrics-before" "$WORK/metrics-after" "$@"; }
   echo "run $i: $line"
-  echo "  inside the service: $(q flashsale_http_request_duration_seconds route=/v1/reservations); INSERT statement: $(q flashsale_backend_call_duration_seconds op=insert_reservations); Redis reserve: $(q flashsale_backend_call_duration_seconds op=reserve) (ms)"
+  echo "  inside the service: $(q flashsale_http_request_duration_seconds route=/v1/reservations); INSERT statement: $(q flashsale_backend_call_duration_seconds op=insert_reservations); a reservation's wait for its commit (queue, statement, hand-offs): $(q flashsale_backend_call_duration_seconds op=reservation_commit); Redis reserve: $(q flashsale_backend_call_duration_seconds op=reserve) (ms)"
   echo "  CPU per 201 (µs): service $(per "$cs" "$n"), Redis $(per "$cr" "$n"), PostgreSQL $(per "$cp" "$n"); machine busy $((100 - (m_idle2 - m_idle) * 100 / (m_total2 - m_total)))%; WAL flushes per 201 $(awk -v s=$(($(wal_syncs) - syncs)) -v n="$n" 'BEGIN { printf "%.2f", s / n }'); during the run: AOF rewrites $(($(redis_forks) - forks)), autovacuum/analyze runs $(($(pg_vacuums) - vacuums))"
+  read -r ck2 bc2 bw2 bb2 < <(bgwriter)
+  echo "  PostgreSQL during the run: checkpoints $((ck2 - ck)); buffers written by the checkpointer $((bc2 - bc)), the bgwriter $((bw2 - bw)), backends $((bb2 - bb)); Redis memory $(redis-cli -p "$REDIS_PORT" info memory | tr -d '\r' | awk -F: '$1 == "used_memory_human" {print $2}'), keys $(redis-cli -p "$REDIS_PORT" dbsize)"
+  slice() { awk -v w="$1" -v s="$2" -v n="$n" 'BEGIN { printf "%.0f µs per 201 (%.1f µs per wake-up, %.1f wake-ups per 201)", n ? w / n : 0, s ? w / s : 0, n ? s / n : 0 }'; }
+  echo "  waiting for a core (run queue, schedstat): service $(slice $((ws2 - ws)) $((wsn2 - wsn))), Redis $(slice $((wr2 - wr)) $((wrn2 - wrn))), PostgreSQL $(slice $((wp2 - wp)) $((wpn2 - wpn)))"
 done

@@ -75,22 +75,24 @@ class RelayRole final : public Role {
       if (stopping_) continue;
       if (lag_interval_.count() > 0 && std::chrono::steady_clock::now() >= next_lag) {
         next_lag = std::chrono::steady_clock::now() + lag_interval_;
-        for (const auto& group : lag_groups_) {
-          auto lag = co_await log_.lag(std::string(events::topics::reservations), group);
+        for (const auto& [topic, group] : lag_groups_) {
+          auto lag = co_await log_.lag(topic, group);
           if (!lag) spdlog::warn("event log lag of {}: {}", group, lag.error().message);
         }
       }
       if (std::chrono::steady_clock::now() < next) continue;
       next = std::chrono::steady_clock::now() + trim_interval_;
-      auto removed = co_await log_.trim_acknowledged(events::topics::reservations);
-      if (!removed) spdlog::warn("event log trim failed: {}", removed.error().message);
+      for (const char* topic : {events::topics::reservations, events::topics::payments}) {
+        auto removed = co_await log_.trim_acknowledged(topic);
+        if (!removed) spdlog::warn("event log trim of {} failed: {}", topic, removed.error().message);
+      }
     }
     trim_done_ = true;
   }
   events::RedisStreamsEventLog& log_;
   std::chrono::milliseconds trim_interval_;
   std::chrono::milliseconds lag_interval_;
-  std::vector<std::string> lag_groups_;
+  std::vector<std::pair<std::string, std::string>> lag_groups_;
   bool stopping_ = false;
   bool trim_done_ = false;
   metrics::OutboxMetrics metrics_;

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "events/outbox_relay.hpp"
@@ -48,12 +49,14 @@ struct EventWorkersConfig {
   notifications::NotifierConfig notifier;
   std::chrono::milliseconds consumer_block{1000};
   std::chrono::milliseconds reclaim_idle{30'000};
-  // relay: how often acknowledged entries are trimmed from the reservations topic
+  // relay: how often acknowledged entries are trimmed from the topics
   std::chrono::milliseconds trim_interval{60'000};
-  // relay: how often it exports the lag of these consumer groups on the reservations topic
+  // relay: how often it exports the lag of these consumer groups, each on its topic
   // (flashsale_event_consumer_lag), so that a group's lag shows while none of its members runs
   std::chrono::milliseconds lag_interval{5'000};
-  std::vector<std::string> lag_groups{"saga", "notifier"};
+  std::vector<std::pair<std::string, std::string>> lag_groups{  // {topic, group}
+      {events::topics::payments, "saga"},
+      {events::topics::reservations, "notifier"}};
   // The nice value (setpriority, per thread) of the threads of the roles that nobody waits for
   // (the notifier): after a burst they catch up on their backlog with the CPU the request path
   // leaves, instead of taking half of it. 0 keeps the process's priority.

@@ -253,8 +253,14 @@ void FlashsaleService::start() {
                                                    &d.gateway_metrics, d.runtime.size());
   }
   for (std::size_t i = 0; i < d.runtime.size(); ++i) d.build_worker(i);
-  if (d.cfg.insert_lanes)
-    for (auto& w : d.workers) d.insert_lanes.add(*w->store);
+  // The first insert_lanes threads batch; the others hand their reservations over.
+  const std::size_t lanes = std::min(d.cfg.insert_lanes, d.workers.size());
+  for (std::size_t i = 0; lanes > 0 && i < d.workers.size(); ++i) {
+    if (i < lanes)
+      d.insert_lanes.add(*d.workers[i]->store);
+    else
+      d.insert_lanes.attach(*d.workers[i]->store);
+  }
 
   Worker* w0 = d.workers[0].get();
   if (d.cfg.migrate) {

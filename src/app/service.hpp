@@ -37,10 +37,14 @@ struct ServiceConfig {
   // grow while the previous one commits: at 256 connections batches of ~30 rows instead of ~10,
   // and PostgreSQL spent ~60 instead of ~120-150 us of CPU per row (docs/benchmarks.md).
   std::size_t insert_batches_per_thread = 1;
-  // Shard lanes: the reservations of shard s are batched by I/O thread s % threads, so the
-  // threads' batches lock disjoint ledger rows and commit side by side instead of queueing
-  // behind each other's commit (ReservationStore, InsertLanes).
-  bool insert_lanes = true;
+  // Insert lanes: the first insert_lanes I/O threads batch the reservation INSERTs, shard s on
+  // thread s % insert_lanes; the other threads hand their reservations over (ReservationStore,
+  // InsertLanes). Lanes lock disjoint ledger rows, so they commit side by side; fewer lanes make
+  // bigger batches (fewer commits). One lane measured best on 2 cores: PostgreSQL spent 170-185
+  // instead of 260-285 us of CPU per paced 201, and saturated throughput did not drop
+  // (docs/benchmarks.md, "Round of 2026-12-03 (2)"). 0: every thread batches its own requests, of
+  // every shard (its batches then wait on the shard row locks for the other threads' commits).
+  std::size_t insert_lanes = 1;
   std::string jwt_secret;
   bool migrate = true;
   std::size_t body_limit = 16 * 1024;

@@ -151,6 +151,7 @@ void BackgroundWorkers::Impl::build(std::size_t i) {
     // Each member handles one event at a time: saga_concurrency members per thread.
     for (std::size_t c = 0; c < cfg.saga_concurrency; ++c) {
       events::ConsumerConfig cc;
+      cc.topic = events::topics::payments;
       cc.group = saga::kSagaGroup;
       cc.consumer = cfg.consumer_prefix + "-" + std::to_string(::getpid()) + "-" +
                     std::to_string(i) + "-" + std::to_string(c);

@@ -22,12 +22,16 @@ namespace fs::events {
 // Topic names and event types (the `type` of an Event). Payloads are JSON objects: the
 // reservation view of api.md (with "user_id") for reservation/payment events, the order view
 // for order.confirmed.
+// reservations: what users are told about (the notifier's group reads it); payments: the saga's
+// intake, payment.requested only, so the saga's group does not read (and ack) every
+// reservation.created of a sale, nor the notifier every payment.requested.
 namespace topics {
 inline constexpr const char* reservations = "reservations";  // key: reservation id
+inline constexpr const char* payments = "payments";          // key: reservation id
 }
 namespace types {
 inline constexpr const char* reservation_created = "reservation.created";
-inline constexpr const char* payment_requested = "payment.requested";  // internal: starts the saga
+inline constexpr const char* payment_requested = "payment.requested";  // topic payments: the saga
 inline constexpr const char* payment_succeeded = "payment.succeeded";
 inline constexpr const char* payment_failed = "payment.failed";
 inline constexpr const char* order_confirmed = "order.confirmed";

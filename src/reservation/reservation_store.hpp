@@ -27,18 +27,22 @@ namespace fs::reservation {
 
 class ReservationStore;
 
-// The insert lanes of one process: every I/O thread's store is a lane, and a reservation of
-// shard s is batched and committed by lane s % lanes. Batches of one sale then lock disjoint
-// stock_shards rows, so the lanes' commits proceed side by side (PostgreSQL flushes them in one
-// WAL write) instead of each batch waiting, on a shard row lock, for another thread's batch to
-// commit first; a row lock is held until the commit's WAL flush, so without lanes the threads'
-// batches commit one after the other and a 201 can wait for several flushes.
+// The insert lanes of one process: some I/O threads' stores are lanes (add), and a reservation
+// of shard s is batched and committed by lane s % lanes, whichever thread asked; the other
+// threads' stores only hand their reservations over (attach). Batches of one sale then lock
+// disjoint stock_shards rows, so the lanes' commits proceed side by side (PostgreSQL flushes them
+// in one WAL write) instead of each batch waiting, on a shard row lock, for another thread's
+// batch to commit first; a row lock is held until the commit's WAL flush, so without lanes the
+// threads' batches commit one after the other and a 201 can wait for several flushes. Fewer
+// lanes than threads make bigger batches, so fewer commits, for one thread hop each way.
 // Within a store, the same split again: its batches in flight each own a disjoint set of shards
 // (see ReservationStore), so they never wait for each other's row locks either.
-// Set up before the first insert (add every store), then read-only: usable from any thread.
+// Set up before the first insert (add or attach every store), then read-only: usable from any
+// thread.
 class InsertLanes {
  public:
-  void add(ReservationStore& store);
+  void add(ReservationStore& store);     // a lane: batches its share of the shards
+  void attach(ReservationStore& store);  // not a lane: hands every reservation to one
   ReservationStore& lane(std::int64_t shard) const;
   std::size_t size() const { return stores_.size(); }
 

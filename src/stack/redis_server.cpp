@@ -63,6 +63,7 @@ Status RedisServer::launch() {
       "--save", "",
       "--appendonly", options_.append_only ? "yes" : "no",
       "--appendfsync", "everysec",
+      "--auto-aof-rewrite-min-size", options_.aof_rewrite_min_size,
       // Replicas attach one by one; waiting 5 s for more to share one transfer only slows
       // start-up and failover tests.
       "--repl-diskless-sync-delay", "0"};

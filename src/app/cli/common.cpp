@@ -99,8 +99,8 @@ void add_service_options(CLI::App& cmd, app::ServiceConfig& cfg) {
                  "Reservation INSERT batches in flight per I/O thread (group commit)")
       ->capture_default_str();
   cmd.add_option("--insert-lanes", cfg.insert_lanes,
-                 "Batch each ledger shard's reservations on one I/O thread (shard % threads), so "
-                 "the threads' commits never wait for each other's shard row locks")
+                 "I/O threads that batch reservation INSERTs (shard s on thread s % lanes; the "
+                 "others hand theirs over); 0: every thread batches its own, of every shard")
       ->capture_default_str();
 }
 

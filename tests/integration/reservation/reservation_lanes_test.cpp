@@ -249,5 +249,56 @@ TEST(ReservationLanes, EveryShardIsCommittedByItsLaneAndTheCallerGetsTheLedgersA
   db->close();
 }
 
+// One lane for two threads (the default, --insert-lanes 1): thread 1's store is attached, not a
+// lane, so it hands every reservation, of every shard, to lane 0. Its own database points at a
+// closed port: a reservation it inserted itself would fail, so every 201 below was committed by
+// lane 0, and each caller still resumes on thread 1 with the ledger's answer.
+TEST(ReservationLanes, AStoreThatIsNotALaneHandsEveryShardToTheLane) {
+  const std::string conninfo = test::fresh_database(test::shared_postgres());
+  const Product p = create_sale(conninfo, "one-lane");
+  ASSERT_FALSE(HasFailure());
+
+  metrics::MetricsRegistry registry;
+  metrics::BackendMetrics backend(registry);
+  Lane lane0(conninfo, backend);
+  Lane thread1("host=127.0.0.1 port=" + std::to_string(stack::free_port()) +
+                   " user=nobody dbname=nothing connect_timeout=1",
+               backend);
+  InsertLanes lanes;
+  lanes.add(lane0.store);
+  lanes.attach(thread1.store);
+  ASSERT_EQ(lanes.size(), 1u);
+
+  std::vector<Reservation> rs;
+  for (int shard = 0; shard < 4; ++shard)
+    for (int u = 0; u < 6; ++u)
+      rs.push_back(reservation_of(p, shard, "v" + std::to_string(shard) + "-" + std::to_string(u)));
+  lane0.start();
+  thread1.start();
+  std::vector<Outcome> outcomes;
+  auto done = asio::co_spawn(thread1.io, insert_all(thread1.store, std::move(rs), outcomes),
+                             asio::use_future);
+  const bool finished = done.wait_for(30s) == std::future_status::ready;
+  const auto caller = thread1.thread.get_id();
+  lane0.stop();
+  thread1.stop();
+  ASSERT_TRUE(finished);
+
+  std::map<std::int64_t, int> created, refused;
+  for (const auto& o : outcomes) {
+    EXPECT_EQ(o.resumed_on, caller);
+    if (o.status)
+      ++created[o.shard];
+    else if (o.status.code() == Errc::sold_out)
+      ++refused[o.shard];
+    else
+      ADD_FAILURE() << "shard " << o.shard << ": " << o.status.error().message;
+  }
+  for (int shard = 0; shard < 4; ++shard) {
+    EXPECT_EQ(created[shard], 5) << "shard " << shard;
+    EXPECT_EQ(refused[shard], 1) << "shard " << shard;
+  }
+}
+
 }  // namespace
 }  // namespace fs::reservation

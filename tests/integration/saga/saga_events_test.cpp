@@ -55,13 +55,19 @@ TEST(SagaEvents, PaymentRequestedFromTheEventLogEndsPaidOnceEvenWhenDuplicated) 
   events::StreamsConfig sc;
   sc.reader = rc;
   events::RedisStreamsEventLog log(io.get_executor(), *client, sc);
+  EXPECT_EQ(svc.sql("SELECT topic FROM outbox WHERE event_key = '" + id +
+                    "' AND event_type = 'payment.requested'"),
+            "payments");
+  // A user-facing event of the same reservation on topic reservations: not the saga's business.
+  events::Event seen{events::types::reservation_created, id, payload};
+  ASSERT_TRUE(run_coroutine(io, log.publish(events::topics::reservations, seen)).ok());
   events::Event ev{events::types::payment_requested, id, payload};
   events::Event bad{events::types::payment_requested, "not-a-reservation", "{}"};
   for (int i = 0; i < 3; ++i) {  // duplicates: at-least-once delivery
-    auto r = run_coroutine(io, log.publish(events::topics::reservations, ev));
+    auto r = run_coroutine(io, log.publish(events::topics::payments, ev));
     ASSERT_TRUE(r.ok()) << r.error().message;
   }
-  ASSERT_TRUE(run_coroutine(io, log.publish(events::topics::reservations, bad)).ok());
+  ASSERT_TRUE(run_coroutine(io, log.publish(events::topics::payments, bad)).ok());
 
   EXPECT_TRUE(wait_until(
       [&] {
@@ -77,11 +83,22 @@ TEST(SagaEvents, PaymentRequestedFromTheEventLogEndsPaidOnceEvenWhenDuplicated) 
   EXPECT_TRUE(wait_until([&] {
     auto n = redis_cli(shared_redis().port(), {"EVAL",
                                                "local n = 0 for _, k in ipairs(redis.call('KEYS', "
-                                               "'events:reservations.dlq*')) do n = n + "
+                                               "'events:payments.dlq*')) do n = n + "
                                                "redis.call('XLEN', k) end return n",
                                                "0"});
     return n.ok() && *n != "0";
   }));
+  // The saga's group reads topic payments only: no partition of topic reservations has it.
+  auto saga_groups = redis_cli(
+      shared_redis().port(),
+      {"EVAL",
+       "local n = 0 for _, k in ipairs(redis.call('KEYS', 'events:reservations:*')) do "
+       "if redis.call('TYPE', k).ok == 'stream' then "
+       "for _, g in ipairs(redis.call('XINFO', 'GROUPS', k)) do "
+       "if g[2] == 'saga' then n = n + 1 end end end end return n",
+       "0"});
+  ASSERT_TRUE(saga_groups.ok()) << saga_groups.error().message;
+  EXPECT_EQ(*saga_groups, "0");
   workers.stop();
   client->close();
 }
