@@ -85,6 +85,7 @@ for i in $(seq 1 "$RUNS"); do
   curl -s "$BASE/metrics" > "$WORK/metrics-before"
   forks=$(redis_forks) vacuums=$(pg_vacuums) syncs=$(wal_syncs)
   read -r ck bc bw bb < <(bgwriter)
+  redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' > "$WORK/cmd-before"
   # shellcheck disable=SC2046  # pg_pids is a list of PIDs, split on purpose
   cs=$(ticks "$SERVICE_PID") cr=$(ticks "$REDIS_PID") cp=$(ticks $(pg_pids))
   # shellcheck disable=SC2046
@@ -103,6 +104,23 @@ for i in $(seq 1 "$RUNS"); do
   echo "  inside the service: $(q flashsale_http_request_duration_seconds route=/v1/reservations); INSERT statement: $(q flashsale_backend_call_duration_seconds op=insert_reservations); a reservation's wait for its commit (queue, statement, hand-offs): $(q flashsale_backend_call_duration_seconds op=reservation_commit); Redis reserve: $(q flashsale_backend_call_duration_seconds op=reserve) (ms)"
   echo "  CPU per 201 (µs): service $(per "$cs" "$n"), Redis $(per "$cr" "$n"), PostgreSQL $(per "$cp" "$n"); machine busy $((100 - (m_idle2 - m_idle) * 100 / (m_total2 - m_total)))%; WAL flushes per 201 $(awk -v s=$(($(wal_syncs) - syncs)) -v n="$n" 'BEGIN { printf "%.2f", s / n }'); during the run: AOF rewrites $(($(redis_forks) - forks)), autovacuum/analyze runs $(($(pg_vacuums) - vacuums))"
   read -r ck2 bc2 bw2 bb2 < <(bgwriter)
+  redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' > "$WORK/cmd-after"
+  # Redis' own time per 201 by command (commandstats usec; a script's calls count under both)
+  top=$(python3 - "$WORK/cmd-before" "$WORK/cmd-after" "$n" <<'PY'
+import re, sys
+def load(f):
+    out = {}
+    for line in open(f):
+        m = re.match(r"cmdstat_([^:]+):calls=(\d+),usec=(\d+)", line)
+        if m: out[m.group(1)] = (int(m.group(2)), int(m.group(3)))
+    return out
+a, b, n = load(sys.argv[1]), load(sys.argv[2]), max(int(sys.argv[3]), 1)
+d = {k: (v[0] - a.get(k, (0, 0))[0], v[1] - a.get(k, (0, 0))[1]) for k, v in b.items()}
+d = {k: v for k, v in d.items() if v[0] > 0 and k not in ("info", "xinfo|groups")}
+print(", ".join("%s %.1f µs (%.2f calls)" % (k, us / n, c / n) for k, (c, us) in sorted(d.items(), key=lambda x: -x[1][1])[:7]))
+PY
+)
+  echo "  Redis time per 201 by command: $top"
   echo "  PostgreSQL during the run: checkpoints $((ck2 - ck)); buffers written by the checkpointer $((bc2 - bc)), the bgwriter $((bw2 - bw)), backends $((bb2 - bb)); Redis memory $(redis-cli -p "$REDIS_PORT" info memory | tr -d '\r' | awk -F: '$1 == "used_memory_human" {print $2}'), keys $(redis-cli -p "$REDIS_PORT" dbsize)"
   slice() { awk -v w="$1" -v s="$2" -v n="$n" 'BEGIN { printf "%.0f µs per 201 (%.1f µs per wake-up, %.1f wake-ups per 201)", n ? w / n : 0, s ? w / s : 0, n ? s / n : 0 }'; }
   echo "  waiting for a core (run queue, schedstat): service $(slice $((ws2 - ws)) $((wsn2 - wsn))), Redis $(slice $((wr2 - wr)) $((wrn2 - wrn))), PostgreSQL $(slice $((wp2 - wp)) $((wpn2 - wpn)))"

@@ -91,7 +91,7 @@ struct FlashsaleService::Impl {
   inventory::StockView stock_view;
   auth::JwtVerifier jwt;
   IoRuntime runtime;
-  reservation::InsertLanes insert_lanes;  // the workers' stores, when cfg.insert_lanes
+  std::unique_ptr<reservation::InsertLanes> insert_lanes;  // shared by the workers' stores
   std::vector<std::unique_ptr<Worker>> workers;
   std::unique_ptr<gateway::Gateway> gateway;  // null when every layer is off
   api::ApiDeps deps;
@@ -125,7 +125,7 @@ void FlashsaleService::Impl::build_worker(std::size_t i) {
       *w->redis, cfg.reconcile_on_master_change.value_or(cfg.redis_sentinel.enabled()),
       &backend_metrics);
   w->store = std::make_unique<reservation::ReservationStore>(ex, *w->db, backend_metrics,
-                                                             cfg.insert_batches_per_thread);
+                                                             insert_lanes.get());
   w->holds = std::make_unique<reservation::HoldResolver>(
       ex, *w->store, *w->stock, stock_view, SystemClock::instance(), reservation_metrics);
   w->idempotency = std::make_unique<reservation::IdempotencyStore>(*w->redis);
@@ -252,15 +252,9 @@ void FlashsaleService::start() {
     d.gateway = std::make_unique<gateway::Gateway>(std::move(gc), SystemClock::instance(),
                                                    &d.gateway_metrics, d.runtime.size());
   }
+  if (d.cfg.insert_lanes > 0)
+    d.insert_lanes = std::make_unique<reservation::InsertLanes>(d.cfg.insert_lanes);
   for (std::size_t i = 0; i < d.runtime.size(); ++i) d.build_worker(i);
-  // The first insert_lanes threads batch; the others hand their reservations over.
-  const std::size_t lanes = std::min(d.cfg.insert_lanes, d.workers.size());
-  for (std::size_t i = 0; lanes > 0 && i < d.workers.size(); ++i) {
-    if (i < lanes)
-      d.insert_lanes.add(*d.workers[i]->store);
-    else
-      d.insert_lanes.attach(*d.workers[i]->store);
-  }
 
   Worker* w0 = d.workers[0].get();
   if (d.cfg.migrate) {

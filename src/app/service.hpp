@@ -33,17 +33,14 @@ struct ServiceConfig {
   std::chrono::milliseconds reconcile_check{100};
   std::string pg_conninfo;
   std::size_t pg_connections_per_thread = 4;
-  // Group commit: reservation INSERT batches in flight per I/O thread. One lets the next batch
-  // grow while the previous one commits: at 256 connections batches of ~30 rows instead of ~10,
-  // and PostgreSQL spent ~60 instead of ~120-150 us of CPU per row (docs/benchmarks.md).
-  std::size_t insert_batches_per_thread = 1;
-  // Insert lanes: the first insert_lanes I/O threads batch the reservation INSERTs, shard s on
-  // thread s % insert_lanes; the other threads hand their reservations over (ReservationStore,
-  // InsertLanes). Lanes lock disjoint ledger rows, so they commit side by side; fewer lanes make
-  // bigger batches (fewer commits). One lane measured best on 2 cores: PostgreSQL spent 170-185
-  // instead of 260-285 us of CPU per paced 201, and saturated throughput did not drop
-  // (docs/benchmarks.md, "Round of 2026-12-03 (2)"). 0: every thread batches its own requests, of
-  // every shard (its batches then wait on the shard row locks for the other threads' commits).
+  // Group commit in insert lanes: reservation INSERT batches in flight per process, at most one
+  // per lane, lane s % insert_lanes batching the reservations of ledger shard s (InsertLanes).
+  // Whichever thread finds a lane idle sends its next batch, and the reservations that queue
+  // meanwhile go out in the batch after. One lane measured best on 2 cores: PostgreSQL spent
+  // 170-185 instead of 260-285 us of CPU per paced 201 than with a lane per thread, and the
+  // saturated throughput did not drop (docs/benchmarks.md, "Round of 2026-12-03 (2)").
+  // 0: every thread's store has a lane of its own, for every shard (its batches then wait on
+  // the shard row locks for the other threads' commits).
   std::size_t insert_lanes = 1;
   std::string jwt_secret;
   bool migrate = true;

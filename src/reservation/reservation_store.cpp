@@ -6,7 +6,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
+#include <deque>
 #include <map>
+#include <mutex>
 #include <unordered_set>
 
 #include "common/parse_int.hpp"
@@ -112,107 +115,132 @@ Result<Reservation> reservation_from_row(const pg::Rows& rows, std::size_t row) 
   return r;
 }
 
-struct ReservationStore::Pending {
+namespace detail {
+
+struct PendingInsert {
   const Reservation* r;
   Status result;
   asio::steady_timer* done;    // on the caller's executor
   asio::any_io_executor home;  // the caller's executor
-  bool remote = false;         // batched by another thread's store (its lane)
   bool completed = false;      // written on the caller's executor only
 };
 
-void InsertLanes::add(ReservationStore& store) {
-  store.lanes_ = this;
-  stores_.push_back(&store);
+struct InsertLane {
+  std::mutex m;
+  std::deque<PendingInsert*> queue;  // guarded by m
+  bool active = false;               // guarded by m: a batch of this lane is in flight
+};
+
+}  // namespace detail
+
+using detail::InsertLane;
+using detail::PendingInsert;
+
+InsertLanes::InsertLanes(std::size_t lanes) {
+  for (std::size_t i = 0; i < std::max<std::size_t>(lanes, 1); ++i)
+    lanes_.push_back(std::make_unique<InsertLane>());
 }
 
-void InsertLanes::attach(ReservationStore& store) { store.lanes_ = this; }
+InsertLanes::~InsertLanes() = default;
 
-ReservationStore& InsertLanes::lane(std::int64_t shard) const {
-  const auto n = static_cast<std::int64_t>(stores_.size());
-  return *stores_[static_cast<std::size_t>(((shard % n) + n) % n)];
+InsertLane& InsertLanes::lane(std::int64_t shard) const {
+  const auto n = static_cast<std::int64_t>(lanes_.size());
+  return *lanes_[static_cast<std::size_t>(((shard % n) + n) % n)];
 }
 
 ReservationStore::ReservationStore(asio::any_io_executor executor, pg::Database& db,
-                                   metrics::BackendMetrics& metrics,
-                                   std::size_t max_concurrent_batches, std::size_t max_batch)
+                                   metrics::BackendMetrics& metrics, InsertLanes* lanes,
+                                   std::size_t max_batch)
     : executor_(std::move(executor)),
       db_(db),
       metrics_(metrics),
       max_batch_(max_batch ? max_batch : 1),
-      sublanes_(max_concurrent_batches ? max_concurrent_batches : 1) {}
+      own_lanes_(lanes ? nullptr : std::make_unique<InsertLanes>(1)),
+      lanes_(lanes ? lanes : own_lanes_.get()) {}
 
 ReservationStore::~ReservationStore() = default;
 
 asio::awaitable<Status> ReservationStore::insert(const Reservation& r) {
   const auto start = std::chrono::steady_clock::now();
   asio::steady_timer done(executor_, asio::steady_timer::time_point::max());
-  Pending p{&r, Status{}, &done, executor_};
-  ReservationStore& lane = lanes_ && lanes_->size() > 0 ? lanes_->lane(r.shard) : *this;
-  if (&lane == this) {
-    enqueue(&p);
-  } else {
-    // The lane's queue and database belong to its thread: hand the request over; the lane
-    // posts the completion back here (flush()).
-    p.remote = true;
-    asio::post(lane.executor_, [&lane, pp = &p] { lane.enqueue(pp); });
+  PendingInsert p{&r, Status{}, &done, executor_};
+  InsertLane& lane = lanes_->lane(r.shard);
+  std::vector<PendingInsert*> batch;
+  {
+    std::lock_guard lock(lane.m);
+    lane.queue.push_back(&p);
+    if (!lane.active) {
+      lane.active = true;
+      batch = take(lane);
+    }
   }
-  // co_spawn may run the flush inline up to its first suspension, and a database that is down
-  // answers without suspending: the batch can be complete before we get here.
+  // The lane was idle: this thread sends its batches until its queue is empty. co_spawn may run
+  // drive() inline up to its first suspension, and a database that is down answers without
+  // suspending: the batch can be complete before we get to the wait.
+  if (!batch.empty()) asio::co_spawn(executor_, drive(lane, std::move(batch)), asio::detached);
   while (!p.completed) co_await done.async_wait(asio::as_tuple(asio::use_awaitable));
   // The whole wait of one reservation: its queue, the batch statement (insert_reservations), and
-  // the hand-offs to and from its lane's thread.
+  // the hand-off back when another thread's batch committed it.
   metrics_.observe("postgres", "reservation_commit", std::chrono::steady_clock::now() - start,
                    p.result ? nullptr : &p.result.error());
   co_return p.result;
 }
 
-void ReservationStore::enqueue(Pending* p) {
-  // This store batches the shards s with s % stores == its lane; of those, sub-lane i takes
-  // the ones with (s / stores) % sub-lanes == i: every (store, sub-lane) owns the shards of one
-  // residue of s modulo stores * sub-lanes.
-  const auto stores = static_cast<std::int64_t>(lanes_ && lanes_->size() > 1 ? lanes_->size() : 1);
-  const auto subs = static_cast<std::int64_t>(sublanes_.size());
-  const std::int64_t shard = p->r->shard < 0 ? -p->r->shard : p->r->shard;
-  const auto lane = static_cast<std::size_t>((shard / stores) % subs);
-  sublanes_[lane].queue.push_back(p);
-  maybe_flush(lane);
-}
-
-void ReservationStore::maybe_flush(std::size_t lane) {
-  Lane& l = sublanes_[lane];
-  if (l.queue.empty() || l.active) return;
-  std::vector<Pending*> batch;
-  while (!l.queue.empty() && batch.size() < max_batch_) {
-    batch.push_back(l.queue.front());
-    l.queue.pop_front();
+std::vector<PendingInsert*> ReservationStore::take(InsertLane& lane) const {
+  std::vector<PendingInsert*> batch;
+  while (!lane.queue.empty() && batch.size() < max_batch_) {
+    batch.push_back(lane.queue.front());
+    lane.queue.pop_front();
   }
-  l.active = true;
-  asio::co_spawn(executor_, flush(lane, std::move(batch)), asio::detached);
+  return batch;
 }
 
-asio::awaitable<void> ReservationStore::flush(std::size_t lane, std::vector<Pending*> batch) {
-  metrics_.batch_size(batch.size());
-  // Group by sale; a flash sale is usually one product, so usually one statement and one commit.
-  std::map<std::pair<std::string, std::int64_t>, std::vector<Pending*>> groups;
-  for (auto* p : batch) groups[{p->r->product_id, p->r->generation}].push_back(p);
-  for (auto& entry : groups) co_await settle_group(entry.second);
+asio::awaitable<void> ReservationStore::drive(InsertLane& lane,
+                                              std::vector<PendingInsert*> batch) {
+  while (!batch.empty()) {
+    metrics_.batch_size(batch.size());
+    // Group by sale; a flash sale is usually one product, so usually one statement and one
+    // commit.
+    std::map<std::pair<std::string, std::int64_t>, std::vector<PendingInsert*>> groups;
+    for (auto* p : batch) groups[{p->r->product_id, p->r->generation}].push_back(p);
+    for (auto& entry : groups) co_await settle_group(entry.second);
+    complete(batch);
+    std::lock_guard lock(lane.m);
+    batch = take(lane);
+    if (batch.empty()) lane.active = false;
+  }
+}
+
+void ReservationStore::complete(const std::vector<PendingInsert*>& batch) const {
+  // Sorted out before anything is completed: once posted, another thread's caller may resume and
+  // free its PendingInsert at any moment.
+  std::vector<PendingInsert*> here;
+  std::vector<std::pair<asio::any_io_executor, std::vector<PendingInsert*>>> away;
   for (auto* p : batch) {
-    if (p->remote) {
-      asio::post(p->home, [p] {
+    if (p->home == executor_) {
+      here.push_back(p);
+      continue;
+    }
+    auto it = std::find_if(away.begin(), away.end(),
+                           [p](const auto& e) { return e.first == p->home; });
+    if (it == away.end()) it = away.insert(away.end(), {p->home, {}});
+    it->second.push_back(p);
+  }
+  for (auto& [home, ps] : away) {
+    asio::post(home, [ps = std::move(ps)] {
+      for (auto* p : ps) {
         p->completed = true;
         p->done->cancel();
-      });
-    } else {
-      p->completed = true;
-      p->done->cancel();
-    }
+      }
+    });
   }
-  sublanes_[lane].active = false;
-  maybe_flush(lane);
+  for (auto* p : here) {
+    p->completed = true;
+    p->done->cancel();
+  }
 }
 
-asio::awaitable<void> ReservationStore::settle_group(std::vector<Pending*>& group) {
+asio::awaitable<void> ReservationStore::settle_group(std::vector<PendingInsert*>& group) {
   auto inserted = co_await insert_group(group);
   if (!inserted) {
     for (auto* p : group) p->result = inserted.error();
@@ -224,7 +252,7 @@ asio::awaitable<void> ReservationStore::settle_group(std::vector<Pending*>& grou
   // the shard's capacity are refused.
   for (auto* p : group) {
     if (inserted->count(p->r->reservation_id)) continue;
-    std::vector<Pending*> one{p};
+    std::vector<PendingInsert*> one{p};
     auto n = co_await insert_group(one);
     if (!n)
       p->result = n.error();
@@ -234,7 +262,7 @@ asio::awaitable<void> ReservationStore::settle_group(std::vector<Pending*>& grou
 }
 
 asio::awaitable<Result<std::unordered_set<std::string>>> ReservationStore::insert_group(
-    const std::vector<Pending*>& group) {
+    const std::vector<PendingInsert*>& group) {
   const Reservation& first = *group.front()->r;
   std::vector<std::optional<std::string>> ids, users, qtys, amounts, shards, idems, exps, creates,
       events, fps;

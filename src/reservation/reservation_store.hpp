@@ -8,7 +8,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
-#include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_set>
@@ -26,28 +26,33 @@ class BackendMetrics;
 namespace fs::reservation {
 
 class ReservationStore;
+namespace detail {
+struct PendingInsert;
+struct InsertLane;
+}  // namespace detail
 
-// The insert lanes of one process: some I/O threads' stores are lanes (add), and a reservation
-// of shard s is batched and committed by lane s % lanes, whichever thread asked; the other
-// threads' stores only hand their reservations over (attach). Batches of one sale then lock
-// disjoint stock_shards rows, so the lanes' commits proceed side by side (PostgreSQL flushes them
-// in one WAL write) instead of each batch waiting, on a shard row lock, for another thread's
-// batch to commit first; a row lock is held until the commit's WAL flush, so without lanes the
-// threads' batches commit one after the other and a 201 can wait for several flushes. Fewer
-// lanes than threads make bigger batches, so fewer commits, for one thread hop each way.
-// Within a store, the same split again: its batches in flight each own a disjoint set of shards
-// (see ReservationStore), so they never wait for each other's row locks either.
-// Set up before the first insert (add or attach every store), then read-only: usable from any
-// thread.
+// The insert lanes of one process, shared by every I/O thread's store: a reservation of shard s
+// is batched by lane s % lanes. A lane has at most one batch in flight; whichever thread finds
+// it idle sends the next batch, on its own connections, and keeps sending the batches that
+// queue meanwhile (from any thread) until the lane's queue is empty. So a reservation costs no
+// hop to another thread on its way in, and one on its way back only when another thread's
+// batch committed it.
+// Lanes batch disjoint shards, so they lock disjoint stock_shards rows and commit side by side
+// (PostgreSQL flushes them in one WAL write) instead of one batch waiting, on a shard row lock
+// held until the commit's WAL flush, for another to commit first. Fewer lanes make bigger
+// batches: fewer commits, less PostgreSQL CPU per reservation.
 class InsertLanes {
  public:
-  void add(ReservationStore& store);     // a lane: batches its share of the shards
-  void attach(ReservationStore& store);  // not a lane: hands every reservation to one
-  ReservationStore& lane(std::int64_t shard) const;
-  std::size_t size() const { return stores_.size(); }
+  explicit InsertLanes(std::size_t lanes = 1);  // 0 counts as 1
+  ~InsertLanes();
+  InsertLanes(const InsertLanes&) = delete;
+  InsertLanes& operator=(const InsertLanes&) = delete;
+  std::size_t size() const { return lanes_.size(); }
 
  private:
-  std::vector<ReservationStore*> stores_;
+  friend class ReservationStore;
+  detail::InsertLane& lane(std::int64_t shard) const;
+  std::vector<std::unique_ptr<detail::InsertLane>> lanes_;
 };
 
 struct StatusCounts {
@@ -56,18 +61,17 @@ struct StatusCounts {
 
 class ReservationStore {
  public:
-  // max_concurrent_batches: batches in flight at once, each for its own set of the sale's
-  // shards (of the shards this store batches, every max_concurrent_batches-th), one at a time
-  // per set. Batches that share no shard share no row lock: they commit side by side.
+  // lanes: the process's insert lanes, shared by the stores of all its threads; null: the store
+  // has a lane of its own (its batches then wait, on the shard row locks, for other stores').
   ReservationStore(boost::asio::any_io_executor executor, pg::Database& db,
-                   metrics::BackendMetrics& metrics, std::size_t max_concurrent_batches = 1,
+                   metrics::BackendMetrics& metrics, InsertLanes* lanes = nullptr,
                    std::size_t max_batch = 512);
   ~ReservationStore();
 
   // Durably inserts a PENDING reservation. Errors: Errc::sold_out (the database refused the
   // allocation), Errc::unavailable / Errc::timeout / others (the outcome may be unknown: see
-  // HoldResolver). With lanes, the batch that commits it may be another thread's store (the
-  // lane of r.shard); the caller resumes on its own executor either way.
+  // HoldResolver). The batch that commits it may be sent by another thread's store (the one
+  // driving the lane of r.shard); the caller resumes on its own executor either way.
   boost::asio::awaitable<Status> insert(const Reservation& r);
 
   boost::asio::awaitable<Result<std::optional<Reservation>>> find(const std::string& id);
@@ -80,26 +84,23 @@ class ReservationStore {
   boost::asio::awaitable<Result<bool>> tombstone_if_absent(const Reservation& r);
 
  private:
-  friend class InsertLanes;
-  struct Pending;
-  struct Lane {
-    std::deque<Pending*> queue;
-    bool active = false;  // a batch of this lane is in flight
-  };
-  void enqueue(Pending* p);
-  void maybe_flush(std::size_t lane);
-  boost::asio::awaitable<void> flush(std::size_t lane, std::vector<Pending*> batch);
-  boost::asio::awaitable<void> settle_group(std::vector<Pending*>& group);
+  // Sends batches of the lane until its queue is empty, starting with `batch`.
+  boost::asio::awaitable<void> drive(detail::InsertLane& lane,
+                                     std::vector<detail::PendingInsert*> batch);
+  std::vector<detail::PendingInsert*> take(detail::InsertLane& lane) const;  // lane.m held
+  // Resumes the callers: those of this thread at once, the others' with one post per thread.
+  void complete(const std::vector<detail::PendingInsert*>& batch) const;
+  boost::asio::awaitable<void> settle_group(std::vector<detail::PendingInsert*>& group);
   // The ids of the reservations committed (a refused shard's reservations are not).
   boost::asio::awaitable<Result<std::unordered_set<std::string>>> insert_group(
-      const std::vector<Pending*>& group);
+      const std::vector<detail::PendingInsert*>& group);
 
   boost::asio::any_io_executor executor_;
   pg::Database& db_;
   metrics::BackendMetrics& metrics_;
   std::size_t max_batch_;
-  std::vector<Lane> sublanes_;  // max_concurrent_batches of them
-  const InsertLanes* lanes_ = nullptr;
+  std::unique_ptr<InsertLanes> own_lanes_;  // when not given shared ones
+  InsertLanes* lanes_;
 };
 
 // PostgreSQL array literal of text elements, every element quoted ("NULL" unquoted for nullopt).

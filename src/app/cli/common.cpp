@@ -95,12 +95,9 @@ void add_service_options(CLI::App& cmd, app::ServiceConfig& cfg) {
       ->capture_default_str();
   cmd.add_option("--body-limit", cfg.body_limit, "Request body limit in bytes")
       ->capture_default_str();
-  cmd.add_option("--insert-batches", cfg.insert_batches_per_thread,
-                 "Reservation INSERT batches in flight per I/O thread (group commit)")
-      ->capture_default_str();
   cmd.add_option("--insert-lanes", cfg.insert_lanes,
-                 "I/O threads that batch reservation INSERTs (shard s on thread s % lanes; the "
-                 "others hand theirs over); 0: every thread batches its own, of every shard")
+                 "Reservation INSERT batches in flight per process, one per lane, lane s % N "
+                 "batching ledger shard s; 0: one lane per I/O thread, for every shard")
       ->capture_default_str();
 }
 

@@ -1,6 +1,7 @@
-// Insert lanes (ReservationStore + InsertLanes) against a real PostgreSQL: two I/O threads, each
-// with its own store and pool; a reservation is committed by the lane of its shard, whatever
-// thread asked, and the caller resumes on its own thread with the ledger's answer.
+// Insert lanes (ReservationStore + InsertLanes) against a real PostgreSQL: I/O threads, each with
+// its own store and pool, share the process's lanes; a reservation is committed by a batch of its
+// shard's lane, whichever thread sends it, and the caller resumes on its own thread with the
+// ledger's answer.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -34,9 +35,9 @@ using namespace std::chrono_literals;
 
 // One I/O thread: its io_context, pool and store.
 struct Lane {
-  Lane(const std::string& conninfo, metrics::BackendMetrics& m, std::size_t sublanes = 1)
+  Lane(const std::string& conninfo, metrics::BackendMetrics& m, InsertLanes* lanes = nullptr)
       : db(pg::make_database(io.get_executor(), test::database_config(conninfo, 2))),
-        store(io.get_executor(), *db, m, sublanes) {}
+        store(io.get_executor(), *db, m, lanes) {}
   void start() {
     thread = std::thread([this] { io.run(); });
   }
@@ -116,11 +117,10 @@ Reservation reservation_of(const Product& p, std::int64_t shard, const std::stri
   return r;
 }
 
-// Two batches in flight on one store own disjoint shards: while another transaction holds the
-// ledger row of shard 0 (as a batch does until its commit), a reservation of shard 1 commits;
-// shard 0's waits for the row, then commits too. With one batch in flight (or two batches that
-// may share shards), shard 1's reservation would wait behind shard 0's.
-TEST(ReservationLanes, BatchesInFlightOnOneStoreOwnDisjointShards) {
+// Two lanes own disjoint shards: while another transaction holds the ledger row of shard 0 (as a
+// batch does until its commit), a reservation of shard 1 commits; shard 0's waits for the row,
+// then commits too. With one lane, shard 1's reservation would wait behind shard 0's batch.
+TEST(ReservationLanes, TwoLanesOwnDisjointShards) {
   const std::string conninfo = test::fresh_database(test::shared_postgres());
   const Product p = create_sale(conninfo, "sublanes");
   ASSERT_FALSE(HasFailure());
@@ -151,7 +151,8 @@ TEST(ReservationLanes, BatchesInFlightOnOneStoreOwnDisjointShards) {
   for (int i = 0; i < 400 && !locked; ++i) std::this_thread::sleep_for(5ms);
   ASSERT_TRUE(locked);
 
-  Lane lane(conninfo, backend, 2);
+  InsertLanes two(2);
+  Lane lane(conninfo, backend, &two);
   lane.start();
   Outcome blocked, free;
   std::atomic<int> finished{0};
@@ -186,40 +187,44 @@ TEST(ReservationLanes, BatchesInFlightOnOneStoreOwnDisjointShards) {
   EXPECT_TRUE(blocked.status.ok()) << (blocked.status ? "" : blocked.status.error().message);
 }
 
-TEST(ReservationLanes, EveryShardIsCommittedByItsLaneAndTheCallerGetsTheLedgersAnswer) {
+TEST(ReservationLanes, ThreadsSharingLanesGetTheLedgersAnswerOnTheirOwnThread) {
   const std::string conninfo = test::fresh_database(test::shared_postgres());
   const Product p = create_sale(conninfo, "lanes");
   ASSERT_FALSE(HasFailure());
 
   metrics::MetricsRegistry registry;
   metrics::BackendMetrics backend(registry);
-  Lane lane0(conninfo, backend), lane1(conninfo, backend);
-  InsertLanes lanes;
-  lanes.add(lane0.store);
-  lanes.add(lane1.store);
-  ASSERT_EQ(&lanes.lane(0), &lane0.store);
-  ASSERT_EQ(&lanes.lane(3), &lane1.store);
+  InsertLanes lanes(2);
+  Lane lane0(conninfo, backend, &lanes), lane1(conninfo, backend, &lanes);
 
-  // 6 requests per shard, all from thread 0: the odd shards go to lane 1; one per shard is
-  // beyond its capacity and must be refused by the ledger, on either lane.
-  std::vector<Reservation> rs;
+  // 6 requests per shard from each thread, at once: 12 per shard for a capacity of 5, so 7 per
+  // shard must be refused by the ledger, whichever thread's batch carried them.
+  std::vector<Reservation> rs0, rs1;
   for (int shard = 0; shard < 4; ++shard)
-    for (int u = 0; u < 6; ++u)
-      rs.push_back(reservation_of(p, shard, "u" + std::to_string(shard) + "-" + std::to_string(u)));
+    for (int u = 0; u < 6; ++u) {
+      rs0.push_back(reservation_of(p, shard, "a" + std::to_string(shard) + "-" + std::to_string(u)));
+      rs1.push_back(reservation_of(p, shard, "b" + std::to_string(shard) + "-" + std::to_string(u)));
+    }
   lane0.start();
   lane1.start();
-  std::vector<Outcome> outcomes;
-  auto done =
-      asio::co_spawn(lane0.io, insert_all(lane0.store, std::move(rs), outcomes), asio::use_future);
-  const bool finished = done.wait_for(30s) == std::future_status::ready;
-  const auto thread0 = lane0.thread.get_id();
+  std::vector<Outcome> outcomes0, outcomes1;
+  auto done0 =
+      asio::co_spawn(lane0.io, insert_all(lane0.store, std::move(rs0), outcomes0), asio::use_future);
+  auto done1 =
+      asio::co_spawn(lane1.io, insert_all(lane1.store, std::move(rs1), outcomes1), asio::use_future);
+  const bool finished = done0.wait_for(30s) == std::future_status::ready &&
+                        done1.wait_for(30s) == std::future_status::ready;
+  const auto thread0 = lane0.thread.get_id(), thread1 = lane1.thread.get_id();
   lane0.stop();
   lane1.stop();
   ASSERT_TRUE(finished);
 
   std::map<std::int64_t, int> created, refused;
+  for (const auto& o : outcomes0) EXPECT_EQ(o.resumed_on, thread0);
+  for (const auto& o : outcomes1) EXPECT_EQ(o.resumed_on, thread1);
+  std::vector<Outcome> outcomes = outcomes0;
+  outcomes.insert(outcomes.end(), outcomes1.begin(), outcomes1.end());
   for (const auto& o : outcomes) {
-    EXPECT_EQ(o.resumed_on, thread0);
     if (o.status)
       ++created[o.shard];
     else if (o.status.code() == Errc::sold_out)
@@ -229,7 +234,7 @@ TEST(ReservationLanes, EveryShardIsCommittedByItsLaneAndTheCallerGetsTheLedgersA
   }
   for (int shard = 0; shard < 4; ++shard) {
     EXPECT_EQ(created[shard], 5) << "shard " << shard;
-    EXPECT_EQ(refused[shard], 1) << "shard " << shard;
+    EXPECT_EQ(refused[shard], 7) << "shard " << shard;
   }
 
   // The ledger agrees: 5 rows and 5 allocated units per shard, one outbox event per row.
@@ -249,55 +254,81 @@ TEST(ReservationLanes, EveryShardIsCommittedByItsLaneAndTheCallerGetsTheLedgersA
   db->close();
 }
 
-// One lane for two threads (the default, --insert-lanes 1): thread 1's store is attached, not a
-// lane, so it hands every reservation, of every shard, to lane 0. Its own database points at a
-// closed port: a reservation it inserted itself would fail, so every 201 below was committed by
-// lane 0, and each caller still resumes on thread 1 with the ledger's answer.
-TEST(ReservationLanes, AStoreThatIsNotALaneHandsEveryShardToTheLane) {
+// One lane for two threads (the default, --insert-lanes 1): while thread 0's batch of shard 0 is
+// in flight (stalled on the shard's row lock, which another transaction holds), thread 1's
+// reservation of shard 1 queues on the lane instead of going out itself, and goes out in the
+// next batch, sent by thread 0 on its connections: thread 1's own database points at a closed
+// port, so had thread 1 sent it, it would have failed. Its caller resumes on thread 1.
+TEST(ReservationLanes, OneLaneAcrossThreadsQueuesBehindTheBatchInFlight) {
   const std::string conninfo = test::fresh_database(test::shared_postgres());
   const Product p = create_sale(conninfo, "one-lane");
   ASSERT_FALSE(HasFailure());
-
   metrics::MetricsRegistry registry;
   metrics::BackendMetrics backend(registry);
-  Lane lane0(conninfo, backend);
+
+  std::atomic<bool> locked{false}, release{false};
+  asio::io_context locker_io;
+  auto locker_db = pg::make_database(locker_io.get_executor(), test::database_config(conninfo, 1));
+  std::thread locker([&] {
+    auto st = test::run_coroutine(
+        locker_io, locker_db->transaction([&](pg::Session& s) -> asio::awaitable<Status> {
+          auto rows = co_await s.query(
+              "SELECT 1 FROM stock_shards WHERE product_id = 'one-lane' AND shard = 0 FOR UPDATE");
+          if (!rows) co_return std::move(rows).error();
+          locked = true;
+          asio::steady_timer tick(co_await asio::this_coro::executor);
+          while (!release) {
+            tick.expires_after(5ms);
+            co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+          }
+          co_return Status{};
+        }));
+    EXPECT_TRUE(st.ok()) << (st ? "" : st.error().message);
+    locker_db->close();
+  });
+  for (int i = 0; i < 400 && !locked; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(locked);
+
+  InsertLanes one(1);
+  Lane thread0(conninfo, backend, &one);
   Lane thread1("host=127.0.0.1 port=" + std::to_string(stack::free_port()) +
                    " user=nobody dbname=nothing connect_timeout=1",
-               backend);
-  InsertLanes lanes;
-  lanes.add(lane0.store);
-  lanes.attach(thread1.store);
-  ASSERT_EQ(lanes.size(), 1u);
-
-  std::vector<Reservation> rs;
-  for (int shard = 0; shard < 4; ++shard)
-    for (int u = 0; u < 6; ++u)
-      rs.push_back(reservation_of(p, shard, "v" + std::to_string(shard) + "-" + std::to_string(u)));
-  lane0.start();
+               backend, &one);
+  thread0.start();
   thread1.start();
-  std::vector<Outcome> outcomes;
-  auto done = asio::co_spawn(thread1.io, insert_all(thread1.store, std::move(rs), outcomes),
-                             asio::use_future);
-  const bool finished = done.wait_for(30s) == std::future_status::ready;
-  const auto caller = thread1.thread.get_id();
-  lane0.stop();
+  Outcome first, second;
+  std::atomic<int> finished{0};
+  auto spawn = [&](Lane& on, std::int64_t shard, Outcome& out) {
+    asio::post(on.io, [&, shard] {
+      asio::co_spawn(
+          on.io,
+          [&, shard]() -> asio::awaitable<void> {
+            out.shard = shard;
+            out.status =
+                co_await on.store.insert(reservation_of(p, shard, "w" + std::to_string(shard)));
+            out.resumed_on = std::this_thread::get_id();
+            ++finished;
+          },
+          asio::detached);
+    });
+  };
+  spawn(thread0, 0, first);
+  std::this_thread::sleep_for(100ms);  // thread 0's batch is in flight, waiting for the row
+  spawn(thread1, 1, second);
+  std::this_thread::sleep_for(200ms);
+  const int while_locked = finished.load();
+  release = true;
+  for (int i = 0; i < 1000 && finished < 2; ++i) std::this_thread::sleep_for(5ms);
+  locker.join();
+  const auto t0 = thread0.thread.get_id(), t1 = thread1.thread.get_id();
+  thread0.stop();
   thread1.stop();
-  ASSERT_TRUE(finished);
-
-  std::map<std::int64_t, int> created, refused;
-  for (const auto& o : outcomes) {
-    EXPECT_EQ(o.resumed_on, caller);
-    if (o.status)
-      ++created[o.shard];
-    else if (o.status.code() == Errc::sold_out)
-      ++refused[o.shard];
-    else
-      ADD_FAILURE() << "shard " << o.shard << ": " << o.status.error().message;
-  }
-  for (int shard = 0; shard < 4; ++shard) {
-    EXPECT_EQ(created[shard], 5) << "shard " << shard;
-    EXPECT_EQ(refused[shard], 1) << "shard " << shard;
-  }
+  EXPECT_EQ(while_locked, 0) << "shard 1's reservation must queue behind the batch in flight";
+  EXPECT_EQ(finished.load(), 2);
+  EXPECT_TRUE(first.status.ok()) << (first.status ? "" : first.status.error().message);
+  EXPECT_TRUE(second.status.ok()) << (second.status ? "" : second.status.error().message);
+  EXPECT_EQ(first.resumed_on, t0);
+  EXPECT_EQ(second.resumed_on, t1);
 }
 
 }  // namespace
