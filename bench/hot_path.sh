@@ -217,6 +217,8 @@ for i in $(seq 1 "$ROUNDS"); do
   curl -s "$BASE/metrics" > "$WORK/metrics-before"
   forks_before=$(redis_forks)
   vacuums_before=$(pg_vacuums)
+  checkpoints_before=$(pg_checkpoints)
+  read -r wal_before fpi_before < <(pg_wal)
   line=$(run_wrk "$BASE" "bench-paced-$i" "$WORK/many-users.txt" "$PACED_DURABLE_CONNS" \
     "$(pace_delay "$PACED_DURABLE_CONNS" "$PACED_DURABLE_RPS")")
   curl -s "$BASE/metrics" > "$WORK/metrics-after"
@@ -224,6 +226,10 @@ for i in $(seq 1 "$ROUNDS"); do
   # dataset written to the disk PostgreSQL's WAL is on) and autovacuum/autoanalyze runs.
   R[paced_rewrites]+="$(( $(redis_forks) - forks_before )) "
   R[paced_vacuums]+="$(( $(pg_vacuums) - vacuums_before )) "
+  R[paced_checkpoints]+="$(( $(pg_checkpoints) - checkpoints_before )) "
+  read -r wal_after fpi_after < <(pg_wal)
+  R[paced_wal_mb]+="$(( (wal_after - wal_before) / 1000000 )) "
+  R[paced_fpi]+="$(( fpi_after - fpi_before )) "
   R[durable_paced_p50]+="$(echo "$line" | field p50_ms) "
   R[durable_paced_p99]+="$(echo "$line" | field p99_ms) "
   R[durable_paced_p999]+="$(echo "$line" | field p999_ms) "
@@ -290,7 +296,7 @@ printf '%-44s %12s %10s %10s\n' "    pgbench INSERT, paced (same rate, conn)" "$
 echo "durable paced p50 $(m durable_paced_p50) ms, p99.9 $(m durable_paced_p999) ms; inside the service p99 $(m svc_paced_p99) ms, INSERT batch statement p50 $(m ins_paced_p50) / p99 $(m ins_paced_p99) ms, Redis reserve p50 $(m reserve_paced_p50) / p99 $(m reserve_paced_p99) ms (histogram buckets)"
 echo "pgbench paced reference p50 $(m pgpaced_p50) ms, p99.9 $(m pgpaced_p999) ms; per round p99: durable ${R[durable_paced_p99]:-} / pgbench ${R[pgpaced_p99]:-}"
 echo "outbox rows and notifier lag when each paced run started: ${R[paced_backlog]:-} / ${R[paced_notifier_lag]:-}"
-echo "during each paced run: Redis AOF rewrites ${R[paced_rewrites]:-}, PostgreSQL autovacuum/analyze runs ${R[paced_vacuums]:-}"
+echo "during each paced run: Redis AOF rewrites ${R[paced_rewrites]:-}, PostgreSQL autovacuum/analyze runs ${R[paced_vacuums]:-}, checkpoints ${R[paced_checkpoints]:-}; WAL written ${R[paced_wal_mb]:-}MB, of it full-page images ${R[paced_fpi]:-}"
 echo "one commit (pgbench paced at the service's commit rate, ${R[paced_commits]:-}/s): p50 $(m pgcommit_p50) ms, p99 $(m pgcommit_p99) ms (per round ${R[pgcommit_p99]:-})"
 echo "durable p50 $(m durable_p50) ms (16 connections: $(m durable16_p50) ms); rows committed per round: ${R[durable_rows]:-}; mean group-commit batch: ${BATCH:-n/a}"
 if [ -n "${DIAG:-}" ]; then

@@ -35,11 +35,21 @@ start_up() {
 
 # Background work of the stack started by start_up, for reading a latency run:
 # redis_forks: Redis' fork count (each AOF rewrite is one); pg_vacuums: autovacuum + autoanalyze
-# runs so far; notifier_lag: entries of the reservations topic the notifier group has not had yet.
+# runs so far; pg_checkpoints (below); notifier_lag: entries of the reservations topic the notifier group has not had yet.
 redis_forks() { redis-cli -p "$REDIS_PORT" info stats | tr -d '\r' | awk -F: '$1 == "total_forks" {print $2}'; }
 pg_vacuums() {
   PGPASSWORD=flashsale psql -At -X -h 127.0.0.1 -p "$PG_PORT" -U flashsale -d flashsale -c \
     "SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0) FROM pg_stat_user_tables"
+}
+# pg_checkpoints: checkpoints so far (timed + requested: by WAL volume, max_wal_size).
+pg_checkpoints() {
+  PGPASSWORD=flashsale psql -At -X -h 127.0.0.1 -p "$PG_PORT" -U flashsale -d flashsale -c \
+    "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter"
+}
+# pg_wal: "bytes full_page_images" of WAL written so far (pg_stat_wal).
+pg_wal() {
+  PGPASSWORD=flashsale psql -At -X -F' ' -h 127.0.0.1 -p "$PG_PORT" -U flashsale -d flashsale -c \
+    "SELECT wal_bytes, wal_fpi FROM pg_stat_wal"
 }
 notifier_lag() {
   local total=0 p n

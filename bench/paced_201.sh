@@ -101,7 +101,7 @@ for i in $(seq 1 "$RUNS"); do
   n=$(echo "$line" | grep -o 'requests=[0-9]*' | cut -d= -f2)
   q() { python3 bench/hist_quantiles.py "$WORK/metrics-before" "$WORK/metrics-after" "$@"; }
   echo "run $i: $line"
-  echo "  inside the service: $(q flashsale_http_request_duration_seconds route=/v1/reservations); INSERT statement: $(q flashsale_backend_call_duration_seconds op=insert_reservations); a reservation's wait for its commit (queue, statement, hand-offs): $(q flashsale_backend_call_duration_seconds op=reservation_commit); Redis reserve: $(q flashsale_backend_call_duration_seconds op=reserve) (ms)"
+  echo "  inside the service: $(q flashsale_http_request_duration_seconds route=/v1/reservations); INSERT statement: $(q flashsale_backend_call_duration_seconds op=insert_reservations); a reservation's wait for its commit (queue, statement, hand-offs): $(q flashsale_backend_call_duration_seconds op=reservation_commit); Redis reserve: $(q flashsale_backend_call_duration_seconds op=reserve); I/O thread loop lag: $(q flashsale_io_loop_lag_seconds) (ms)"
   echo "  CPU per 201 (µs): service $(per "$cs" "$n"), Redis $(per "$cr" "$n"), PostgreSQL $(per "$cp" "$n"); machine busy $((100 - (m_idle2 - m_idle) * 100 / (m_total2 - m_total)))%; WAL flushes per 201 $(awk -v s=$(($(wal_syncs) - syncs)) -v n="$n" 'BEGIN { printf "%.2f", s / n }'); during the run: AOF rewrites $(($(redis_forks) - forks)), autovacuum/analyze runs $(($(pg_vacuums) - vacuums))"
   read -r ck2 bc2 bw2 bb2 < <(bgwriter)
   redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' > "$WORK/cmd-after"

@@ -84,7 +84,8 @@ class RelayRole final : public Role {
       next = std::chrono::steady_clock::now() + trim_interval_;
       for (const char* topic : {events::topics::reservations, events::topics::payments}) {
         auto removed = co_await log_.trim_acknowledged(topic);
-        if (!removed) spdlog::warn("event log trim of {} failed: {}", topic, removed.error().message);
+        if (!removed)
+          spdlog::warn("event log trim of {} failed: {}", topic, removed.error().message);
       }
     }
     trim_done_ = true;

@@ -54,7 +54,8 @@ struct EventWorkersConfig {
   // relay: how often it exports the lag of these consumer groups, each on its topic
   // (flashsale_event_consumer_lag), so that a group's lag shows while none of its members runs
   std::chrono::milliseconds lag_interval{5'000};
-  std::vector<std::pair<std::string, std::string>> lag_groups{  // {topic, group}
+  std::vector<std::pair<std::string, std::string>> lag_groups{
+      // {topic, group}
       {events::topics::payments, "saga"},
       {events::topics::reservations, "notifier"}};
   // The nice value (setpriority, per thread) of the threads of the roles that nobody waits for

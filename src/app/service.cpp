@@ -102,10 +102,12 @@ struct FlashsaleService::Impl {
   std::atomic<bool> stopping{false};
   std::atomic<int> loops_running{0};
   std::vector<std::unique_ptr<asio::steady_timer>> loop_timers;
+  std::vector<std::unique_ptr<asio::steady_timer>> probe_timers;  // one per I/O thread
   bool started = false;
   bool stopped = false;
 
   void build_worker(std::size_t i);
+  void start_lag_probe(std::size_t i);
   void start_loop(std::chrono::milliseconds every,
                   std::function<asio::awaitable<void>(Worker&)> body);
   asio::awaitable<void> refresh_catalog(Worker& w);
@@ -158,6 +160,29 @@ void FlashsaleService::Impl::build_worker(std::size_t i) {
   deps.workers.push_back(std::move(ws));
   if (gateway) gateway->add_worker(ex, *w->redis);
   workers.push_back(std::move(w));
+}
+
+// Every 20 ms on I/O thread i: how late did the timer fire (flashsale_io_loop_lag_seconds)?
+void FlashsaleService::Impl::start_lag_probe(std::size_t i) {
+  auto& ctx = runtime.context(i);
+  // Not in loop_timers (stop() cancels those from thread 0): the probe sees `stopping` within
+  // one period.
+  probe_timers.push_back(std::make_unique<asio::steady_timer>(ctx));
+  asio::steady_timer* timer = probe_timers.back().get();
+  ++loops_running;
+  asio::co_spawn(
+      ctx,
+      [this, timer]() -> asio::awaitable<void> {
+        constexpr auto period = std::chrono::milliseconds{20};
+        while (!stopping.load()) {
+          const auto due = std::chrono::steady_clock::now() + period;
+          timer->expires_at(due);
+          auto [ec] = co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+          if (!ec) http_metrics.loop_lag(std::chrono::steady_clock::now() - due);
+        }
+        --loops_running;
+      },
+      asio::detached);
 }
 
 void FlashsaleService::Impl::start_loop(std::chrono::milliseconds every,
@@ -283,6 +308,7 @@ void FlashsaleService::start() {
       d.observer.get());
   d.server->start();
 
+  for (std::size_t i = 0; i < d.runtime.size(); ++i) d.start_lag_probe(i);
   d.start_loop(d.cfg.catalog_refresh, [&d](Worker& w) { return d.refresh_catalog(w); });
   d.start_loop(d.cfg.stock_refresh, [&d](Worker& w) { return d.refresh_stock(w); });
   d.start_loop(d.cfg.hold_sweep_interval, [&d](Worker& w) { return d.sweep_holds(w); });

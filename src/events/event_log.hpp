@@ -28,7 +28,7 @@ namespace fs::events {
 namespace topics {
 inline constexpr const char* reservations = "reservations";  // key: reservation id
 inline constexpr const char* payments = "payments";          // key: reservation id
-}
+}  // namespace topics
 namespace types {
 inline constexpr const char* reservation_created = "reservation.created";
 inline constexpr const char* payment_requested = "payment.requested";  // topic payments: the saga

@@ -25,12 +25,21 @@ HttpMetrics::HttpMetrics(MetricsRegistry& registry)
                    .Name("flashsale_http_request_duration_seconds")
                    .Help("Time from a complete request to its response being written, by route")
                    .Register(registry.prometheus())),
-      connections_(std::make_unique<LocalGauge>(registry,
-                                                prometheus::BuildGauge()
-                                                    .Name("flashsale_http_connections")
-                                                    .Help("Open HTTP connections")
-                                                    .Register(registry.prometheus())
-                                                    .Add({}))) {}
+      connections_(std::make_unique<LocalGauge>(registry, prometheus::BuildGauge()
+                                                              .Name("flashsale_http_connections")
+                                                              .Help("Open HTTP connections")
+                                                              .Register(registry.prometheus())
+                                                              .Add({}))),
+      loop_lag_(prometheus::BuildHistogram()
+                    .Name("flashsale_io_loop_lag_seconds")
+                    .Help("How late a periodic timer fires on an I/O thread (busy or waiting for "
+                          "a core)")
+                    .Register(registry.prometheus())
+                    .Add({}, latency_buckets())) {}
+
+void HttpMetrics::loop_lag(std::chrono::nanoseconds late) {
+  loop_lag_.Observe(std::chrono::duration<double>(late).count());
+}
 
 HttpMetrics::~HttpMetrics() = default;
 
@@ -40,10 +49,10 @@ const HttpMetrics::Series& HttpMetrics::series(std::string_view key, std::string
   auto it = series_.find(key);
   if (it != series_.end()) return it->second;
   auto& counter = counters_[std::string(key)];
-  counter = std::make_unique<LocalCounter>(
-      registry_, requests_.Add({{"route", std::string(route)},
-                                {"status", std::to_string(status)},
-                                {"code", std::string(code)}}));
+  counter =
+      std::make_unique<LocalCounter>(registry_, requests_.Add({{"route", std::string(route)},
+                                                               {"status", std::to_string(status)},
+                                                               {"code", std::string(code)}}));
   auto& latency = latencies_[std::string(route)];  // one latency series per route
   if (!latency)
     latency = std::make_unique<LocalHistogram>(

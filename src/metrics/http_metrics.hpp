@@ -30,6 +30,9 @@ class HttpMetrics {
   void observe(std::string_view route, int status, std::string_view code,
                std::chrono::nanoseconds elapsed);
   void connections(int delta);
+  // How late an I/O thread's periodic probe timer fired: how long the thread was busy with
+  // other handlers or waiting for a core (every request on it waited as long).
+  void loop_lag(std::chrono::nanoseconds late);
   ~HttpMetrics();
 
  private:
@@ -45,6 +48,7 @@ class HttpMetrics {
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Histogram>& latency_;
   std::unique_ptr<LocalGauge> connections_;
+  prometheus::Histogram& loop_lag_;
   // Shared by the threads (each keeps its own cache of pointers into it): key → series.
   std::mutex mu_;
   std::map<std::string, Series, std::less<>> series_;

@@ -1,12 +1,12 @@
 #include "reservation/reservation_store.hpp"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <algorithm>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -195,8 +195,7 @@ std::vector<PendingInsert*> ReservationStore::take(InsertLane& lane) const {
   return batch;
 }
 
-asio::awaitable<void> ReservationStore::drive(InsertLane& lane,
-                                              std::vector<PendingInsert*> batch) {
+asio::awaitable<void> ReservationStore::drive(InsertLane& lane, std::vector<PendingInsert*> batch) {
   while (!batch.empty()) {
     metrics_.batch_size(batch.size());
     // Group by sale; a flash sale is usually one product, so usually one statement and one
@@ -221,8 +220,8 @@ void ReservationStore::complete(const std::vector<PendingInsert*>& batch) const 
       here.push_back(p);
       continue;
     }
-    auto it = std::find_if(away.begin(), away.end(),
-                           [p](const auto& e) { return e.first == p->home; });
+    auto it =
+        std::find_if(away.begin(), away.end(), [p](const auto& e) { return e.first == p->home; });
     if (it == away.end()) it = away.insert(away.end(), {p->home, {}});
     it->second.push_back(p);
   }

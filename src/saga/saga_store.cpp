@@ -55,8 +55,8 @@ std::string ms(std::chrono::milliseconds d) { return std::to_string(d.count()); 
 constexpr std::string_view kOutboxOne =
     "INSERT INTO outbox (topic, event_key, event_type, payload) VALUES ($1, $2, $3, $4)";
 
-asio::awaitable<Status> outbox(pg::Session& s, std::string topic, std::string key,
-                               std::string type, std::string payload) {
+asio::awaitable<Status> outbox(pg::Session& s, std::string topic, std::string key, std::string type,
+                               std::string payload) {
   std::vector<pg::Param> p{std::move(topic), std::move(key), std::move(type), std::move(payload)};
   auto r = co_await s.query(kOutboxOne, std::move(p));
   if (!r) co_return std::move(r).error();
@@ -179,8 +179,7 @@ asio::awaitable<Result<SagaRecord>> SagaStore::begin_payment(std::string user_id
     if (!rec) co_return std::move(rec).error();
     out = std::move(*rec);
     co_return co_await outbox(s, events::topics::payments, reservation_id,
-                              events::types::payment_requested,
-                              reservation_json(out->reservation));
+                              events::types::payment_requested, reservation_json(out->reservation));
   });
   if (!st) co_return std::move(st).error();
   co_return std::move(*out);
@@ -273,10 +272,11 @@ asio::awaitable<Result<std::optional<Order>>> SagaStore::complete_paid(std::stri
     auto order = order_from_row(*ins, 0);
     if (!order) co_return std::move(order).error();
     out = std::move(*order);
-    auto a =
-        co_await outbox(s, events::topics::reservations, reservation_id, events::types::payment_succeeded, reservation_json(r));
+    auto a = co_await outbox(s, events::topics::reservations, reservation_id,
+                             events::types::payment_succeeded, reservation_json(r));
     if (!a) co_return a;
-    co_return co_await outbox(s, events::topics::reservations, reservation_id, events::types::order_confirmed, order_json(*out));
+    co_return co_await outbox(s, events::topics::reservations, reservation_id,
+                              events::types::order_confirmed, order_json(*out));
   });
   if (!st) co_return std::move(st).error();
   co_return out;
@@ -299,8 +299,8 @@ asio::awaitable<Result<std::optional<Reservation>>> SagaStore::fail(std::string 
     std::vector<Reservation> released{*out};
     auto g = co_await give_back_allocations(s, released);
     if (!g) co_return g;
-    co_return co_await outbox(s, events::topics::reservations, reservation_id, events::types::payment_failed,
-                              reservation_json(*out));
+    co_return co_await outbox(s, events::topics::reservations, reservation_id,
+                              events::types::payment_failed, reservation_json(*out));
   });
   if (!st) co_return std::move(st).error();
   co_return out;
@@ -316,8 +316,8 @@ asio::awaitable<Status> SagaStore::record_refund(std::string reservation_id,
     auto rec = co_await transition(s, sql8, std::move(p));
     if (!rec) co_return std::move(rec).error();
     if (!*rec) co_return Status{};
-    co_return co_await outbox(s, events::topics::reservations, reservation_id, events::types::payment_refunded,
-                              reservation_json(**rec));
+    co_return co_await outbox(s, events::topics::reservations, reservation_id,
+                              events::types::payment_refunded, reservation_json(**rec));
   });
   co_return st;
 }

@@ -202,16 +202,18 @@ TEST(ReservationLanes, ThreadsSharingLanesGetTheLedgersAnswerOnTheirOwnThread) {
   std::vector<Reservation> rs0, rs1;
   for (int shard = 0; shard < 4; ++shard)
     for (int u = 0; u < 6; ++u) {
-      rs0.push_back(reservation_of(p, shard, "a" + std::to_string(shard) + "-" + std::to_string(u)));
-      rs1.push_back(reservation_of(p, shard, "b" + std::to_string(shard) + "-" + std::to_string(u)));
+      rs0.push_back(
+          reservation_of(p, shard, "a" + std::to_string(shard) + "-" + std::to_string(u)));
+      rs1.push_back(
+          reservation_of(p, shard, "b" + std::to_string(shard) + "-" + std::to_string(u)));
     }
   lane0.start();
   lane1.start();
   std::vector<Outcome> outcomes0, outcomes1;
-  auto done0 =
-      asio::co_spawn(lane0.io, insert_all(lane0.store, std::move(rs0), outcomes0), asio::use_future);
-  auto done1 =
-      asio::co_spawn(lane1.io, insert_all(lane1.store, std::move(rs1), outcomes1), asio::use_future);
+  auto done0 = asio::co_spawn(lane0.io, insert_all(lane0.store, std::move(rs0), outcomes0),
+                              asio::use_future);
+  auto done1 = asio::co_spawn(lane1.io, insert_all(lane1.store, std::move(rs1), outcomes1),
+                              asio::use_future);
   const bool finished = done0.wait_for(30s) == std::future_status::ready &&
                         done1.wait_for(30s) == std::future_status::ready;
   const auto thread0 = lane0.thread.get_id(), thread1 = lane1.thread.get_id();

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <chrono>
+#include <thread>
 
 #include "domain/jwt.hpp"
 #include "support/sale_fixture.hpp"
@@ -166,12 +168,31 @@ TEST_F(Hostile, UnknownRouteAndMethod) {
 
 TEST_F(Hostile, MetricsCountEveryRejectionReason) {
   (void)post(reservation_body("no-such-product"), user_token("h8"));
+  // A lookup that reaches PostgreSQL (a timed backend call), whatever ran before this test.
+  (void)send_one(
+      shared_service().port(),
+      {"GET", "/v1/reservations/00000000-0000-4000-8000-000000000000", user_token("h8"), "", {}});
   auto m = send_one(shared_service().port(), {"GET", "/metrics", "", "", {}});
   ASSERT_EQ(m.status, 200);
   EXPECT_NE(m.body.find("flashsale_reservations_total{outcome=\"not_found\"}"), std::string::npos);
   EXPECT_NE(m.body.find("flashsale_http_requests_total"), std::string::npos);
   EXPECT_NE(m.body.find("code=\"not_found\""), std::string::npos);
   EXPECT_NE(m.body.find("flashsale_backend_call_duration_seconds"), std::string::npos);
+}
+
+// Every I/O thread's probe timer fires every 20 ms and records how late it was.
+TEST_F(Hostile, MetricsShowHowLateTheIoLoopsRun) {
+  auto count = [] {
+    auto m = send_one(shared_service().port(), {"GET", "/metrics", "", "", {}});
+    EXPECT_EQ(m.status, 200);
+    const std::string name = "flashsale_io_loop_lag_seconds_count ";
+    auto at = m.body.find(name);
+    return at == std::string::npos ? -1.0 : std::stod(m.body.substr(at + name.size()));
+  };
+  const double before = count();
+  ASSERT_GE(before, 0) << "flashsale_io_loop_lag_seconds is not exported";
+  std::this_thread::sleep_for(std::chrono::milliseconds{300});
+  EXPECT_GE(count() - before, 5) << "the probes should have fired ~15 times per thread";
 }
 
 }  // namespace

@@ -89,14 +89,14 @@ TEST(SagaEvents, PaymentRequestedFromTheEventLogEndsPaidOnceEvenWhenDuplicated) 
     return n.ok() && *n != "0";
   }));
   // The saga's group reads topic payments only: no partition of topic reservations has it.
-  auto saga_groups = redis_cli(
-      shared_redis().port(),
-      {"EVAL",
-       "local n = 0 for _, k in ipairs(redis.call('KEYS', 'events:reservations:*')) do "
-       "if redis.call('TYPE', k).ok == 'stream' then "
-       "for _, g in ipairs(redis.call('XINFO', 'GROUPS', k)) do "
-       "if g[2] == 'saga' then n = n + 1 end end end end return n",
-       "0"});
+  auto saga_groups =
+      redis_cli(shared_redis().port(),
+                {"EVAL",
+                 "local n = 0 for _, k in ipairs(redis.call('KEYS', 'events:reservations:*')) do "
+                 "if redis.call('TYPE', k).ok == 'stream' then "
+                 "for _, g in ipairs(redis.call('XINFO', 'GROUPS', k)) do "
+                 "if g[2] == 'saga' then n = n + 1 end end end end return n",
+                 "0"});
   ASSERT_TRUE(saga_groups.ok()) << saga_groups.error().message;
   EXPECT_EQ(*saga_groups, "0");
   workers.stop();
