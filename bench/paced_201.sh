@@ -34,6 +34,9 @@ ADMIN=$("$FLASHSALE" token --sub admin --admin)
 BASE=http://127.0.0.1:$PORT
 mint_tokens "$WORK/users.txt" 200000 buyer-
 
+# Redis commands that took over 1 ms of Redis' own time are listed after each run (SLOWLOG).
+redis-cli -p "$REDIS_PORT" config set slowlog-log-slower-than 1000 >/dev/null
+redis-cli -p "$REDIS_PORT" config set slowlog-max-len 1024 >/dev/null
 SERVICE_PID=${PIDS[0]}
 REDIS_PID=$(pgrep -f "redis-server 127.0.0.1:$REDIS_PORT" | head -1)
 PG_MASTER=$(pgrep -u postgres -f "postgres -D $WORK" | head -1)
@@ -86,6 +89,7 @@ for i in $(seq 1 "$RUNS"); do
   forks=$(redis_forks) vacuums=$(pg_vacuums) syncs=$(wal_syncs)
   read -r ck bc bw bb < <(bgwriter)
   redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' > "$WORK/cmd-before"
+  redis-cli -p "$REDIS_PORT" slowlog reset >/dev/null
   # shellcheck disable=SC2046  # pg_pids is a list of PIDs, split on purpose
   cs=$(ticks "$SERVICE_PID") cr=$(ticks "$REDIS_PID") cp=$(ticks $(pg_pids))
   # shellcheck disable=SC2046
@@ -121,6 +125,14 @@ print(", ".join("%s %.1f µs (%.2f calls)" % (k, us / n, c / n) for k, (c, us) i
 PY
 )
   echo "  Redis time per 201 by command: $top"
+  # Redis' slowlog: commands that took Redis over 1 ms (a command preempted mid-way counts too).
+  slow=$(redis-cli -p "$REDIS_PORT" --json slowlog get 1024 | python3 -c '
+import json, sys
+entries = sorted(json.load(sys.stdin), key=lambda e: -e[2])
+total = sum(e[2] for e in entries) / 1000
+top = "; ".join("%.1f ms %s" % (e[2] / 1000, " ".join(e[3][:3])) for e in entries[:4])
+print("%d commands over 1 ms, %.1f ms in all; longest: %s" % (len(entries), total, top or "-"))')
+  echo "  Redis slowlog: $slow"
   echo "  PostgreSQL during the run: checkpoints $((ck2 - ck)); buffers written by the checkpointer $((bc2 - bc)), the bgwriter $((bw2 - bw)), backends $((bb2 - bb)); Redis memory $(redis-cli -p "$REDIS_PORT" info memory | tr -d '\r' | awk -F: '$1 == "used_memory_human" {print $2}'), keys $(redis-cli -p "$REDIS_PORT" dbsize)"
   slice() { awk -v w="$1" -v s="$2" -v n="$n" 'BEGIN { printf "%.0f µs per 201 (%.1f µs per wake-up, %.1f wake-ups per 201)", n ? w / n : 0, s ? w / s : 0, n ? s / n : 0 }'; }
   echo "  waiting for a core (run queue, schedstat): service $(slice $((ws2 - ws)) $((wsn2 - wsn))), Redis $(slice $((wr2 - wr)) $((wrn2 - wrn))), PostgreSQL $(slice $((wp2 - wp)) $((wpn2 - wpn)))"

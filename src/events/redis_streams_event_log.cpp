@@ -5,6 +5,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
 #include <charconv>
 #include <unordered_map>
 #include <utility>
@@ -417,7 +418,15 @@ asio::awaitable<Result<std::int64_t>> RedisStreamsEventLog::trim_acknowledged(st
       if (keep < floor) floor = keep;
     }
     if (!known) continue;
-    auto t = co_await client_.command("XTRIM", stream, "MINID", to_string(floor));
+    const std::string min_id = to_string(floor);
+    const std::string chunk = std::to_string(std::max<std::size_t>(config_.trim_chunk, 1));
+    for (;;) {
+      auto t = co_await client_.command("XTRIM", stream, "MINID", "~", min_id, "LIMIT", chunk);
+      if (!t) co_return std::move(t).error();
+      removed += t->integer;
+      if (t->integer == 0) break;
+    }
+    auto t = co_await client_.command("XTRIM", stream, "MINID", min_id);
     if (!t) co_return std::move(t).error();
     removed += t->integer;
   }

@@ -35,6 +35,10 @@ struct StreamsConfig {
   std::size_t partitions = 4;
   std::string key_prefix = "events:";  // stream key: <key_prefix><topic>:<partition>
   std::size_t max_len = 1'000'000;     // approximate cap per partition (MAXLEN ~); 0: none
+  // trim_acknowledged() removes at most this many entries per XTRIM call: one exact XTRIM of a
+  // burst's 25,000 entries (~3,000 stream nodes of ~8 events) held Redis for 10-11 ms, and every
+  // reservation with it; 1,000 took 1.7-3 ms (docs/benchmarks.md, "Round of 2026-12-03 (2)").
+  std::size_t trim_chunk = 200;
   // Longest a consume() blocks; longer `block` arguments are shortened to this.
   std::chrono::milliseconds max_block{2000};
   // Settings of the dedicated reader connections (command_timeout is raised by max_block).
@@ -67,8 +71,10 @@ class RedisStreamsEventLog final : public EventLog {
   // Also sets the lag gauges of every partition.
   boost::asio::awaitable<Result<GroupLag>> lag(std::string topic, std::string group) override;
 
-  // XTRIM MINID below the oldest entry some group of the partition has not acknowledged.
-  // Returns the number of entries removed.
+  // XTRIM MINID below the oldest entry some group of the partition has not acknowledged, in
+  // steps of whole stream nodes of at most trim_chunk entries (`XTRIM MINID ~ id LIMIT n`, so
+  // other clients' commands run between the steps), then one exact XTRIM for the rest of the
+  // boundary node. Returns the number of entries removed.
   boost::asio::awaitable<Result<std::int64_t>> trim_acknowledged(std::string topic);
 
   const std::vector<std::string>& partitions(const std::string& topic);

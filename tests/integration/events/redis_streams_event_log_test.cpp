@@ -269,5 +269,34 @@ TEST(RedisStreamsEventLog, TrimRemovesOnlyWhatEveryGroupAcknowledged) {
   }());
 }
 
+// A big trim goes in steps: 350 acknowledged entries (stream nodes of up to 100 small entries)
+// with trim_chunk 100 take at least 4 XTRIM calls, each removing at most 100, and all 350 go.
+TEST(RedisStreamsEventLog, TrimGoesInBoundedStepsAndStillRemovesEverythingAcknowledged) {
+  auto config = test::streams_config(1);
+  config.trim_chunk = 100;
+  LogOnThread t(config);
+  run_coroutine(t.io, [&]() -> awaitable<void> {
+    EXPECT_TRUE((co_await t.log->ensure_group(kTopic, "g")).ok());
+    std::vector<Event> events;
+    for (int i = 0; i < 350; ++i) events.push_back(make_event(i));
+    EXPECT_TRUE((co_await t.log->publish_batch(kTopic, std::move(events))).ok());
+    auto all = co_await drain(*t.log, "g", "c", 350, true);
+    EXPECT_EQ(all.size(), 350u);
+    auto calls = [&]() -> awaitable<std::int64_t> {
+      auto info = co_await t.client->command("INFO", "commandstats");
+      const std::string key = "cmdstat_xtrim:calls=";
+      auto at = info ? info->str.find(key) : std::string::npos;
+      co_return at == std::string::npos ? 0 : std::stoll(info->str.substr(at + key.size()));
+    };
+    const auto before = co_await calls();
+    auto removed = co_await t.log->trim_acknowledged(kTopic);
+    EXPECT_TRUE(removed.ok());
+    EXPECT_EQ(*removed, 350);
+    EXPECT_GE(co_await calls() - before, 4) << "one XTRIM per node of at most 100, then the rest";
+    auto len = co_await t.client->command("XLEN", t.log->partitions(kTopic)[0]);
+    EXPECT_EQ(len->integer, 0);
+  }());
+}
+
 }  // namespace
 }  // namespace fs::events
