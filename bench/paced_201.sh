@@ -52,10 +52,10 @@ ticks() {  # CPU clock ticks (user + system) of processes
 }
 pg_pids() { echo "$PG_MASTER" $(pgrep -P "$PG_MASTER"); }
 waits() {  # run-queue wait (µs) and time slices of all threads of processes, from schedstat
-  local w=0 n=0 p t a b c
+  local w=0 n=0 p t b c
   for p in "$@"; do
     for t in /proc/"$p"/task/*/schedstat; do
-      read -r a b c < "$t" 2>/dev/null || continue
+      read -r _ b c < "$t" 2>/dev/null || continue
       w=$((w + b / 1000)) n=$((n + c))
     done
   done
@@ -92,14 +92,18 @@ for i in $(seq 1 "$RUNS"); do
   redis-cli -p "$REDIS_PORT" slowlog reset >/dev/null
   # shellcheck disable=SC2046  # pg_pids is a list of PIDs, split on purpose
   cs=$(ticks "$SERVICE_PID") cr=$(ticks "$REDIS_PID") cp=$(ticks $(pg_pids))
-  # shellcheck disable=SC2046
-  read -r ws wsn < <(waits "$SERVICE_PID") ; read -r wr wrn < <(waits "$REDIS_PID"); read -r wp wpn < <(waits $(pg_pids))
+  read -ra pg_now <<< "$(pg_pids)"
+  read -r ws wsn < <(waits "$SERVICE_PID")
+  read -r wr wrn < <(waits "$REDIS_PID")
+  read -r wp wpn < <(waits "${pg_now[@]}")
   read -r m_total m_idle < <(machine)
   line=$(wrk_paced "paced-$i")
   read -r m_total2 m_idle2 < <(machine)
   # shellcheck disable=SC2046
+  read -r ws2 wsn2 < <(waits "$SERVICE_PID")
+  read -r wr2 wrn2 < <(waits "$REDIS_PID")
+  read -r wp2 wpn2 < <(waits "${pg_now[@]}")
   # shellcheck disable=SC2046
-  read -r ws2 wsn2 < <(waits "$SERVICE_PID") ; read -r wr2 wrn2 < <(waits "$REDIS_PID"); read -r wp2 wpn2 < <(waits $(pg_pids))
   cs=$(($(ticks "$SERVICE_PID") - cs)) cr=$(($(ticks "$REDIS_PID") - cr)) cp=$(($(ticks $(pg_pids)) - cp))
   curl -s "$BASE/metrics" > "$WORK/metrics-after"
   n=$(echo "$line" | grep -o 'requests=[0-9]*' | cut -d= -f2)
