@@ -117,6 +117,64 @@ Reservation reservation_of(const Product& p, std::int64_t shard, const std::stri
   return r;
 }
 
+// Holds the ledger row of shard 0 of a sale in a transaction on a thread of its own (as a batch
+// does until its commit) until release() or destruction.
+class ShardRowLock {
+ public:
+  ShardRowLock(const std::string& conninfo, const std::string& product_id)
+      : db_(pg::make_database(io_.get_executor(), test::database_config(conninfo, 1))),
+        thread_([this, product_id] {
+          auto st = test::run_coroutine(
+              io_, db_->transaction([&](pg::Session& s) -> asio::awaitable<Status> {
+                std::vector<pg::Param> id{product_id};
+                auto rows = co_await s.query(
+                    "SELECT 1 FROM stock_shards WHERE product_id = $1 AND shard = 0 FOR UPDATE",
+                    std::move(id));
+                if (!rows) co_return std::move(rows).error();
+                held_ = true;
+                asio::steady_timer tick(co_await asio::this_coro::executor);
+                while (!release_) {
+                  tick.expires_after(5ms);
+                  co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+                }
+                co_return Status{};
+              }));
+          EXPECT_TRUE(st.ok()) << (st ? "" : st.error().message);
+          db_->close();
+        }) {}
+  ~ShardRowLock() { release(); }
+  // Waits up to 2 s for the lock.
+  bool held() const {
+    for (int i = 0; i < 400 && !held_; ++i) std::this_thread::sleep_for(5ms);
+    return held_;
+  }
+  void release() {
+    release_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  asio::io_context io_;
+  std::unique_ptr<pg::Database> db_;
+  std::atomic<bool> held_{false}, release_{false};
+  std::thread thread_;
+};
+
+// Inserts r on `on`'s thread; `out` gets its outcome and the thread it resumed on.
+void spawn_insert(Lane& on, Reservation r, Outcome& out, std::atomic<int>& finished) {
+  asio::post(on.io, [&on, r = std::move(r), &out, &finished]() mutable {
+    asio::co_spawn(
+        on.io,
+        [&on, r = std::move(r), &out, &finished]() -> asio::awaitable<void> {
+          out.shard = r.shard;
+          out.status = co_await on.store.insert(r);
+          out.resumed_on = std::this_thread::get_id();
+          ++finished;
+        },
+        asio::detached);
+  });
+}
+
 // Two lanes own disjoint shards: while another transaction holds the ledger row of shard 0 (as a
 // batch does until its commit), a reservation of shard 1 commits; shard 0's waits for the row,
 // then commits too. With one lane, shard 1's reservation would wait behind shard 0's batch.
@@ -127,57 +185,22 @@ TEST(ReservationLanes, TwoLanesOwnDisjointShards) {
   metrics::MetricsRegistry registry;
   metrics::BackendMetrics backend(registry);
 
-  // The row lock on shard 0, held from another thread until `release`.
-  std::atomic<bool> locked{false}, release{false};
-  asio::io_context locker_io;
-  auto locker_db = pg::make_database(locker_io.get_executor(), test::database_config(conninfo, 1));
-  std::thread locker([&] {
-    auto st = test::run_coroutine(
-        locker_io, locker_db->transaction([&](pg::Session& s) -> asio::awaitable<Status> {
-          auto rows = co_await s.query(
-              "SELECT 1 FROM stock_shards WHERE product_id = 'sublanes' AND shard = 0 FOR UPDATE");
-          if (!rows) co_return std::move(rows).error();
-          locked = true;
-          asio::steady_timer tick(co_await asio::this_coro::executor);
-          while (!release) {
-            tick.expires_after(5ms);
-            co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
-          }
-          co_return Status{};
-        }));
-    EXPECT_TRUE(st.ok()) << (st ? "" : st.error().message);
-    locker_db->close();
-  });
-  for (int i = 0; i < 400 && !locked; ++i) std::this_thread::sleep_for(5ms);
-  ASSERT_TRUE(locked);
+  ShardRowLock lock(conninfo, "sublanes");
+  ASSERT_TRUE(lock.held());
 
   InsertLanes two(2);
   Lane lane(conninfo, backend, &two);
   lane.start();
   Outcome blocked, free;
   std::atomic<int> finished{0};
-  auto spawn = [&](std::int64_t shard, Outcome& out) {
-    asio::post(lane.io, [&, shard] {
-      asio::co_spawn(
-          lane.io,
-          [&, shard]() -> asio::awaitable<void> {
-            out.shard = shard;
-            out.status =
-                co_await lane.store.insert(reservation_of(p, shard, "u" + std::to_string(shard)));
-            ++finished;
-          },
-          asio::detached);
-    });
-  };
-  spawn(0, blocked);
-  spawn(1, free);
+  spawn_insert(lane, reservation_of(p, 0, "u0"), blocked, finished);
+  spawn_insert(lane, reservation_of(p, 1, "u1"), free, finished);
   for (int i = 0; i < 1000 && finished < 1; ++i) std::this_thread::sleep_for(5ms);
   const int while_locked = finished.load();
   std::this_thread::sleep_for(100ms);
   const int still = finished.load();
-  release = true;
+  lock.release();
   for (int i = 0; i < 1000 && finished < 2; ++i) std::this_thread::sleep_for(5ms);
-  locker.join();
   lane.stop();
   EXPECT_EQ(while_locked, 1) << "shard 1 must commit while shard 0's row is locked";
   EXPECT_EQ(still, 1) << "shard 0 must wait for its row";
@@ -268,28 +291,8 @@ TEST(ReservationLanes, OneLaneAcrossThreadsQueuesBehindTheBatchInFlight) {
   metrics::MetricsRegistry registry;
   metrics::BackendMetrics backend(registry);
 
-  std::atomic<bool> locked{false}, release{false};
-  asio::io_context locker_io;
-  auto locker_db = pg::make_database(locker_io.get_executor(), test::database_config(conninfo, 1));
-  std::thread locker([&] {
-    auto st = test::run_coroutine(
-        locker_io, locker_db->transaction([&](pg::Session& s) -> asio::awaitable<Status> {
-          auto rows = co_await s.query(
-              "SELECT 1 FROM stock_shards WHERE product_id = 'one-lane' AND shard = 0 FOR UPDATE");
-          if (!rows) co_return std::move(rows).error();
-          locked = true;
-          asio::steady_timer tick(co_await asio::this_coro::executor);
-          while (!release) {
-            tick.expires_after(5ms);
-            co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
-          }
-          co_return Status{};
-        }));
-    EXPECT_TRUE(st.ok()) << (st ? "" : st.error().message);
-    locker_db->close();
-  });
-  for (int i = 0; i < 400 && !locked; ++i) std::this_thread::sleep_for(5ms);
-  ASSERT_TRUE(locked);
+  ShardRowLock lock(conninfo, "one-lane");
+  ASSERT_TRUE(lock.held());
 
   InsertLanes one(1);
   Lane thread0(conninfo, backend, &one);
@@ -300,28 +303,13 @@ TEST(ReservationLanes, OneLaneAcrossThreadsQueuesBehindTheBatchInFlight) {
   thread1.start();
   Outcome first, second;
   std::atomic<int> finished{0};
-  auto spawn = [&](Lane& on, std::int64_t shard, Outcome& out) {
-    asio::post(on.io, [&, shard] {
-      asio::co_spawn(
-          on.io,
-          [&, shard]() -> asio::awaitable<void> {
-            out.shard = shard;
-            out.status =
-                co_await on.store.insert(reservation_of(p, shard, "w" + std::to_string(shard)));
-            out.resumed_on = std::this_thread::get_id();
-            ++finished;
-          },
-          asio::detached);
-    });
-  };
-  spawn(thread0, 0, first);
+  spawn_insert(thread0, reservation_of(p, 0, "w0"), first, finished);
   std::this_thread::sleep_for(100ms);  // thread 0's batch is in flight, waiting for the row
-  spawn(thread1, 1, second);
+  spawn_insert(thread1, reservation_of(p, 1, "w1"), second, finished);
   std::this_thread::sleep_for(200ms);
   const int while_locked = finished.load();
-  release = true;
+  lock.release();
   for (int i = 0; i < 1000 && finished < 2; ++i) std::this_thread::sleep_for(5ms);
-  locker.join();
   const auto t0 = thread0.thread.get_id(), t1 = thread1.thread.get_id();
   thread0.stop();
   thread1.stop();
