@@ -12,7 +12,8 @@
 #   ROUNDS, DURATION (s), CONNS; ONLY=a,b,c runs a subset; EVENT_ROLES="" (default
 #   "relay,notifier") runs the system without the in-process outbox relay and notifier;
 #   UP_ARGS adds `flashsale up` options; DIAG=1 logs and summarises PostgreSQL's stalls (below);
-#   WRK_PER_REQUEST=1 runs the heavier client of the earlier runs (bench/wrk_post.lua).
+#   WRK_PER_REQUEST=1 runs the heavier client of the earlier runs (bench/wrk_post.lua);
+#   PAUSE_DAMON=1 (root) switches the guest kernel's DAMON reclaim off for the run (bench/lib.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD=${1:-build/release}
@@ -32,6 +33,7 @@ command -v wrk >/dev/null && command -v nginx >/dev/null || bash scripts/install
 
 source bench/lib.sh
 bench_init flashsale-bench
+damon_pause_if_asked
 
 export FLASHSALE_JWT_SECRET=bench-secret-$RANDOM
 HTTP_PORT=$(free_port)
@@ -219,8 +221,10 @@ for i in $(seq 1 "$ROUNDS"); do
   vacuums_before=$(pg_vacuums)
   checkpoints_before=$(pg_checkpoints)
   read -r wal_before fpi_before < <(pg_wal)
+  kdamond_before=$(kdamond_ms)
   line=$(run_wrk "$BASE" "bench-paced-$i" "$WORK/many-users.txt" "$PACED_DURABLE_CONNS" \
     "$(pace_delay "$PACED_DURABLE_CONNS" "$PACED_DURABLE_RPS")")
+  R[paced_kdamond]+="$(( $(kdamond_ms) - kdamond_before )) "
   curl -s "$BASE/metrics" > "$WORK/metrics-after"
   # Background work that overlapped the paced run: Redis AOF rewrites (a fork, then the whole
   # dataset written to the disk PostgreSQL's WAL is on) and autovacuum/autoanalyze runs.
@@ -296,7 +300,7 @@ printf '%-44s %12s %10s %10s\n' "    pgbench INSERT, paced (same rate, conn)" "$
 echo "durable paced p50 $(m durable_paced_p50) ms, p99.9 $(m durable_paced_p999) ms; inside the service p99 $(m svc_paced_p99) ms, INSERT batch statement p50 $(m ins_paced_p50) / p99 $(m ins_paced_p99) ms, Redis reserve p50 $(m reserve_paced_p50) / p99 $(m reserve_paced_p99) ms (histogram buckets)"
 echo "pgbench paced reference p50 $(m pgpaced_p50) ms, p99.9 $(m pgpaced_p999) ms; per round p99: durable ${R[durable_paced_p99]:-} / pgbench ${R[pgpaced_p99]:-}"
 echo "outbox rows and notifier lag when each paced run started: ${R[paced_backlog]:-} / ${R[paced_notifier_lag]:-}"
-echo "during each paced run: Redis AOF rewrites ${R[paced_rewrites]:-}, PostgreSQL autovacuum/analyze runs ${R[paced_vacuums]:-}, checkpoints ${R[paced_checkpoints]:-}; WAL written ${R[paced_wal_mb]:-}MB, of it full-page images ${R[paced_fpi]:-}"
+echo "during each paced run: Redis AOF rewrites ${R[paced_rewrites]:-}, PostgreSQL autovacuum/analyze runs ${R[paced_vacuums]:-}, checkpoints ${R[paced_checkpoints]:-}; WAL written ${R[paced_wal_mb]:-}MB, of it full-page images ${R[paced_fpi]:-}; the guest kernel's kdamond (DAMON reclaim: $(damon_state)) ${R[paced_kdamond]:-}ms of CPU"
 echo "one commit (pgbench paced at the service's commit rate, ${R[paced_commits]:-}/s): p50 $(m pgcommit_p50) ms, p99 $(m pgcommit_p99) ms (per round ${R[pgcommit_p99]:-})"
 echo "durable p50 $(m durable_p50) ms (16 connections: $(m durable16_p50) ms); rows committed per round: ${R[durable_rows]:-}; mean group-commit batch: ${BATCH:-n/a}"
 if [ -n "${DIAG:-}" ]; then

@@ -11,10 +11,48 @@ bench_init() {
 }
 
 bench_cleanup() {
+  damon_resume
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   if declare -F bench_extra_cleanup >/dev/null; then bench_extra_cleanup; fi
   [ -n "${KEEP:-}" ] || rm -rf "$WORK"
+}
+
+# The guest kernel's DAMON reclaim: on cloud VMs a kdamond kernel thread pages out file pages
+# (page cache) unused for a minute, in runs of 2-9 ms on one of the vCPUs; after a saturated
+# burst (hundreds of MB of WAL, AOF and table pages go cold) it doubled the paced 201's p99 on the
+# bench machine (docs/benchmarks.md, "Round of 2026-12-03 (3)"). The scripts print its CPU time
+# per run; PAUSE_DAMON=1 (root) switches it off for the run and back on at exit, to measure the
+# system without it. damon_state: on, off or absent; kdamond_ms: CPU time of kdamond threads.
+DAMON_STATE_FILES=(/sys/kernel/mm/damon/admin/kdamonds/*/state)
+DAMON_PAUSED=()
+damon_state() {
+  local f
+  for f in "${DAMON_STATE_FILES[@]}"; do
+    [ -r "$f" ] && [ "$(cat "$f")" = on ] && { echo on; return; }
+  done
+  [ -r "${DAMON_STATE_FILES[0]}" ] && echo off || echo absent
+}
+damon_pause_if_asked() {
+  [ "${PAUSE_DAMON:-}" = 1 ] || return 0
+  local f
+  for f in "${DAMON_STATE_FILES[@]}"; do
+    [ -w "$f" ] && [ "$(cat "$f")" = on ] && echo off > "$f" && DAMON_PAUSED+=("$f")
+  done
+  echo "PAUSE_DAMON=1: DAMON reclaim off for this run (${#DAMON_PAUSED[@]} kdamond), back on at exit"
+}
+damon_resume() {
+  local f
+  for f in "${DAMON_PAUSED[@]}"; do echo on > "$f" || true; done
+  DAMON_PAUSED=()
+}
+kdamond_ms() {
+  local t=0 p f
+  for p in $(pgrep '^kdamond' || true); do
+    read -r -a f < "/proc/$p/stat" 2>/dev/null || continue
+    t=$((t + f[13] + f[14]))
+  done
+  echo $((t * 1000 / $(getconf CLK_TCK)))
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

@@ -12,7 +12,8 @@
 # every paced run starts on a quiet system.
 # Usage: bench/paced_201.sh [build dir, default build/release]
 #   RATE (default 2000), CONNS (64), DURATION (s, 8), RUNS (3), SAT, THREADS (2),
-#   EVENT_ROLES (default relay,notifier), UP_ARGS (more `flashsale up` options).
+#   EVENT_ROLES (default relay,notifier), UP_ARGS (more `flashsale up` options), PAUSE_DAMON=1
+#   (root: the guest kernel's DAMON reclaim off during the run, see bench/lib.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD=${1:-build/release}
@@ -26,6 +27,7 @@ command -v wrk >/dev/null || bash scripts/install-deps.sh
 
 source bench/lib.sh
 bench_init flashsale-paced
+damon_pause_if_asked
 export FLASHSALE_JWT_SECRET=bench-secret-$RANDOM
 PORT=$(free_port)
 # shellcheck disable=SC2086
@@ -73,7 +75,7 @@ wrk_paced() {  # product -> the wrk done() line
 }
 per() { awk -v t="$1" -v n="$2" -v u=$((1000000 / $(getconf CLK_TCK))) 'BEGIN { printf "%.0f", n ? t * u / n : 0 }'; }
 
-echo "paced durable 201s: offered ${RATE}/s over $CONNS connections, ${DURATION}s x $RUNS runs$([ -n "${SAT:-}" ] && echo ", each after a ${SAT}s saturated burst")"
+echo "paced durable 201s: offered ${RATE}/s over $CONNS connections, ${DURATION}s x $RUNS runs$([ -n "${SAT:-}" ] && echo ", each after a ${SAT}s saturated burst"); guest kernel DAMON reclaim: $(damon_state)"
 for i in $(seq 1 "$RUNS"); do
   if [ -n "${SAT:-}" ]; then
     put_product "burst-$i" 1000000000 1
@@ -97,7 +99,9 @@ for i in $(seq 1 "$RUNS"); do
   read -r wr wrn < <(waits "$REDIS_PID")
   read -r wp wpn < <(waits "${pg_now[@]}")
   read -r m_total m_idle < <(machine)
+  kd=$(kdamond_ms)
   line=$(wrk_paced "paced-$i")
+  kd=$(($(kdamond_ms) - kd))
   read -r m_total2 m_idle2 < <(machine)
   # shellcheck disable=SC2046
   read -r ws2 wsn2 < <(waits "$SERVICE_PID")
@@ -110,7 +114,7 @@ for i in $(seq 1 "$RUNS"); do
   q() { python3 bench/hist_quantiles.py "$WORK/metrics-before" "$WORK/metrics-after" "$@"; }
   echo "run $i: $line"
   echo "  inside the service: $(q flashsale_http_request_duration_seconds route=/v1/reservations); INSERT statement: $(q flashsale_backend_call_duration_seconds op=insert_reservations); a reservation's wait for its commit (queue, statement, hand-offs): $(q flashsale_backend_call_duration_seconds op=reservation_commit); Redis reserve: $(q flashsale_backend_call_duration_seconds op=reserve); I/O thread loop lag: $(q flashsale_io_loop_lag_seconds) (ms)"
-  echo "  CPU per 201 (µs): service $(per "$cs" "$n"), Redis $(per "$cr" "$n"), PostgreSQL $(per "$cp" "$n"); machine busy $((100 - (m_idle2 - m_idle) * 100 / (m_total2 - m_total)))%; WAL flushes per 201 $(awk -v s=$(($(wal_syncs) - syncs)) -v n="$n" 'BEGIN { printf "%.2f", s / n }'); during the run: AOF rewrites $(($(redis_forks) - forks)), autovacuum/analyze runs $(($(pg_vacuums) - vacuums))"
+  echo "  CPU per 201 (µs): service $(per "$cs" "$n"), Redis $(per "$cr" "$n"), PostgreSQL $(per "$cp" "$n"); machine busy $((100 - (m_idle2 - m_idle) * 100 / (m_total2 - m_total)))%; WAL flushes per 201 $(awk -v s=$(($(wal_syncs) - syncs)) -v n="$n" 'BEGIN { printf "%.2f", s / n }'); during the run: AOF rewrites $(($(redis_forks) - forks)), autovacuum/analyze runs $(($(pg_vacuums) - vacuums)), the kernel's kdamond ${kd} ms of CPU"
   read -r ck2 bc2 bw2 bb2 < <(bgwriter)
   redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' > "$WORK/cmd-after"
   # Redis' own time per 201 by command (commandstats usec; a script's calls count under both)

@@ -10,6 +10,11 @@
 //   connection): they are published again. At-least-once: consumers are idempotent.
 // Ordering: one relay publishes in id order; with several relays, rows of one key committed close
 // together may be published out of order (consumers tolerate reordering, see event_log.hpp).
+// Dead rows: every published row is deleted, so a burst leaves as many dead tuples and dead index
+// entries, which every later round's index scan (and the table's other readers) walk past until
+// autovacuum comes (autovacuum_naptime, a minute by default). Once a relay has caught up after
+// deleting vacuum_after rows, it runs VACUUM (SKIP_LOCKED) outbox itself: a table of a few pages
+// of live rows, so the vacuum costs about its dead rows (~2 ms per 1,000 on the bench machine).
 // Why an outbox and not a dual write: docs/architecture.md, "Events".
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
@@ -34,6 +39,7 @@ struct OutboxRelayConfig {
   std::chrono::milliseconds backoff_min{50};         // after a failed round, doubling...
   std::chrono::milliseconds backoff_max{2000};       // ...up to this
   std::chrono::milliseconds backlog_interval{1000};  // refresh of the backlog gauge; 0: never
+  std::size_t vacuum_after = 10000;  // rows deleted, then VACUUM once caught up; 0: never
 };
 
 class OutboxRelay {
@@ -50,6 +56,10 @@ class OutboxRelay {
   void stop() { stopping_ = true; }
 
   std::int64_t published() const { return published_; }
+  std::int64_t vacuums() const { return vacuums_; }
+
+  // VACUUM (SKIP_LOCKED) outbox; run() calls it once caught up after vacuum_after deletes.
+  boost::asio::awaitable<Status> vacuum();
 
  private:
   pg::Database& db_;
@@ -58,6 +68,8 @@ class OutboxRelay {
   metrics::OutboxMetrics* metrics_;
   bool stopping_ = false;
   std::int64_t published_ = 0;
+  std::size_t deleted_since_vacuum_ = 0;
+  std::int64_t vacuums_ = 0;
 };
 
 }  // namespace fs::events

@@ -35,7 +35,12 @@ OutboxMetrics::OutboxMetrics(MetricsRegistry& registry)
       errors_(prometheus::BuildCounter()
                   .Name("flashsale_outbox_relay_errors_total")
                   .Help("Failed relay rounds by error (the rows stay and are retried)")
-                  .Register(registry.prometheus())) {}
+                  .Register(registry.prometheus())),
+      vacuum_duration_(prometheus::BuildHistogram()
+                           .Name("flashsale_outbox_vacuum_duration_seconds")
+                           .Help("VACUUM of the outbox by a relay once caught up after a backlog")
+                           .Register(registry.prometheus())
+                           .Add({}, latency_buckets())) {}
 
 void OutboxMetrics::backlog(std::int64_t rows) { backlog_.Set(static_cast<double>(rows)); }
 
@@ -51,5 +56,13 @@ void OutboxMetrics::round(std::size_t rows, std::chrono::nanoseconds publish_ela
 }
 
 void OutboxMetrics::delay(double seconds) { delay_.Observe(seconds); }
+
+void OutboxMetrics::vacuum(std::chrono::nanoseconds elapsed, std::string_view error) {
+  if (!error.empty()) {
+    errors_.Add({{"error", "vacuum_" + std::string(error)}}).Increment();
+    return;
+  }
+  vacuum_duration_.Observe(std::chrono::duration<double>(elapsed).count());
+}
 
 }  // namespace fs::metrics

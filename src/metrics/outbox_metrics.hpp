@@ -24,6 +24,8 @@ class OutboxMetrics {
   void round(std::size_t rows, std::chrono::nanoseconds publish_elapsed, std::string_view error);
   // Commit-to-publish delay of one row.
   void delay(double seconds);
+  // One VACUUM of the outbox by a relay that caught up; error: empty when it succeeded.
+  void vacuum(std::chrono::nanoseconds elapsed, std::string_view error);
 
  private:
   prometheus::Gauge& backlog_;
@@ -31,6 +33,7 @@ class OutboxMetrics {
   prometheus::Histogram& delay_;
   prometheus::Counter& published_;
   prometheus::Family<prometheus::Counter>& errors_;
+  prometheus::Histogram& vacuum_duration_;
 };
 
 }  // namespace fs::metrics

@@ -83,6 +83,10 @@ void add_event_worker_options(CLI::App& cmd, app::EventWorkersConfig& cfg) {
                  "while it catches up after a burst; 0: the process's own)")
       ->check(CLI::Range(0, 19))
       ->capture_default_str();
+  cmd.add_option("--outbox-vacuum-after", cfg.relay.vacuum_after,
+                 "The outbox relay runs VACUUM outbox once caught up after deleting this many "
+                 "rows (0: leave it to autovacuum)")
+      ->capture_default_str();
 }
 
 void add_service_options(CLI::App& cmd, app::ServiceConfig& cfg) {

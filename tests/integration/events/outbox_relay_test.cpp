@@ -148,6 +148,63 @@ TEST(OutboxRelay, PublishesCommittedRowsOnceAndNeverRolledBackOnes) {
   EXPECT_NE(registry.serialize().find("flashsale_outbox_published_total 150"), std::string::npos);
 }
 
+// After a backlog the relay clears what its deletes left (VACUUM, once caught up and only after
+// vacuum_after rows); the backlog gauge is the span of waiting ids, without counting rows.
+TEST(OutboxRelay, CaughtUpAfterABacklogItVacuumsTheOutbox) {
+  metrics::MetricsRegistry registry;
+  metrics::OutboxMetrics metrics(registry);
+  Node n(test::streams_config(2), fresh_schema());
+  run_coroutine(n.io, create_scratch_table(*n.db));
+  run_coroutine(n.io, produce(*n.db, keys("v-", 300), true));
+  auto last_vacuum = [&n] {
+    return run_coroutine(n.io, [&]() -> awaitable<std::string> {
+      auto r = co_await n.db->query(
+          "SELECT coalesce(last_vacuum::text, '') FROM pg_stat_user_tables WHERE relname = "
+          "'outbox'");
+      EXPECT_TRUE(r.ok() && r->size() == 1);
+      co_return r && r->size() == 1 ? std::string(r->get(0, 0)) : std::string("error");
+    }());
+  };
+  ASSERT_EQ(last_vacuum(), "");
+
+  OutboxRelayConfig rc;
+  rc.batch = 64;
+  rc.poll_interval = 5ms;
+  rc.backlog_interval = 1h;  // the gauge is read once, before the first round
+  rc.vacuum_after = 200;
+  OutboxRelay relay(*n.db, *n.log, rc, &metrics);
+  bool finished = false;
+  asio::co_spawn(
+      n.io,
+      [&]() -> awaitable<void> {
+        co_await relay.run();
+        finished = true;
+      },
+      asio::detached);
+  ASSERT_TRUE(run_until(
+      n.io, [&] { return relay.published() == 300 && relay.vacuums() == 1; }, 20s));
+  EXPECT_NE(registry.serialize().find("flashsale_outbox_backlog_rows 300"), std::string::npos);
+  EXPECT_NE(registry.serialize().find("flashsale_outbox_vacuum_duration_seconds_count 1"),
+            std::string::npos);
+  // PostgreSQL's own record of a manual VACUUM (autovacuum would set last_autovacuum instead).
+  std::string vacuumed;
+  for (int i = 0; i < 50 && (vacuumed = last_vacuum()).empty(); ++i)
+    std::this_thread::sleep_for(100ms);
+  EXPECT_FALSE(vacuumed.empty());
+
+  // Fewer deletes than vacuum_after since: caught up again, no second vacuum.
+  run_coroutine(n.io, produce(*n.db, keys("w-", 100), true));
+  ASSERT_TRUE(run_until(
+      n.io, [&] { return relay.published() == 400; }, 20s));
+  run_until(
+      n.io, [] { return false; }, 200ms);
+  EXPECT_EQ(relay.vacuums(), 1);
+  relay.stop();
+  ASSERT_TRUE(run_until(
+      n.io, [&] { return finished; }, 5s));
+  EXPECT_EQ(outbox_rows(n), 0);
+}
+
 // A log that publishes for real and then reports a failure, as if the relay died after XADD and
 // before DELETE/COMMIT: the round rolls back and the rows are published again later.
 class CrashAfterPublishLog final : public EventLog {
