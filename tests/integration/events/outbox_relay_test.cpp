@@ -107,6 +107,31 @@ std::int64_t outbox_rows(Node& n) {
   }());
 }
 
+// relay.run() on `io`, as a relay role runs it; stop() ends it.
+class RunningRelay {
+ public:
+  RunningRelay(asio::io_context& io, OutboxRelay& relay) : io_(io), relay_(relay) {
+    asio::co_spawn(
+        io_,
+        [this]() -> awaitable<void> {
+          co_await relay_.run();
+          finished_ = true;
+        },
+        asio::detached);
+  }
+  // Asks the relay to stop and waits (running io) until its run() returned.
+  bool stop() {
+    relay_.stop();
+    return run_until(
+        io_, [this] { return finished_; }, 5s);
+  }
+
+ private:
+  asio::io_context& io_;
+  OutboxRelay& relay_;
+  bool finished_ = false;
+};
+
 std::vector<std::string> keys(const std::string& prefix, int n) {
   std::vector<std::string> out;
   for (int i = 0; i < n; ++i) out.push_back(prefix + std::to_string(i));
@@ -173,14 +198,7 @@ TEST(OutboxRelay, CaughtUpAfterABacklogItVacuumsTheOutbox) {
   rc.backlog_interval = 1h;  // the gauge is read once, before the first round
   rc.vacuum_after = 200;
   OutboxRelay relay(*n.db, *n.log, rc, &metrics);
-  bool finished = false;
-  asio::co_spawn(
-      n.io,
-      [&]() -> awaitable<void> {
-        co_await relay.run();
-        finished = true;
-      },
-      asio::detached);
+  RunningRelay running(n.io, relay);
   ASSERT_TRUE(run_until(
       n.io, [&] { return relay.published() == 300 && relay.vacuums() == 1; }, 20s));
   EXPECT_NE(registry.serialize().find("flashsale_outbox_backlog_rows 300"), std::string::npos);
@@ -199,9 +217,7 @@ TEST(OutboxRelay, CaughtUpAfterABacklogItVacuumsTheOutbox) {
   run_until(
       n.io, [] { return false; }, 200ms);
   EXPECT_EQ(relay.vacuums(), 1);
-  relay.stop();
-  ASSERT_TRUE(run_until(
-      n.io, [&] { return finished; }, 5s));
+  ASSERT_TRUE(running.stop());
   EXPECT_EQ(outbox_rows(n), 0);
 }
 
@@ -253,19 +269,10 @@ TEST(OutboxRelay, ARelayDyingBetweenPublishAndDeletePublishesAgainAndLosesNothin
   rc.backoff_min = 5ms;
   rc.poll_interval = 5ms;
   OutboxRelay relay(*n.db, crashing, rc);
-  bool finished = false;
-  asio::co_spawn(
-      n.io,
-      [&]() -> awaitable<void> {
-        co_await relay.run();
-        finished = true;
-      },
-      asio::detached);
+  RunningRelay running(n.io, relay);
   ASSERT_TRUE(run_until(
       n.io, [&] { return relay.published() == 100; }, 20s));
-  relay.stop();
-  ASSERT_TRUE(run_until(
-      n.io, [&] { return finished; }, 5s));
+  ASSERT_TRUE(running.stop());
   EXPECT_EQ(outbox_rows(n), 0);
   auto all = read_all(n, 180);
   std::map<std::string, int> times;
@@ -299,14 +306,7 @@ TEST(OutboxRelay, TwoRelaysRacingPublishEveryRowExactlyOnce) {
       rc.batch = 50;
       rc.poll_interval = 1ms;
       OutboxRelay relay(*n.db, *n.log, rc);
-      bool finished = false;
-      asio::co_spawn(
-          n.io,
-          [&]() -> awaitable<void> {
-            co_await relay.run();
-            finished = true;
-          },
-          asio::detached);
+      RunningRelay running(n.io, relay);
       std::int64_t seen = 0;
       run_until(
           n.io,
@@ -316,9 +316,7 @@ TEST(OutboxRelay, TwoRelaysRacingPublishEveryRowExactlyOnce) {
             return produced.load() && published.load() >= kRows;
           },
           60s);
-      relay.stop();
-      run_until(
-          n.io, [&] { return finished; }, 5s);
+      running.stop();
       per_relay[r] = relay.published();
     });
   }
