@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/ascii.hpp"
+#include "common/constant_time.hpp"
 #include "domain/flat_json.hpp"
 
 namespace fs::auth {
@@ -178,8 +179,7 @@ class VerifiedTokens {
     const std::size_t h = hash(token);
     Slot& s = slots_[h % kSlots];
     // The full hash first: a slot held by another token is passed over without a compare.
-    if (s.verifier != verifier || s.hash != h || s.token.size() != token.size() ||
-        CRYPTO_memcmp(s.token.data(), token.data(), token.size()) != 0)
+    if (s.verifier != verifier || s.hash != h || !constant_time_equal(s.token, token))
       return nullptr;
     return &s.claims;
   }
@@ -337,7 +337,7 @@ Result<Claims> JwtVerifier::verify_uncached(std::string_view token) const {
     if (!ThreadHmac::local().sign(secret_, token.substr(0, dot2), expected))
       return reject("signature check failed");
     if (n != static_cast<std::ptrdiff_t>(kSha256Bytes) ||
-        CRYPTO_memcmp(given, expected, kSha256Bytes) != 0)
+        !constant_time_equal(given, expected, kSha256Bytes))
       return reject("bad token signature");
   }
 

@@ -1,6 +1,5 @@
 #include "gateway/captcha.hpp"
 
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -9,6 +8,8 @@
 #include <charconv>
 #include <cstdio>
 #include <stdexcept>
+
+#include "common/constant_time.hpp"
 
 namespace fs::gateway {
 namespace {
@@ -48,10 +49,6 @@ std::string answer_hash(std::string_view salt_hex, std::string_view answer) {
   unsigned int digest_len = 0;
   EVP_Digest(message.data(), message.size(), digest, &digest_len, EVP_sha256(), nullptr);
   return to_hex(digest, digest_len);
-}
-
-bool equal_constant_time(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 bool parse_i64(std::string_view s, std::int64_t& out) {
@@ -179,7 +176,7 @@ CaptchaVerdict check_captcha_answer(const StoredChallenge& stored, std::string_v
                                     const Clock& clock) {
   if (unix_now(clock) >= stored.expires_at_unix) return CaptchaVerdict::expired;
   if (answer.size() > 64) return CaptchaVerdict::wrong;
-  return equal_constant_time(answer_hash(stored.salt_hex, answer), stored.answer_hash_hex)
+  return constant_time_equal(answer_hash(stored.salt_hex, answer), stored.answer_hash_hex)
              ? CaptchaVerdict::correct
              : CaptchaVerdict::wrong;
 }
@@ -237,7 +234,7 @@ Status CaptchaTokenSigner::verify(std::string_view token, std::string_view user_
   if (dot == std::string_view::npos || !parse_i64(token.substr(0, dot), expiry)) {
     return Error{Errc::captcha_required, "malformed captcha token"};
   }
-  if (!equal_constant_time(mac(user_id, ip, expiry), token.substr(dot + 1))) {
+  if (!constant_time_equal(mac(user_id, ip, expiry), token.substr(dot + 1))) {
     return Error{Errc::captcha_required, "invalid captcha token"};
   }
   if (unix_now(clock_) >= expiry) return Error{Errc::captcha_required, "captcha token expired"};
