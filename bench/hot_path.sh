@@ -97,17 +97,21 @@ SERVICE_PID=${PIDS[0]}  # `flashsale up`: the service runs in this process (Redi
 # a second ratio, less shaken by the host than throughput (a slow moment slows both, but a
 # neighbour's load changes which of two back-to-back runs gets more of the cores).
 cpu_ticks() { local t=0 p f; for p in "$@"; do read -r -a f < "/proc/$p/stat"; t=$((t + f[13] + f[14])); done; echo "$t"; }
+user_ticks() { local t=0 p f; for p in "$@"; do read -r -a f < "/proc/$p/stat"; t=$((t + f[13])); done; echo "$t"; }
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
-# run_wrk under a CPU meter: prints the wrk line plus "cpu_us=" (CPU per request of the PIDS).
+# run_wrk under a CPU meter: prints the wrk line plus "cpu_us=" (CPU per request of the PIDS)
+# and "user_us=" (the user-space part of it: the kernel's part, the sockets, is about the same for
+# nginx and the service, so the difference between them is mostly user space).
 run_wrk_cpu() {  # "pids" url product tokens_file
-  local before after line n
+  local before after ubefore uafter line n
   # shellcheck disable=SC2086
-  before=$(cpu_ticks $1)
+  before=$(cpu_ticks $1) ubefore=$(user_ticks $1)
   line=$(run_wrk "$2" "$3" "$4")
   # shellcheck disable=SC2086
-  after=$(cpu_ticks $1)
+  after=$(cpu_ticks $1) uafter=$(user_ticks $1)
   n=$(echo "$line" | grep -o 'requests=[0-9]*' | cut -d= -f2)
-  echo "$line cpu_us=$(awk -v t=$((after - before)) -v u="$TICK_US" -v n="${n:-0}" 'BEGIN{ if (n>0) printf "%.2f", t*u/n; else print 0}')"
+  per() { awk -v t="$1" -v u="$TICK_US" -v n="${n:-0}" 'BEGIN{ if (n>0) printf "%.2f", t*u/n; else print 0}'; }
+  echo "$line cpu_us=$(per $((after - before))) user_us=$(per $((uafter - ubefore)))"
 }
 put_product bench-soldout 0 1
 mint_tokens "$WORK/one-user.txt" 1 solo-
@@ -124,10 +128,12 @@ for i in $(seq 1 "$ROUNDS"); do
   R[nginx_rps]+="$(echo "$line" | field rps) "
   R[nginx_p99]+="$(echo "$line" | field p99_ms) "
   R[nginx_cpu]+="$(echo "$line" | field cpu_us) "
+  R[nginx_user]+="$(echo "$line" | field user_us) "
   line=$(run_wrk_cpu "$SERVICE_PID" "$BASE" bench-soldout "$WORK/many-users.txt")
   R[soldout_rps]+="$(echo "$line" | field rps) "
   R[soldout_p99]+="$(echo "$line" | field p99_ms) "
   R[soldout_cpu]+="$(echo "$line" | field cpu_us) "
+  R[soldout_user]+="$(echo "$line" | field user_us) "
   # The reference of the runs before 2026-12-02 (figures in docs/benchmarks.md): nginx under
   # wrk repeating one token. With bench/wrk_post.lua that was a lighter load for wrk than the
   # service's, so a higher ceiling; with the prebuilt requests it costs wrk the same.
@@ -153,8 +159,10 @@ SHA=$(redis-cli -p "$REDIS_PORT" SCRIPT LOAD "$LUA")
 redis-cli -p "$REDIS_PORT" SET bench:stock 1000000000000 >/dev/null
 for i in $(seq 1 "$ROUNDS"); do
   want b || break
-  line=$(run_wrk "$BASE" bench-limit "$WORK/one-user.txt")
+  line=$(run_wrk_cpu "$SERVICE_PID" "$BASE" bench-limit "$WORK/one-user.txt")
   R[limit_rps]+="$(echo "$line" | field rps) "
+  R[limit_cpu]+="$(echo "$line" | field cpu_us) "
+  R[limit_user]+="$(echo "$line" | field user_us) "
   R[limit_p99]+="$(echo "$line" | field p99_ms) "
   rb=$(redis-benchmark -p "$REDIS_PORT" -c "$CONNS" -n 300000 -P 1 --threads "$THREADS" -q \
         EVALSHA "$SHA" 1 bench:stock 1 2>/dev/null | grep -o '[0-9.]* requests per second' | cut -d' ' -f1)
@@ -287,11 +295,13 @@ printf '%-44s %12s %10s %10s\n' "(a) nginx static 410" "$(m nginx_rps)/s" "$(m n
 printf '%-44s %12s %10s %10s\n' "    flashsale sold-out (410 from memory)" "$(m soldout_rps)/s" "$(m soldout_p99)" "$(ratio "$(m soldout_rps)" "$(m nginx_rps)")"
 printf '%-44s %12s %10s %10s\n' "    nginx, wrk repeating one token (old ref.)" "$(m nginx1_rps)/s" "" "$(ratio "$(m soldout_rps)" "$(m nginx1_rps)")"
 echo "    CPU per request (user + system, /proc): nginx workers $(m nginx_cpu) µs, flashsale $(m soldout_cpu) µs; per round nginx ${R[nginx_cpu]:-} / flashsale ${R[soldout_cpu]:-}"
+echo "    of it user space: nginx workers $(m nginx_user) µs, flashsale $(m soldout_user) µs"
 echo "    per round: nginx ${R[nginx_rps]:-} / flashsale ${R[soldout_rps]:-} per s"
 printf '%-44s %12s %10s %10s\n' "    nginx, paced (offered ~$PACED_RPS/s)" "$(m nginx_paced_rps)/s" "$(m nginx_paced_p99)" ""
 printf '%-44s %12s %10s %10s\n' "    flashsale sold-out, paced (same)" "$(m soldout_paced_rps)/s" "$(m soldout_paced_p99)" ""
 printf '%-44s %12s %10s %10s\n' "(b) redis-benchmark EVALSHA check_and_decr" "$(m redis_rps)/s" "" ""
 printf '%-44s %12s %10s %10s\n' "    flashsale refused at Redis (409 limit)" "$(m limit_rps)/s" "$(m limit_p99)" "$(ratio "$(m limit_rps)" "$(m redis_rps)")"
+echo "    per round: redis-benchmark ${R[redis_rps]:-} / flashsale ${R[limit_rps]:-} per s; the service's CPU per 409 $(m limit_cpu) µs, of it user space $(m limit_user) µs"
 printf '%-44s %12s %10s %10s\n' "(c) pgbench single-row INSERT (16 clients)" "$(m pgbench_tps)/s" "" ""
 printf '%-44s %12s %10s %10s\n' "    flashsale durable 201 (row committed)" "$(m durable_rps)/s" "$(m durable_p99)" "$(ratio "$(m durable_rps)" "$(m pgbench_tps)")"
 printf '%-44s %12s %10s %10s\n' "    flashsale durable 201, 16 connections" "$(m durable16_rps)/s" "$(m durable16_p99)" "$(ratio "$(m durable16_rps)" "$(m pgbench_tps)")"
