@@ -16,26 +16,14 @@
 
 #include "common/clock.hpp"
 #include "gateway/gateway.hpp"
+#include "no_redis.hpp"
 #include "redis/redis_client.hpp"
 
 namespace {
 
 namespace asio = boost::asio;
 
-// The admission path never talks to Redis; this stands in for the worker's client.
-class NoRedis final : public fs::redis::Client {
- public:
-  asio::awaitable<fs::Result<fs::redis::Reply>> command(std::vector<std::string>) override {
-    co_return fs::Error{fs::Errc::unavailable, "no redis in this benchmark"};
-  }
-  asio::awaitable<fs::Result<fs::redis::Reply>> eval(const fs::redis::Script&,
-                                                     std::vector<std::string>,
-                                                     std::vector<std::string>) override {
-    co_return fs::Error{fs::Errc::unavailable, "no redis in this benchmark"};
-  }
-  bool connected() const override { return false; }
-  void close() override {}
-};
+using fs::bench::NoRedis;
 
 long rss_kib() {
   std::ifstream in("/proc/self/status");

@@ -17,6 +17,7 @@
 #include "gateway/concurrency_limit.hpp"
 #include "gateway/gateway.hpp"
 #include "gateway/shared_token_buckets.hpp"
+#include "no_redis.hpp"
 #include "redis/redis_client.hpp"
 
 namespace {
@@ -112,19 +113,7 @@ void BM_ConcurrencyLimit(benchmark::State& state) {
 }
 BENCHMARK(BM_ConcurrencyLimit);
 
-class NoRedis final : public fs::redis::Client {
- public:
-  asio::awaitable<fs::Result<fs::redis::Reply>> command(std::vector<std::string>) override {
-    co_return fs::Error{fs::Errc::unavailable, "none"};
-  }
-  asio::awaitable<fs::Result<fs::redis::Reply>> eval(const fs::redis::Script&,
-                                                     std::vector<std::string>,
-                                                     std::vector<std::string>) override {
-    co_return fs::Error{fs::Errc::unavailable, "none"};
-  }
-  bool connected() const override { return false; }
-  void close() override {}
-};
+using fs::bench::NoRedis;
 
 asio::awaitable<void> one_request(fs::gateway::Gateway& g, const std::string& ip, bool bot,
                                   bool admit) {

@@ -84,7 +84,9 @@ class StreamWriter {
 
 struct Response {
   int status = 200;
-  std::string content_type = "application/json";
+  // A literal (static storage): every response has one, and "application/json" is one byte too
+  // long for std::string's inline buffer.
+  std::string_view content_type = "application/json";
   std::vector<Header> headers;
   std::string body;
   // When set, the server sends the status and headers, then runs stream() to write the body

@@ -1,10 +1,13 @@
 #include "inventory/stock_shards.hpp"
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <charconv>
 #include <iterator>
+#include <span>
 
 #include "common/parse_int.hpp"
 #include "domain/shard_walk.hpp"
@@ -31,33 +34,57 @@ bool parse_hold(std::string_view reservation_id, std::string_view value, Hold& o
          parse_int(parts[4], out.taken_at_ms);
 }
 
-boost::asio::awaitable<Result<redis::Reply>> StockShards::timed_eval(
-    std::string_view op, const redis::Script& script, std::vector<std::string> keys,
-    std::vector<std::string> args) {
-  if (!metrics_) co_return co_await redis_.eval(script, std::move(keys), std::move(args));
-  const auto start = std::chrono::steady_clock::now();
-  auto r = co_await redis_.eval(script, std::move(keys), std::move(args));
-  metrics_->observe("redis", op, std::chrono::steady_clock::now() - start,
-                    r ? nullptr : &r.error());
-  co_return r;
+namespace {
+
+// The decimal text of a few integers in one buffer, viewed as Redis arguments.
+template <std::size_t N>
+class Decimals {
+ public:
+  explicit Decimals(const std::array<std::int64_t, N>& values) {
+    char* at = buf_;
+    for (std::size_t i = 0; i < N; ++i) {
+      char* end = std::to_chars(at, buf_ + sizeof buf_, values[i]).ptr;
+      views_[i] = std::string_view(at, static_cast<std::size_t>(end - at));
+      at = end;
+    }
+  }
+  Decimals(const Decimals&) = delete;  // the views point into this object
+  Decimals& operator=(const Decimals&) = delete;
+  std::string_view operator[](std::size_t i) const { return views_[i]; }
+
+ private:
+  char buf_[N * 20];
+  std::array<std::string_view, N> views_;
+};
+
+using Views = std::span<const std::string_view>;
+
+}  // namespace
+
+std::chrono::steady_clock::time_point StockShards::started() const {
+  return metrics_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+}
+
+void StockShards::finished(std::string_view op, std::chrono::steady_clock::time_point start,
+                           const Result<redis::Reply>& r) const {
+  if (metrics_)
+    metrics_->observe("redis", op, std::chrono::steady_clock::now() - start,
+                      r ? nullptr : &r.error());
 }
 
 boost::asio::awaitable<Result<ReserveOutcome>> StockShards::reserve(
     const Product& product, const std::string& user_id, int quantity,
     const std::string& reservation_id, std::int64_t now_ms) {
-  StockKeys keys(product.product_id, product.generation);
-  std::vector<std::string> k{keys.users()};
-  std::vector<std::string> a;
-  a.reserve(8);
-  a.push_back(std::to_string(quantity));
-  a.push_back(std::to_string(product.per_user_limit));
-  a.push_back(reservation_id);
-  a.push_back(user_id);
-  a.push_back(std::to_string(now_ms));
-  a.push_back(gated_ ? "1" : "0");
-  a.push_back(std::to_string(first_shard(user_id, product.shards)));
-  a.push_back(std::to_string(product.shards));
-  auto r = co_await timed_eval("reserve", reserve_script(), std::move(k), std::move(a));
+  const std::string users = StockKeys(product.product_id, product.generation).users();
+  const Decimals<5> n({quantity, product.per_user_limit, now_ms,
+                       first_shard(user_id, product.shards), product.shards});
+  const std::array<std::string_view, 1> k{users};
+  // quantity, limit, id, user, time, gate, the user's first shard, the shard count
+  const std::array<std::string_view, 8> a{
+      n[0], n[1], reservation_id, user_id, n[2], gated_ ? "1" : "0", n[3], n[4]};
+  const auto start = started();
+  auto r = co_await redis_.eval(reserve_script(), Views(k), Views(a));
+  finished("reserve", start, r);
   if (!r) co_return std::move(r).error();
   const auto& rep = *r;
   if (rep.type != redis::Reply::Type::array || rep.elements.size() != 2)
@@ -78,10 +105,15 @@ boost::asio::awaitable<Result<bool>> StockShards::release(const Product& product
                                                           int quantity,
                                                           const std::string& reservation_id) {
   StockKeys keys(product.product_id, product.generation);
+  const std::string users = keys.users(), holds = keys.holds(), shard_key = keys.shard(shard),
+                    paused = keys.paused();
+  const Decimals<1> n({quantity});
   // Braced lists are built outside co_await: GCC 12 miscompiles them inside one.
-  std::vector<std::string> k{keys.users(), keys.holds(), keys.shard(shard), keys.paused()};
-  std::vector<std::string> a{reservation_id, user_id, std::to_string(quantity)};
-  auto r = co_await timed_eval("release", release_script(), std::move(k), std::move(a));
+  const std::array<std::string_view, 4> k{users, holds, shard_key, paused};
+  const std::array<std::string_view, 3> a{reservation_id, user_id, n[0]};
+  const auto start = started();
+  auto r = co_await redis_.eval(release_script(), Views(k), Views(a));
+  finished("release", start, r);
   if (!r) co_return std::move(r).error();
   if (r->type != redis::Reply::Type::integer)
     co_return Error{Errc::protocol_error, "unexpected reply from release script"};
@@ -91,10 +123,12 @@ boost::asio::awaitable<Result<bool>> StockShards::release(const Product& product
 
 boost::asio::awaitable<Result<bool>> StockShards::commit_hold(const Product& product,
                                                               const std::string& reservation_id) {
-  StockKeys keys(product.product_id, product.generation);
-  std::vector<std::string> k{keys.holds()};
-  std::vector<std::string> a{reservation_id};
-  auto r = co_await timed_eval("commit_hold", commit_hold_script(), std::move(k), std::move(a));
+  const std::string holds = StockKeys(product.product_id, product.generation).holds();
+  const std::array<std::string_view, 1> k{holds};
+  const std::array<std::string_view, 1> a{reservation_id};
+  const auto start = started();
+  auto r = co_await redis_.eval(commit_hold_script(), Views(k), Views(a));
+  finished("commit_hold", start, r);
   if (!r) co_return std::move(r).error();
   co_return r->type == redis::Reply::Type::integer && r->integer == 1;
 }
@@ -119,20 +153,24 @@ boost::asio::awaitable<void> StockShards::flush_commits() {
   for (auto& [holds_key, ids] : batch) {
     for (std::size_t at = 0; at < ids.size(); at += kPerCall) {
       const auto end = std::min(ids.size(), at + kPerCall);
-      std::vector<std::string> k{holds_key};
-      std::vector<std::string> a(std::make_move_iterator(ids.begin() + static_cast<long>(at)),
-                                 std::make_move_iterator(ids.begin() + static_cast<long>(end)));
-      (void)co_await timed_eval("commit_hold", commit_hold_script(), std::move(k), std::move(a));
+      const std::array<std::string_view, 1> k{holds_key};
+      const std::vector<std::string_view> a(ids.begin() + static_cast<long>(at),
+                                            ids.begin() + static_cast<long>(end));
+      const auto start = started();
+      auto r = co_await redis_.eval(commit_hold_script(), Views(k), Views(a));
+      finished("commit_hold", start, r);
     }
   }
 }
 
 boost::asio::awaitable<Result<bool>> StockShards::consume_hold(const Product& product,
                                                                const std::string& reservation_id) {
-  StockKeys keys(product.product_id, product.generation);
-  std::vector<std::string> k{keys.holds()};
-  std::vector<std::string> a{reservation_id};
-  auto r = co_await timed_eval("consume_hold", consume_hold_script(), std::move(k), std::move(a));
+  const std::string holds = StockKeys(product.product_id, product.generation).holds();
+  const std::array<std::string_view, 1> k{holds};
+  const std::array<std::string_view, 1> a{reservation_id};
+  const auto start = started();
+  auto r = co_await redis_.eval(consume_hold_script(), Views(k), Views(a));
+  finished("consume_hold", start, r);
   if (!r) co_return std::move(r).error();
   co_return r->type == redis::Reply::Type::integer && r->integer == 1;
 }
@@ -142,7 +180,7 @@ boost::asio::awaitable<Status> StockShards::initialize(const Product& product,
   if (previous_generation > 0) {
     // The old generation's shard count is unknown here; 256 is the maximum allowed.
     StockKeys old(product.product_id, previous_generation);
-    std::vector<std::string> del{"DEL",         old.users(), old.holds(),
+    std::vector<std::string> del{"DEL",           old.users(),  old.holds(),
                                  old.unsettled(), old.paused(), old.gate()};
     for (int i = 0; i < 256; ++i) del.push_back(old.shard(i));
     auto r = co_await redis_.command(std::move(del));

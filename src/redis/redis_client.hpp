@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -81,10 +82,18 @@ class Client {
     return command(std::move(argv));
   }
 
-  // EVALSHA script keys... args...; on NOSCRIPT it sends SCRIPT LOAD and retries once.
+  // EVALSHA script keys... args...; on NOSCRIPT the client sends SCRIPT LOAD and the same
+  // EVALSHA again, once. The command is formatted when the returned awaitable is co_awaited,
+  // before the caller suspends: `script` must outlive the call, and `keys`, `args` and what they
+  // view only have to live until the co_await (locals of the calling coroutine are fine). No
+  // coroutine frame of the client's own stands between the caller and the reply.
   virtual boost::asio::awaitable<Result<Reply>> eval(const Script& script,
-                                                     std::vector<std::string> keys,
-                                                     std::vector<std::string> args) = 0;
+                                                     std::span<const std::string_view> keys,
+                                                     std::span<const std::string_view> args) = 0;
+
+  // The same with owned arguments, kept in this coroutine's frame until they are formatted.
+  boost::asio::awaitable<Result<Reply>> eval(const Script& script, std::vector<std::string> keys,
+                                             std::vector<std::string> args);
 
   // True while a connection is established.
   virtual bool connected() const = 0;

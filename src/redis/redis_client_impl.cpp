@@ -4,6 +4,7 @@
 #include "redis/redis_client_impl.hpp"
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
@@ -14,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <charconv>
 #include <deque>
 #include <exception>
 
@@ -47,6 +49,10 @@ struct Pending {
 
   ReplyHandler handler;  // empty once timed out: a tombstone that only absorbs its reply
   SteadyClock::time_point deadline;
+  // An EVALSHA that has not been retried: its script, to load on NOSCRIPT, and the command's
+  // bytes, to send again after the load.
+  const Script* script = nullptr;
+  std::string resend;
 };
 
 // One TCP connection. Its reader and writer hold it by shared_ptr, so a connection that ended
@@ -93,6 +99,16 @@ class ClientState : public std::enable_shared_from_this<ClientState> {
         asio::use_awaitable);
   }
 
+  // EVALSHA: see Client::eval.
+  asio::awaitable<Result<Reply>> eval(const Script& script, std::span<const std::string_view> keys,
+                                      std::span<const std::string_view> args) {
+    return asio::async_initiate<decltype(asio::use_awaitable), void(Result<Reply>)>(
+        [self = shared_from_this(), script = &script, keys, args](auto handler) {
+          self->enqueue_eval(ReplyHandler(std::move(handler)), *script, keys, args);
+        },
+        asio::use_awaitable);
+  }
+
   void close() {
     if (phase_ == Phase::closed) return;
     phase_ = Phase::closed;
@@ -112,11 +128,54 @@ class ClientState : public std::enable_shared_from_this<ClientState> {
   };
 
   void enqueue(ReplyHandler handler, const std::vector<std::string>& args) {
+    if (!admit(handler)) return;
+    if (!append_command(outgoing_, args)) {
+      return complete(std::move(handler),
+                      Error{Errc::internal, "redis client: cannot format command"});
+    }
+    push(std::move(handler));
+  }
+
+  void enqueue_eval(ReplyHandler handler, const Script& script,
+                    std::span<const std::string_view> keys,
+                    std::span<const std::string_view> args) {
+    if (!admit(handler)) return;
+    // EVALSHA sha numkeys keys... args..., formatted from views: no argument is copied first.
+    constexpr std::size_t kInline = 24;
+    const std::size_t argc = 3 + keys.size() + args.size();
+    std::array<std::string_view, kInline> inline_argv;
+    std::vector<std::string_view> heap_argv;
+    std::string_view* argv = inline_argv.data();
+    if (argc > kInline) {
+      heap_argv.resize(argc);
+      argv = heap_argv.data();
+    }
+    char numkeys[24];
+    const auto end = std::to_chars(numkeys, numkeys + sizeof numkeys, keys.size()).ptr;
+    argv[0] = "EVALSHA";
+    argv[1] = script.sha1;
+    argv[2] = std::string_view(numkeys, static_cast<std::size_t>(end - numkeys));
+    std::copy(keys.begin(), keys.end(), argv + 3);
+    std::copy(args.begin(), args.end(), argv + 3 + keys.size());
+    const std::size_t start = outgoing_.size();
+    if (!append_command(outgoing_, std::span<const std::string_view>(argv, argc))) {
+      return complete(std::move(handler),
+                      Error{Errc::internal, "redis client: cannot format command"});
+    }
+    Pending& p = push(std::move(handler));
+    p.script = &script;
+    p.resend.assign(outgoing_, start, std::string::npos);
+  }
+
+  // The phase and in-flight checks every command passes; false once `handler` was completed.
+  bool admit(ReplyHandler& handler) {
     switch (phase_) {
       case Phase::closed:
-        return complete(std::move(handler), Error{Errc::cancelled, "redis client closed"});
+        complete(std::move(handler), Error{Errc::cancelled, "redis client closed"});
+        return false;
       case Phase::reconnecting:
-        return complete(std::move(handler), Error{Errc::unavailable, unavailable_reason_});
+        complete(std::move(handler), Error{Errc::unavailable, unavailable_reason_});
+        return false;
       case Phase::idle:
         start();
         break;
@@ -125,17 +184,33 @@ class ClientState : public std::enable_shared_from_this<ClientState> {
         break;
     }
     if (fifo_.size() >= config_.max_in_flight) {
-      return complete(std::move(handler),
-                      Error{Errc::overloaded, "redis client: too many commands in flight"});
+      complete(std::move(handler),
+               Error{Errc::overloaded, "redis client: too many commands in flight"});
+      return false;
     }
-    if (!append_command(outgoing_, args)) {
-      return complete(std::move(handler),
-                      Error{Errc::internal, "redis client: cannot format command"});
-    }
+    return true;
+  }
+
+  // Queues the waiter of the command just appended to outgoing_ and wakes the writer.
+  Pending& push(ReplyHandler handler) {
     fifo_.emplace_back(std::move(handler), SteadyClock::now() + config_.command_timeout);
     if (session_ && session_->writer_wake) {
       asio::post(executor_, std::move(session_->writer_wake));
     }
+    return fifo_.back();
+  }
+
+  // The script of `p` is missing on the server (restarted, flushed, or a replica promoted):
+  // SCRIPT LOAD and the same EVALSHA again, back to back on this connection, so Redis runs them
+  // in that order. The retry is not retried: a second NOSCRIPT reaches the caller.
+  void resend_after_load(Pending p) {
+    const std::array<std::string_view, 3> load{"SCRIPT", "LOAD", p.script->source};
+    if (!append_command(outgoing_, load))
+      return complete(std::move(p.handler),
+                      Error{Errc::internal, "redis client: cannot format command"});
+    push(ReplyHandler([](Result<Reply>) {}));  // the EVALSHA's reply tells how the load went
+    outgoing_.append(p.resend);
+    push(std::move(p.handler));
   }
 
   // Waiters always resume from the executor queue, never inline: the reader keeps draining its
@@ -377,6 +452,11 @@ class ClientState : public std::enable_shared_from_this<ClientState> {
         if (tombstones_ > 0) --tombstones_;  // tombstones are always a prefix of the FIFO
         const bool demoted =
             config_.sentinel.enabled() && !reply->ok() && means_not_master(reply->error().message);
+        if (p.handler && p.script != nullptr && !reply->ok() &&
+            reply->error().message.starts_with("NOSCRIPT")) {
+          resend_after_load(std::move(p));
+          continue;
+        }
         if (p.handler) complete(std::move(p.handler), std::move(*reply));
         // The server is not the master any more (failover): resolve again.
         if (demoted) co_return "the server is no longer the master";
@@ -467,25 +547,10 @@ class PipelinedClient final : public Client {
     co_return co_await state->execute(args);
   }
 
-  asio::awaitable<Result<Reply>> eval(const Script& script, std::vector<std::string> keys,
-                                      std::vector<std::string> args) override {
-    auto state = state_;
-    std::vector<std::string> cmd;
-    cmd.reserve(3 + keys.size() + args.size());
-    cmd.emplace_back("EVALSHA");
-    cmd.push_back(script.sha1);
-    cmd.push_back(std::to_string(keys.size()));
-    for (auto& k : keys) cmd.push_back(std::move(k));
-    for (auto& a : args) cmd.push_back(std::move(a));
-    auto reply = co_await state->execute(cmd);
-    if (!reply.ok() && reply.code() == Errc::backend_error &&
-        reply.error().message.starts_with("NOSCRIPT")) {
-      std::vector<std::string> load{"SCRIPT", "LOAD", script.source};
-      auto loaded = co_await state->execute(load);
-      if (!loaded.ok()) co_return std::move(loaded).error();
-      reply = co_await state->execute(cmd);
-    }
-    co_return reply;
+  using Client::eval;
+  asio::awaitable<Result<Reply>> eval(const Script& script, std::span<const std::string_view> keys,
+                                      std::span<const std::string_view> args) override {
+    return state_->eval(script, keys, args);
   }
 
   bool connected() const override { return state_->connected(); }
@@ -496,6 +561,15 @@ class PipelinedClient final : public Client {
 };
 
 }  // namespace
+
+boost::asio::awaitable<Result<Reply>> Client::eval(const Script& script,
+                                                   std::vector<std::string> keys,
+                                                   std::vector<std::string> args) {
+  std::vector<std::string_view> k(keys.begin(), keys.end());
+  std::vector<std::string_view> a(args.begin(), args.end());
+  co_return co_await eval(script, std::span<const std::string_view>(k),
+                          std::span<const std::string_view>(a));
+}
 
 std::unique_ptr<Client> make_client(asio::any_io_executor executor, ClientConfig config) {
   return std::make_unique<PipelinedClient>(std::move(executor), std::move(config));

@@ -8,7 +8,7 @@
 
 namespace fs::redis {
 
-bool append_command(std::string& out, const std::vector<std::string>& args) {
+bool append_command(std::string& out, std::span<const std::string_view> args) {
   // Most hot-path commands (GET/SET/INCR/EVALSHA with a few keys) fit the stack arrays.
   constexpr std::size_t kInline = 16;
   std::array<const char*, kInline> argv_inline;
@@ -35,6 +35,17 @@ bool append_command(std::string& out, const std::vector<std::string>& args) {
   out.append(cmd, static_cast<std::size_t>(len));
   redisFreeSdsCommand(cmd);
   return true;
+}
+
+bool append_command(std::string& out, const std::vector<std::string>& args) {
+  constexpr std::size_t kInline = 16;
+  if (args.size() <= kInline) {
+    std::array<std::string_view, kInline> views;
+    for (std::size_t i = 0; i < args.size(); ++i) views[i] = args[i];
+    return append_command(out, std::span<const std::string_view>(views.data(), args.size()));
+  }
+  std::vector<std::string_view> views(args.begin(), args.end());
+  return append_command(out, std::span<const std::string_view>(views));
 }
 
 namespace {

@@ -3,7 +3,9 @@
 // and its reply reader) so that no hand-written protocol code sits on the hot path.
 #include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.hpp"
@@ -16,6 +18,7 @@ namespace fs::redis {
 
 // Appends the RESP encoding of one command to `out`. Returns false only if hiredis fails to
 // allocate, in which case `out` is unchanged.
+bool append_command(std::string& out, std::span<const std::string_view> args);
 bool append_command(std::string& out, const std::vector<std::string>& args);
 
 // A top-level error reply becomes Errc::backend_error carrying Redis' text (e.g. "NOSCRIPT ...");

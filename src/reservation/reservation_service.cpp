@@ -12,17 +12,23 @@
 
 namespace fs::reservation {
 
-boost::asio::awaitable<Result<std::shared_ptr<const Product>>> ReservationService::product(
-    const std::string& product_id) {
+std::optional<Result<std::shared_ptr<const Product>>> ReservationService::cached_product(
+    const std::string& product_id) const {
   std::shared_ptr<const Product> p;
   switch (d_.catalog.find(product_id, &p)) {
     case catalog::ProductCatalog::Lookup::found:
-      co_return p;
+      return Result(std::move(p));
     case catalog::ProductCatalog::Lookup::absent:
-      co_return Error{Errc::not_found, "unknown product"};
+      return Result<std::shared_ptr<const Product>>(Error{Errc::not_found, "unknown product"});
     case catalog::ProductCatalog::Lookup::unknown:
       break;
   }
+  return std::nullopt;
+}
+
+boost::asio::awaitable<Result<std::shared_ptr<const Product>>> ReservationService::product(
+    const std::string& product_id) {
+  if (auto known = cached_product(product_id)) co_return std::move(*known);
   auto loaded = co_await d_.products.load(product_id);
   if (!loaded) co_return Error{Errc::unavailable, "product store unavailable"};
   if (!*loaded) {
@@ -30,6 +36,7 @@ boost::asio::awaitable<Result<std::shared_ptr<const Product>>> ReservationServic
     co_return Error{Errc::not_found, "unknown product"};
   }
   d_.catalog.put(**loaded);
+  std::shared_ptr<const Product> p;
   d_.catalog.find(product_id, &p);
   co_return p;
 }
@@ -39,49 +46,57 @@ std::int64_t ReservationService::available(const Product& product) const {
   return d_.stock_view.available(product.product_id, product.generation).value_or(0);
 }
 
-boost::asio::awaitable<Result<Reservation>> ReservationService::reserve(
-    const std::string& user_id, const ReservationRequest& request,
-    std::optional<IdempotencyTag> idempotency) {
-  auto prod = co_await product(request.product_id);
+std::optional<Error> ReservationService::refusal(const Result<std::shared_ptr<const Product>>& prod,
+                                                 const ReservationRequest& request,
+                                                 SysTime now) const {
   if (!prod) {
     d_.metrics.outcome(prod.code() == Errc::not_found ? "not_found" : "unavailable");
-    co_return std::move(prod).error();
+    return prod.error();
   }
   const Product& p = **prod;
-  const SysTime now = d_.clock.now();
   if (!p.sale_active(now)) {
     d_.metrics.outcome("sale_not_active");
-    co_return Error{Errc::sale_not_active, "the sale is not active"};
+    return Error{Errc::sale_not_active, "the sale is not active"};
   }
   if (request.quantity > p.per_user_limit) {
     d_.metrics.outcome("limit_exceeded");
-    co_return Error{Errc::limit_exceeded, "quantity exceeds the per-user limit"};
+    return Error{Errc::limit_exceeded, "quantity exceeds the per-user limit"};
   }
   if (d_.stock_view.known_sold_out(p.product_id, p.generation)) {
     d_.metrics.outcome("sold_out_cached");
-    co_return Error{Errc::sold_out, "sold out"};
+    return Error{Errc::sold_out, "sold out"};
   }
+  return std::nullopt;
+}
+
+std::optional<Error> ReservationService::refuse_without_io(
+    const ReservationRequest& request) const {
+  auto prod = cached_product(request.product_id);
+  if (!prod) return std::nullopt;
+  return refusal(*prod, request, d_.clock.now());
+}
+
+boost::asio::awaitable<Result<Reservation>> ReservationService::reserve(
+    const std::string& user_id, const ReservationRequest& request,
+    std::optional<IdempotencyTag> idempotency) {
+  // A product in the catalog is answered without the coroutine call (a frame and a resumption
+  // per click); only a miss loads it.
+  auto prod = cached_product(request.product_id);
+  if (!prod) {
+    // Not `prod = co_await ...`: GCC 12 may destroy the temporary of such an assignment twice.
+    auto loaded = co_await product(request.product_id);
+    prod.emplace(std::move(loaded));
+  }
+  const SysTime now = d_.clock.now();
+  if (auto refused = refusal(*prod, request, now)) co_return std::move(*refused);
+  const Product& p = ***prod;
 
   const auto now_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  Reservation r;
   // Time-ordered (UUIDv7): the ledger's primary-key index grows at its right edge, not at a
   // random page per row (fewer pages dirtied and full-page images written per batch).
-  r.reservation_id = d_.random.uuid_v7(now_ms);
-  r.product_id = p.product_id;
-  r.generation = p.generation;
-  r.user_id = user_id;
-  r.quantity = request.quantity;
-  r.amount_cents = p.price_cents * request.quantity;
-  r.currency = p.currency;
-  if (idempotency) {
-    r.idempotency_key = std::move(idempotency->key);
-    r.request_fingerprint = std::move(idempotency->request_fingerprint);
-  }
-  r.created_at = now;
-  r.expires_at = now + std::chrono::seconds{p.reservation_ttl_seconds};
-
-  auto taken = co_await d_.stock.reserve(p, user_id, r.quantity, r.reservation_id, now_ms);
+  std::string reservation_id = d_.random.uuid_v7(now_ms);
+  auto taken = co_await d_.stock.reserve(p, user_id, request.quantity, reservation_id, now_ms);
   if (!taken) {
     d_.metrics.outcome("unavailable");
     co_return Error{Errc::unavailable, "inventory unavailable"};
@@ -101,7 +116,23 @@ boost::asio::awaitable<Result<Reservation>> ReservationService::reserve(
     case inventory::ReserveOutcome::Kind::reserved:
       break;
   }
+
+  // The record is built only for a unit taken: a refused click touches none of it.
+  Reservation r;
+  r.reservation_id = std::move(reservation_id);
   r.shard = taken->shard;
+  r.product_id = p.product_id;
+  r.generation = p.generation;
+  r.user_id = user_id;
+  r.quantity = request.quantity;
+  r.amount_cents = p.price_cents * request.quantity;
+  r.currency = p.currency;
+  if (idempotency) {
+    r.idempotency_key = std::move(idempotency->key);
+    r.request_fingerprint = std::move(idempotency->request_fingerprint);
+  }
+  r.created_at = now;
+  r.expires_at = now + std::chrono::seconds{p.reservation_ttl_seconds};
 
   auto saved = co_await d_.store.insert(r);
   if (saved) {

@@ -61,12 +61,21 @@ class ReservationService {
                                                       const ReservationRequest& request,
                                                       std::optional<IdempotencyTag> idempotency);
 
+  // The answer reserve() would give without any I/O, when memory decides it: an unknown
+  // product, a sale not active, a quantity above the limit, a sale known sold out (the 410 of
+  // a burst's late clicks). Counted as reserve() counts it. std::nullopt: reserve() must run.
+  std::optional<Error> refuse_without_io(const ReservationRequest& request) const;
+
   // The owner's view; another user's reservation is not_found.
   boost::asio::awaitable<Result<Reservation>> get(const std::string& user_id,
                                                   const std::string& reservation_id);
 
   boost::asio::awaitable<Result<std::shared_ptr<const Product>>> product(
       const std::string& product_id);
+  // What the catalog already knows (found or known absent); std::nullopt when only a load from
+  // the product store can tell.
+  std::optional<Result<std::shared_ptr<const Product>>> cached_product(
+      const std::string& product_id) const;
   // Available units as this instance last saw them (lags by up to the refresh interval).
   std::int64_t available(const Product& product) const;
 
@@ -75,6 +84,10 @@ class ReservationService {
   boost::asio::awaitable<Result<ProductStats>> stats(const std::string& product_id);
 
  private:
+  // The refusals decided from the product alone (see refuse_without_io), counted.
+  std::optional<Error> refusal(const Result<std::shared_ptr<const Product>>& prod,
+                               const ReservationRequest& request, SysTime now) const;
+
   ReservationServiceDeps d_;
 };
 
