@@ -12,6 +12,9 @@
 // reserve script adds to it, commit_hold, release, consume_hold and reconcile take out of it,
 // and the crash sweep reads it (unsettled_holds) instead of the whole holds hash, whose size
 // follows every live reservation of the sale.
+#include <cstddef>
+#include <cstdint>
+
 #include "redis/redis_client.hpp"
 
 namespace fs::inventory {
@@ -21,13 +24,21 @@ namespace fs::inventory {
 const redis::Script& check_and_decr_script();
 
 // reserve: KEYS[1]=users hash (<base>:users; the sale's other keys, <base>:holds, :paused,
-// :gate and :stock:<i>, are derived from it: they share its hash tag, so its slot). ARGV[1]=qty,
-// ARGV[2]=per-user limit, ARGV[3]=reservation id, ARGV[4]=user id, ARGV[5]=now (unix ms),
-// ARGV[6]="1" when the gate is required, ARGV[7]=the user's first shard, ARGV[8]=shard count:
-// the walk is first, first+1, ... (mod count), as domain/shard_walk.hpp defines it.
+// :gate and :stock:<i>, are derived from it: they share its hash tag, so its slot).
+// ARGV[1]=the click's terms, "<qty>:<per-user limit>:<gate 0|1>:<first shard>:<shard count>"
+// (reserve_terms); gate 1 when the gate key is required; the walk is first, first+1, ...
+// (mod count), as domain/shard_walk.hpp defines it. ARGV[2]=reservation id, ARGV[3]=user id,
+// ARGV[4]=now (unix ms).
 // Returns {1, shard} reserved, {0, "limit"} per-user limit reached, {0, "sold_out"},
-// {0, "paused"} while the sale is being reconciled from the ledger (or not yet, on a new master).
+// {0, "paused"} while the sale is being reconciled from the ledger (or not yet, on a new master);
+// an error reply for malformed terms.
 const redis::Script& reserve_script();
+
+// The terms argument of reserve, written into `out` (at least kReserveTermsMax bytes); returns
+// its length.
+constexpr std::size_t kReserveTermsMax = 4 * 20 + 5;
+std::size_t reserve_terms(char* out, std::int64_t quantity, std::int64_t per_user_limit, bool gated,
+                          std::int64_t first_shard, std::int64_t shards);
 
 // release: KEYS[1]=users hash, KEYS[2]=holds hash, KEYS[3]=shard counter of the hold,
 // KEYS[4] (optional)=paused flag. ARGV[1]=reservation id, ARGV[2]=user id, ARGV[3]=qty.

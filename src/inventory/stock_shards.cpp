@@ -76,12 +76,14 @@ boost::asio::awaitable<Result<ReserveOutcome>> StockShards::reserve(
     const Product& product, const std::string& user_id, int quantity,
     const std::string& reservation_id, std::int64_t now_ms) {
   const std::string users = StockKeys(product.product_id, product.generation).users();
-  const Decimals<5> n({quantity, product.per_user_limit, now_ms,
-                       first_shard(user_id, product.shards), product.shards});
+  char terms[kReserveTermsMax];
+  const std::size_t terms_size =
+      reserve_terms(terms, quantity, product.per_user_limit, gated_,
+                    first_shard(user_id, product.shards), product.shards);
+  const Decimals<1> now({now_ms});
   const std::array<std::string_view, 1> k{users};
-  // quantity, limit, id, user, time, gate, the user's first shard, the shard count
-  const std::array<std::string_view, 8> a{
-      n[0], n[1], reservation_id, user_id, n[2], gated_ ? "1" : "0", n[3], n[4]};
+  const std::array<std::string_view, 4> a{std::string_view(terms, terms_size), reservation_id,
+                                          user_id, now[0]};
   const auto start = started();
   auto r = co_await redis_.eval(reserve_script(), Views(k), Views(a));
   finished("reserve", start, r);

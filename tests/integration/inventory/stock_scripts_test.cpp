@@ -5,6 +5,8 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <string_view>
 
 #include "domain/shard_walk.hpp"
 #include "inventory/stock_keys.hpp"
@@ -101,6 +103,34 @@ TEST_F(StockScripts, PerUserLimitIsCheckedInTheSameScript) {
   EXPECT_EQ(reserve("u2", "c", 2)->kind, ReserveOutcome::Kind::limit_exceeded);
   auto l = levels();
   EXPECT_EQ(l[0] + l[1] + l[2] + l[3], 7);
+}
+
+// The click's numbers travel as one "terms" argument; anything but five unsigned numbers (the
+// gate 0 or 1) is refused by the script before it touches a key.
+TEST_F(StockScripts, ReserveTermsAreCheckedBeforeAnyKeyIsTouched) {
+  char terms[kReserveTermsMax];
+  EXPECT_EQ(std::string_view(terms, reserve_terms(terms, 2, 5, true, 3, 10)), "2:5:1:3:10");
+  EXPECT_EQ(std::string_view(terms, reserve_terms(terms, 1, 1, false, 0, 1)), "1:1:0:0:1");
+  // The widest terms fill the buffer exactly: 4 x 20 characters, the gate, 4 colons.
+  EXPECT_EQ(reserve_terms(terms, INT64_MIN, INT64_MIN, true, INT64_MIN, INT64_MIN),
+            kReserveTermsMax);
+
+  ASSERT_TRUE(run([&]() { return shards_->initialize(product_, 0); }).ok());
+  StockKeys keys(product_.product_id, 1);
+  for (const std::string bad : {"1:1:0:0", "1:1:2:0:4", "-1:1:0:0:4", "1:1:0:0:4:9", "x", ""}) {
+    auto r = run([&]() {
+      std::vector<std::string> k{keys.users()};
+      std::vector<std::string> a{bad, "id-" + bad, "mallory", "1000"};
+      return client_->eval(reserve_script(), std::move(k), std::move(a));
+    });
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.error().message.find("malformed terms"), std::string::npos) << r.error().message;
+  }
+  auto l = levels();
+  EXPECT_EQ(l[0] + l[1] + l[2] + l[3], 8);
+  auto holds = run([&]() { return shards_->holds(product_); });
+  ASSERT_TRUE(holds.ok());
+  EXPECT_TRUE(holds->empty());
 }
 
 TEST_F(StockScripts, SoldOutWhenEveryShardIsEmpty) {

@@ -1,7 +1,7 @@
 // Faults on the hot path: an instance died between the Redis decrement and its insert (the
-// crash sweep returns the unit), and PostgreSQL dies while requests arrive. Acknowledged reservations stay,
-// refused ones get 503 (never a hang), and once PostgreSQL is back every unit whose insert
-// failed is back in Redis exactly once: stock is conserved.
+// crash sweep returns the unit), and PostgreSQL dies while requests arrive. Acknowledged
+// reservations stay, refused ones get 503 (never a hang), and once PostgreSQL is back every unit
+// whose insert failed is back in Redis exactly once: stock is conserved.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -109,16 +109,16 @@ TEST(ReservationOutage, CrashSweepReturnsTheUnitOfAnOrphanedHold) {
   const std::string orphan = "00000000-0000-4000-8000-00000000c0de";
   const std::string fresh = "00000000-0000-4000-8000-00000000f4e5";
   const auto& reserve = inventory::reserve_script();
-  ASSERT_EQ(cli({"EVAL", reserve.source, "1", keys.users(), "1", "1", orphan, "ghost",
-                             std::to_string(now_ms - 60'000), "0", "0", "1"}),
+  ASSERT_EQ(cli({"EVAL", reserve.source, "1", keys.users(), "1:1:0:0:1", orphan, "ghost",
+                 std::to_string(now_ms - 60'000)}),
             "1\n0");
-  ASSERT_EQ(cli({"EVAL", reserve.source, "1", keys.users(), "1", "1", fresh, "alive",
-                             std::to_string(now_ms + 60'000), "0", "0", "1"}),
+  ASSERT_EQ(cli({"EVAL", reserve.source, "1", keys.users(), "1:1:0:0:1", fresh, "alive",
+                 std::to_string(now_ms + 60'000)}),
             "1\n0");
   EXPECT_EQ(cli({"ZCARD", keys.unsettled()}), "2");
   // A 201 through the service: its hold is marked committed and leaves the index.
-  auto created = send_one(svc.port(), {"POST", "/v1/reservations", user_token("buyer"),
-                                       reservation_body(product), {}});
+  auto created = send_one(
+      svc.port(), {"POST", "/v1/reservations", user_token("buyer"), reservation_body(product), {}});
   ASSERT_EQ(created.status, 201) << created.body;
 
   ServiceUnderTest::Stats s;
