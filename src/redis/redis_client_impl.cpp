@@ -221,6 +221,17 @@ class ClientState : public std::enable_shared_from_this<ClientState> {
     });
   }
 
+  using Completions = std::vector<std::pair<ReplyHandler, Result<Reply>>>;
+
+  // The replies of one read, handed to their waiters by one posted handler (not one post each):
+  // still from the executor queue, never inline, for the reason complete() gives.
+  void deliver(Completions done) {
+    if (done.empty()) return;
+    asio::post(executor_, [done = std::move(done)]() mutable {
+      for (auto& [handler, result] : done) std::move(handler)(std::move(result));
+    });
+  }
+
   void fail_all(const Error& error) {
     std::deque<Pending> failed;
     failed.swap(fifo_);
@@ -445,8 +456,13 @@ class ClientState : public std::enable_shared_from_this<ClientState> {
             std::to_string(config_.stuck_reset_after.count()) + " ms";
       if (ec) co_return ec.message();
       if (!reader.feed(buffer.get(), n)) co_return "protocol error: " + reader.failure();
+      Completions done;
+      const char* ended = nullptr;  // why the connection ends, once the replies read are handed out
       while (auto reply = reader.next()) {
-        if (fifo_.empty()) co_return "reply without a pending command";
+        if (fifo_.empty()) {
+          ended = "reply without a pending command";
+          break;
+        }
         Pending p = std::move(fifo_.front());
         fifo_.pop_front();
         if (tombstones_ > 0) --tombstones_;  // tombstones are always a prefix of the FIFO
@@ -457,10 +473,14 @@ class ClientState : public std::enable_shared_from_this<ClientState> {
           resend_after_load(std::move(p));
           continue;
         }
-        if (p.handler) complete(std::move(p.handler), std::move(*reply));
-        // The server is not the master any more (failover): resolve again.
-        if (demoted) co_return "the server is no longer the master";
+        if (p.handler) done.emplace_back(std::move(p.handler), std::move(*reply));
+        if (demoted) {  // the server is not the master any more (failover): resolve again
+          ended = "the server is no longer the master";
+          break;
+        }
       }
+      deliver(std::move(done));
+      if (ended != nullptr) co_return ended;
       if (reader.failed()) co_return "protocol error: " + reader.failure();
     }
   }
