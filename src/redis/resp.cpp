@@ -3,7 +3,9 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/read.h>
 
+#include <algorithm>
 #include <array>
+#include <memory>
 #include <new>
 
 namespace fs::redis {
@@ -50,81 +52,85 @@ bool append_command(std::string& out, const std::vector<std::string>& args) {
 
 namespace {
 
-Reply convert(const redisReply& r) {
-  Reply out;
-  switch (r.type) {
-    case REDIS_REPLY_STRING:
-      out.type = Reply::Type::string;
-      out.str.assign(r.str, r.len);
-      break;
-    case REDIS_REPLY_STATUS:
-      out.type = Reply::Type::status;
-      out.str.assign(r.str, r.len);
-      break;
-    case REDIS_REPLY_ERROR:
-      out.type = Reply::Type::error;
-      out.str.assign(r.str, r.len);
-      break;
-    case REDIS_REPLY_INTEGER:
-      out.type = Reply::Type::integer;
-      out.integer = r.integer;
-      break;
-    case REDIS_REPLY_ARRAY:
-      out.type = Reply::Type::array;
-      out.elements.reserve(r.elements);
-      for (std::size_t i = 0; i < r.elements; ++i) out.elements.push_back(convert(*r.element[i]));
-      break;
-    case REDIS_REPLY_NIL:
-    default:
-      out.type = Reply::Type::nil;
-      break;
-  }
-  return out;
-}
-
-}  // namespace
-
-Result<Reply> reply_from_hiredis(const redisReply& reply) {
-  if (reply.type == REDIS_REPLY_ERROR) {
-    return Error{Errc::backend_error, std::string(reply.str, reply.len)};
-  }
-  return convert(reply);
-}
-
-namespace {
-
-// hiredis 0.14 allocates an array reply's element table as soon as it reads "*<n>", before any
-// element has arrived: a corrupted or hostile "*322222222" takes 2.5 GB at once (found by
-// tests/fuzz/resp_fuzz.cpp). Replies we ask for stay far below this bound (the largest is a
-// sale's holds hash, two elements per active reservation); a larger header breaks the stream
-// ("Out of memory" from hiredis) and the client reconnects, instead of the process dying.
+// hiredis' reader builds each reply through these functions: straight into fs::redis::Reply,
+// with no redisReply tree to convert and free afterwards (that was four allocations and a copy
+// of every string per EVALSHA reply). The root is allocated here and owned by ReplyReader::next
+// (or freed by hiredis on a broken stream); an element is appended to its parent's elements.
+// Only the array being filled grows: its ancestors, which hiredis' task stack points into, are
+// complete up to it, so their addresses hold. Nothing may throw through hiredis' C frames.
+//
+// hiredis 0.14 would allocate an array's whole element table as soon as it reads "*<n>": a
+// corrupted or hostile "*322222222" took 2.5 GB at once (found by tests/fuzz/resp_fuzz.cpp).
+// Here the table grows with the elements that actually arrive, and a header beyond this bound
+// (replies we ask for stay far below it: the largest is a sale's holds hash, two elements per
+// active reservation) breaks the stream ("Out of memory" from hiredis) and the client reconnects.
 constexpr int kMaxArrayElements = 1 << 24;
+constexpr std::size_t kReserveUpFront = 1024;
 
-void* (*g_hiredis_create_array)(const redisReadTask*, int) = nullptr;
+Reply* place(const redisReadTask* task) noexcept {
+  try {
+    if (task->parent == nullptr) return new Reply();
+    auto* parent = static_cast<Reply*>(task->parent->obj);
+    if (task->idx < 0 || static_cast<std::size_t>(task->idx) != parent->elements.size())
+      return nullptr;  // hiredis fills elements in order; anything else is not a reply we built
+    return &parent->elements.emplace_back();
+  } catch (...) {
+    return nullptr;
+  }
+}
 
-void* bounded_create_array(const redisReadTask* task, int elements) {
+void* create_string(const redisReadTask* task, char* str, size_t len) {
+  Reply* r = place(task);
+  if (r == nullptr) return nullptr;
+  r->type = task->type == REDIS_REPLY_ERROR    ? Reply::Type::error
+            : task->type == REDIS_REPLY_STATUS ? Reply::Type::status
+                                               : Reply::Type::string;
+  try {
+    r->str.assign(str, len);
+  } catch (...) {
+    if (task->parent == nullptr) delete r;
+    return nullptr;
+  }
+  return r;
+}
+
+void* create_array(const redisReadTask* task, int elements) {
   if (elements > kMaxArrayElements) return nullptr;
-  return g_hiredis_create_array(task, elements);
+  Reply* r = place(task);
+  if (r == nullptr) return nullptr;
+  r->type = Reply::Type::array;
+  try {
+    r->elements.reserve(std::min(static_cast<std::size_t>(std::max(elements, 0)), kReserveUpFront));
+  } catch (...) {
+    if (task->parent == nullptr) delete r;
+    return nullptr;
+  }
+  return r;
 }
 
-// hiredis' own reply functions (its table is not exported: read from a probe reader) with the
-// array bound in front of createArray.
-redisReplyObjectFunctions* bounded_reply_functions() {
-  static redisReplyObjectFunctions functions = [] {
-    redisReader* probe = redisReaderCreate();
-    if (probe == nullptr) throw std::bad_alloc();
-    redisReplyObjectFunctions f = *probe->fn;
-    redisReaderFree(probe);
-    g_hiredis_create_array = f.createArray;
-    f.createArray = bounded_create_array;
-    return f;
-  }();
-  return &functions;
+void* create_integer(const redisReadTask* task, long long value) {
+  Reply* r = place(task);
+  if (r == nullptr) return nullptr;
+  r->type = Reply::Type::integer;
+  r->integer = value;
+  return r;
 }
+
+void* create_nil(const redisReadTask* task) {
+  Reply* r = place(task);
+  if (r != nullptr) r->type = Reply::Type::nil;
+  return r;
+}
+
+// hiredis frees only roots (a reply it abandons on a broken stream); elements belong to them.
+void free_object(void* root) { delete static_cast<Reply*>(root); }
+
+redisReplyObjectFunctions g_reply_functions{create_string, create_array, create_integer, create_nil,
+                                            free_object};
 
 }  // namespace
 
-ReplyReader::ReplyReader() : reader_(redisReaderCreateWithFunctions(bounded_reply_functions())) {
+ReplyReader::ReplyReader() : reader_(redisReaderCreateWithFunctions(&g_reply_functions)) {
   if (reader_ == nullptr) throw std::bad_alloc();
 }
 
@@ -149,10 +155,12 @@ std::optional<Result<Reply>> ReplyReader::next() {
     return std::nullopt;
   }
   if (raw == nullptr) return std::nullopt;
-  auto* reply = static_cast<redisReply*>(raw);
-  Result<Reply> result = reply_from_hiredis(*reply);
-  freeReplyObject(reply);
-  return result;
+  const std::unique_ptr<Reply> reply(static_cast<Reply*>(raw));
+  // A top-level error reply becomes Errc::backend_error carrying Redis' text; errors nested
+  // inside arrays (EXEC, Lua tables) stay in the tree as Reply::Type::error.
+  if (reply->type == Reply::Type::error)
+    return Result<Reply>(Error{Errc::backend_error, std::move(reply->str)});
+  return Result<Reply>(std::move(*reply));
 }
 
 }  // namespace fs::redis

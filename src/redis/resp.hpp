@@ -12,7 +12,6 @@
 #include "redis/redis_client.hpp"
 
 struct redisReader;
-struct redisReply;
 
 namespace fs::redis {
 
@@ -20,10 +19,6 @@ namespace fs::redis {
 // allocate, in which case `out` is unchanged.
 bool append_command(std::string& out, std::span<const std::string_view> args);
 bool append_command(std::string& out, const std::vector<std::string>& args);
-
-// A top-level error reply becomes Errc::backend_error carrying Redis' text (e.g. "NOSCRIPT ...");
-// errors nested inside arrays (EXEC, Lua tables) stay in the tree as Reply::Type::error.
-Result<Reply> reply_from_hiredis(const redisReply& reply);
 
 // Incremental reply parser for one connection's byte stream.
 class ReplyReader {
@@ -37,7 +32,9 @@ class ReplyReader {
   bool feed(const char* data, std::size_t size);
 
   // The next complete reply; std::nullopt when more bytes are needed or the stream is broken
-  // (check failed() / failure()).
+  // (check failed() / failure()). A top-level error reply becomes Errc::backend_error carrying
+  // Redis' text (e.g. "NOSCRIPT ..."); errors nested inside arrays (EXEC, Lua tables) stay in
+  // the tree as Reply::Type::error.
   std::optional<Result<Reply>> next();
 
   bool failed() const { return failed_; }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 namespace fs::redis {
@@ -82,6 +83,43 @@ TEST(ReplyReader, NestedArraysKeepErrorsAndNils) {
   EXPECT_EQ(a->elements[2].str, "ERR inner");
   EXPECT_EQ(a->elements[3].type, Reply::Type::array);
   EXPECT_TRUE(a->elements[3].elements.empty());
+}
+
+// The reply is built in place as hiredis reads it: an array longer than what is reserved up
+// front grows while its elements (here arrays themselves) are still being filled, in pieces.
+TEST(ReplyReader, LongArraysOfArraysGrowWhileBeingFilled) {
+  constexpr int kOuter = 3000;
+  std::string stream = "*" + std::to_string(kOuter) + "\r\n";
+  for (int i = 0; i < kOuter; ++i)
+    stream += "*2\r\n$" + std::to_string(std::to_string(i).size()) + "\r\n" + std::to_string(i) +
+              "\r\n:" + std::to_string(i * 7) + "\r\n";
+  stream += "+after\r\n";
+  ReplyReader reader;
+  std::vector<Result<Reply>> replies;
+  for (std::size_t at = 0; at < stream.size(); at += 5) {
+    ASSERT_TRUE(reader.feed(stream.data() + at, std::min<std::size_t>(5, stream.size() - at)));
+    while (auto r = reader.next()) replies.push_back(std::move(*r));
+  }
+  ASSERT_EQ(replies.size(), 2u);
+  ASSERT_TRUE(replies[0].ok());
+  ASSERT_EQ(replies[0]->elements.size(), static_cast<std::size_t>(kOuter));
+  for (int i = 0; i < kOuter; ++i) {
+    const auto& e = replies[0]->elements[static_cast<std::size_t>(i)];
+    ASSERT_EQ(e.elements.size(), 2u) << i;
+    EXPECT_EQ(e.elements[0].str, std::to_string(i));
+    EXPECT_EQ(e.elements[1].integer, i * 7);
+  }
+  EXPECT_EQ(replies[1]->str, "after");
+}
+
+// A stream that breaks inside an array: the partial reply is dropped with the stream (ASan's
+// leak check covers it), and nothing is returned.
+TEST(ReplyReader, StreamBrokenInsideAnArrayDropsThePartialReply) {
+  ReplyReader reader;
+  const std::string broken = "*3\r\n:1\r\n*2\r\n$1\r\na\r\n?junk\r\n";
+  reader.feed(broken.data(), broken.size());
+  EXPECT_FALSE(reader.next().has_value());
+  EXPECT_TRUE(reader.failed());
 }
 
 TEST(ReplyReader, ReassemblesRepliesSplitAcrossFeeds) {
