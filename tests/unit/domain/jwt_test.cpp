@@ -309,6 +309,24 @@ TEST_F(JwtTest, VerifiersWithDifferentSecretsOnOneThread) {
   }
 }
 
+TEST_F(JwtTest, CacheSlotsAreFoundBySignatureButMatchedOnEveryByte) {
+  // The cache hashes a token's signature segment; a token that reuses a cached token's
+  // signature under another payload lands in its slot and must still be verified from scratch.
+  Claims c = user();
+  const auto genuine = sign_jwt(c, kSecret);
+  ASSERT_TRUE(verifier_.verify(genuine).ok());  // cached now
+  c.sub = "mallory";
+  const auto other = sign_jwt(c, kSecret);
+  const auto sig_at = genuine.rfind('.');
+  const std::string spliced = other.substr(0, other.rfind('.')) + genuine.substr(sig_at);
+  for (int i = 0; i < 2; ++i) {
+    expect_unauthorized(verifier_.verify(spliced), "signature");
+    auto again = verifier_.verify(genuine);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->sub, user().sub);
+  }
+}
+
 TEST_F(JwtTest, CachedTokensDoNotOutliveTheirVerifier) {
   // Verified tokens are cached per thread; a later verifier with another secret (even at the
   // same address) must verify from scratch.
