@@ -1,5 +1,8 @@
 #pragma once
 // Redis key names of one sale (product + generation). See stock_scripts.hpp.
+#include <algorithm>
+#include <array>
+#include <charconv>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -28,6 +31,41 @@ class StockKeys {
 
  private:
   std::string base_;
+};
+
+// StockKeys(product_id, generation).users() written into a buffer of its own: the key every
+// reservation sends, built without an allocation (a longer product id than any valid one
+// spills to the heap).
+class UsersKey {
+ public:
+  UsersKey(std::string_view product_id, std::int64_t generation) {
+    constexpr std::string_view kHead = "fs:{";
+    constexpr std::string_view kTail = "}:users";
+    char gen[20];
+    const char* gen_end = std::to_chars(gen, gen + sizeof gen, generation).ptr;
+    size_ = kHead.size() + product_id.size() + 1 + static_cast<std::size_t>(gen_end - gen) +
+            kTail.size();
+    char* out = inline_.data();
+    if (size_ > inline_.size()) {
+      spill_.resize(size_);
+      out = spill_.data();
+    }
+    out = std::copy(kHead.begin(), kHead.end(), out);
+    out = std::copy(product_id.begin(), product_id.end(), out);
+    *out++ = ':';
+    out = std::copy(static_cast<const char*>(gen), gen_end, out);
+    std::copy(kTail.begin(), kTail.end(), out);
+  }
+  UsersKey(const UsersKey&) = delete;  // view() may point into this object
+  UsersKey& operator=(const UsersKey&) = delete;
+  std::string_view view() const {
+    return {size_ > inline_.size() ? spill_.data() : inline_.data(), size_};
+  }
+
+ private:
+  std::array<char, 4 + 64 + 1 + 20 + 7> inline_;  // a valid product id has at most 64 chars
+  std::string spill_;
+  std::size_t size_ = 0;
 };
 
 }  // namespace fs::inventory

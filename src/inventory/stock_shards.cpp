@@ -75,13 +75,13 @@ void StockShards::finished(std::string_view op, std::chrono::steady_clock::time_
 boost::asio::awaitable<Result<ReserveOutcome>> StockShards::reserve(
     const Product& product, const std::string& user_id, int quantity,
     const std::string& reservation_id, std::int64_t now_ms) {
-  const std::string users = StockKeys(product.product_id, product.generation).users();
+  const UsersKey users(product.product_id, product.generation);
   char terms[kReserveTermsMax];
   const std::size_t terms_size =
       reserve_terms(terms, quantity, product.per_user_limit, gated_,
                     first_shard(user_id, product.shards), product.shards);
   const Decimals<1> now({now_ms});
-  const std::array<std::string_view, 1> k{users};
+  const std::array<std::string_view, 1> k{users.view()};
   const std::array<std::string_view, 4> a{std::string_view(terms, terms_size), reservation_id,
                                           user_id, now[0]};
   const auto start = started();
