@@ -66,17 +66,17 @@ REQUESTS=$(grep -o 'requests=[0-9]*' "$WORK/wrk.txt" | cut -d= -f2)
 RPS=$(grep -o 'rps=[0-9]*' "$WORK/wrk.txt" | cut -d= -f2)
 echo "CPU per request (µs, whole run incl. the wrk tail): service $(awk -v t="$CPU_SERVICE" -v u="$TICK_US" -v n="$REQUESTS" 'BEGIN{printf "%.1f", t*u/n}'), redis $(awk -v t="$CPU_REDIS" -v u="$TICK_US" -v n="$REQUESTS" 'BEGIN{printf "%.1f", t*u/n}')"
 echo "--- service syscalls per request (perf stat, $(((DURATION - 2) / 2)) s at ~$RPS/s) ---"
-awk -v rps="$RPS" -v secs=$(((DURATION - 2) / 2)) '$1 ~ /^[0-9,]+$/ {gsub(",", "", $1); if ($1 > 0) printf "%8.3f  %s\n", $1 / (rps * secs), $2}' "$WORK/syscalls.txt" | sort -rn | head -8
+awk -v rps="$RPS" -v secs=$(((DURATION - 2) / 2)) '$1 ~ /^[0-9,]+$/ {gsub(",", "", $1); if ($1 > 0) printf "%8.3f  %s\n", $1 / (rps * secs), $2}' "$WORK/syscalls.txt" | sort -rn | sed -n "1,8p"
 if [ "$CASE" != a ]; then
   echo "--- Redis commands per request (INFO commandstats; usec: time inside Redis) ---"
   redis-cli -p "$REDIS_PORT" info commandstats | grep '^cmdstat' | tr ':,=' '    ' |
     awk -v n="$REQUESTS" '$1 != "cmdstat_config|resetstat" {printf "%-26s calls %6.2f  usec/call %6.2f  usec/request %7.2f\n", substr($1, 9), $3/n, $7, $5/n}' |
-    sort -k7 -rn | head -12
+    sort -k7 -rn | sed -n "1,12p"
 fi
 echo "--- self (no children), top $TOP ---"
 perf report -i "$WORK/perf.data" --no-children --sort symbol --stdio -g none 2>/dev/null | sed "s/ *-  *-  *$//" | cut -c1-150 |
-  grep -v '^#' | grep -v '^$' | head -"$TOP"
+  grep -v '^#' | grep -v '^$' | sed -n "1,${TOP}p"  # sed, not head: head would end the pipe early and pipefail the script
 echo "--- by DSO ---"
 perf report -i "$WORK/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null | sed "s/ *-  *-  *$//" | cut -c1-150 |
-  grep -v '^#' | grep -v '^$' | head -12
+  grep -v '^#' | grep -v '^$' | sed -n "1,12p"
 [ -z "${KEEP:-}" ] || echo "perf data kept in $WORK/perf.data"
