@@ -72,34 +72,46 @@ void StockShards::finished(std::string_view op, std::chrono::steady_clock::time_
                       r ? nullptr : &r.error());
 }
 
-boost::asio::awaitable<Result<ReserveOutcome>> StockShards::reserve(
-    const Product& product, const std::string& user_id, int quantity,
-    const std::string& reservation_id, std::int64_t now_ms) {
-  const UsersKey users(product.product_id, product.generation);
-  char terms[kReserveTermsMax];
+ReserveCall::ReserveCall(StockShards& shards, const Product& product, const std::string& user_id,
+                         int quantity, const std::string& reservation_id, std::int64_t now_ms)
+    : shards_(shards), users_(product.product_id, product.generation) {
   const std::size_t terms_size =
-      reserve_terms(terms, quantity, product.per_user_limit, gated_,
+      reserve_terms(terms_, quantity, product.per_user_limit, shards.gated_,
                     first_shard(user_id, product.shards), product.shards);
-  const Decimals<1> now({now_ms});
-  const std::array<std::string_view, 1> k{users.view()};
-  const std::array<std::string_view, 4> a{std::string_view(terms, terms_size), reservation_id,
-                                          user_id, now[0]};
-  const auto start = started();
-  auto r = co_await redis_.eval(reserve_script(), Views(k), Views(a));
-  finished("reserve", start, r);
-  if (!r) co_return std::move(r).error();
+  const char* now_end = std::to_chars(now_, now_ + sizeof now_, now_ms).ptr;
+  keys_ = {users_.view()};
+  args_ = {std::string_view(terms_, terms_size), reservation_id, user_id,
+           std::string_view(now_, static_cast<std::size_t>(now_end - now_))};
+}
+
+boost::asio::awaitable<Result<redis::Reply>> ReserveCall::send() {
+  start_ = shards_.started();
+  return shards_.redis_.eval(reserve_script(), Views(keys_), Views(args_));
+}
+
+Result<ReserveOutcome> ReserveCall::outcome(const Result<redis::Reply>& r) const {
+  shards_.finished("reserve", start_, r);
+  if (!r) return r.error();
   const auto& rep = *r;
   if (rep.type != redis::Reply::Type::array || rep.elements.size() != 2)
-    co_return Error{Errc::protocol_error, "unexpected reply from reserve script"};
+    return Error{Errc::protocol_error, "unexpected reply from reserve script"};
   const auto& flag = rep.elements[0];
   const auto& detail = rep.elements[1];
   if (flag.type == redis::Reply::Type::integer && flag.integer == 1 &&
       detail.type == redis::Reply::Type::integer)
-    co_return ReserveOutcome{ReserveOutcome::Kind::reserved, static_cast<int>(detail.integer)};
-  if (detail.str == "limit") co_return ReserveOutcome{ReserveOutcome::Kind::limit_exceeded, -1};
-  if (detail.str == "sold_out") co_return ReserveOutcome{ReserveOutcome::Kind::sold_out, -1};
-  if (detail.str == "paused") co_return ReserveOutcome{ReserveOutcome::Kind::paused, -1};
-  co_return Error{Errc::protocol_error, "unexpected reply from reserve script"};
+    return ReserveOutcome{ReserveOutcome::Kind::reserved, static_cast<int>(detail.integer)};
+  if (detail.str == "limit") return ReserveOutcome{ReserveOutcome::Kind::limit_exceeded, -1};
+  if (detail.str == "sold_out") return ReserveOutcome{ReserveOutcome::Kind::sold_out, -1};
+  if (detail.str == "paused") return ReserveOutcome{ReserveOutcome::Kind::paused, -1};
+  return Error{Errc::protocol_error, "unexpected reply from reserve script"};
+}
+
+boost::asio::awaitable<Result<ReserveOutcome>> StockShards::reserve(
+    const Product& product, const std::string& user_id, int quantity,
+    const std::string& reservation_id, std::int64_t now_ms) {
+  ReserveCall call(*this, product, user_id, quantity, reservation_id, now_ms);
+  auto reply = co_await call.send();
+  co_return call.outcome(reply);
 }
 
 boost::asio::awaitable<Result<bool>> StockShards::release(const Product& product,

@@ -1,17 +1,21 @@
 #pragma once
 // Inventory in Redis as split stock counters (seed flows 1, 5, 6). One instance per I/O thread,
 // over that thread's Redis client.
+#include <array>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "common/result.hpp"
 #include "domain/product.hpp"
+#include "inventory/stock_keys.hpp"
+#include "inventory/stock_scripts.hpp"
 #include "redis/redis_client.hpp"
 
 namespace fs::metrics {
@@ -35,6 +39,35 @@ struct Hold {
   std::int64_t taken_at_ms = 0;
 };
 
+class StockShards;
+
+// One reserve script call, prepared in the caller's frame: send() is not a coroutine (it hands
+// back the Redis client's awaitable, whose arguments view this object), so the click's path to
+// Redis has no frame of StockShards' own. For coroutines on the hot path:
+//   ReserveCall call(shards, product, user, qty, id, now_ms);
+//   auto taken = call.outcome(co_await call.send());
+// The object must stay alive and unmoved until send()'s awaitable has been co_awaited.
+class ReserveCall {
+ public:
+  ReserveCall(StockShards& shards, const Product& product, const std::string& user_id, int quantity,
+              const std::string& reservation_id, std::int64_t now_ms);
+  ReserveCall(const ReserveCall&) = delete;
+  ReserveCall& operator=(const ReserveCall&) = delete;
+
+  boost::asio::awaitable<Result<redis::Reply>> send();
+  // The script's answer (and its latency and error recorded).
+  Result<ReserveOutcome> outcome(const Result<redis::Reply>& reply) const;
+
+ private:
+  StockShards& shards_;
+  UsersKey users_;
+  char terms_[kReserveTermsMax];
+  char now_[20];
+  std::array<std::string_view, 1> keys_;
+  std::array<std::string_view, 4> args_;
+  std::chrono::steady_clock::time_point start_;
+};
+
 class StockShards {
  public:
   // gated: reservations also need the sale's gate key (see StockKeys::gate), which only the
@@ -46,7 +79,8 @@ class StockShards {
       : redis_(redis), gated_(gated), metrics_(metrics) {}
 
   // Atomically: per-user limit check, shard walk from hash(user) with fall-through, decrement,
-  // hold record. Errors are Redis failures (unavailable / timeout / backend_error).
+  // hold record. Errors are Redis failures (unavailable / timeout / backend_error). The same
+  // call as ReserveCall, as a coroutine of its own.
   boost::asio::awaitable<Result<ReserveOutcome>> reserve(const Product& product,
                                                          const std::string& user_id, int quantity,
                                                          const std::string& reservation_id,
@@ -100,6 +134,8 @@ class StockShards {
   boost::asio::awaitable<Status> rewrite(const Product& product, const LedgerState& state);
 
  private:
+  friend class ReserveCall;
+
   // A script's latency (and error) is recorded under its op: started() before the call, then
   // finished() with its result. Inline in the callers, not a coroutine around the call: every
   // frame between a request and its reply is memory that 256 suspended requests keep touched.

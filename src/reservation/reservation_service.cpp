@@ -96,7 +96,10 @@ boost::asio::awaitable<Result<Reservation>> ReservationService::reserve(
   // Time-ordered (UUIDv7): the ledger's primary-key index grows at its right edge, not at a
   // random page per row (fewer pages dirtied and full-page images written per batch).
   std::string reservation_id = d_.random.uuid_v7(now_ms);
-  auto taken = co_await d_.stock.reserve(p, user_id, request.quantity, reservation_id, now_ms);
+  // The script call is prepared in this frame: no coroutine of StockShards' own on the way.
+  inventory::ReserveCall call(d_.stock, p, user_id, request.quantity, reservation_id, now_ms);
+  auto reply = co_await call.send();
+  auto taken = call.outcome(reply);
   if (!taken) {
     d_.metrics.outcome("unavailable");
     co_return Error{Errc::unavailable, "inventory unavailable"};
