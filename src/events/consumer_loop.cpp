@@ -163,6 +163,9 @@ asio::awaitable<void> ConsumerLoop::handle_concurrently(
       ack_by = std::chrono::steady_clock::now() + ack_within;
     }
   }
+  // A chain that ended while the ack above was waiting on Redis left its deliveries here after
+  // the loop's last look: ack them too, not at reclaim_idle through a redelivery.
+  if (!join.handled.empty()) co_await ack_handled(std::exchange(join.handled, {}));
 }
 
 asio::awaitable<void> ConsumerLoop::ack_handled(std::vector<Delivery> handled) {
