@@ -75,7 +75,8 @@ class JwtTest : public ::testing::Test {
 };
 
 // sign_jwt only takes well-formed Claims, so hostile headers and payloads are signed here with
-// OpenSSL's one-shot HMAC (an implementation independent of the verifier's EVP_MAC context).
+// OpenSSL's one-shot HMAC (an implementation independent of the verifier's own, see
+// KeysOfEveryLengthSignAsOpenSslsHmac).
 std::string JwtTest::sign_raw(std::string_view header_b64, std::string_view payload_b64) {
   std::string input = std::string(header_b64) + "." + std::string(payload_b64);
   unsigned char mac[32];
@@ -129,6 +130,33 @@ TEST_F(JwtTest, Rfc7515AppendixA1SignatureVerifies) {
   std::string forged = token;
   forged.back() = 'Y';
   expect_unauthorized(v.verify(forged), "signature");
+}
+
+// The verifier's HMAC keeps two precomputed hash states per key: keys shorter than, as long as,
+// and longer than SHA-256's 64-byte block (hashed first), with zero and high bytes, must give
+// OpenSSL's one-shot HMAC, and one thread switching between them must re-key every time.
+TEST_F(JwtTest, KeysOfEveryLengthSignAsOpenSslsHmac) {
+  for (int round = 0; round < 2; ++round) {
+    for (std::size_t len : {1, 31, 32, 63, 64, 65, 127, 128, 131, 200}) {
+      std::string key(len, '\0');
+      for (std::size_t i = 0; i < len; ++i) key[i] = static_cast<char>((i * 167 + len) & 0xff);
+      const std::string token = sign_jwt(user(), key);
+      const auto dot = token.rfind('.');
+      const std::string input = token.substr(0, dot);
+      unsigned char mac[32];
+      unsigned int mac_len = 0;
+      HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &mac_len);
+      EXPECT_EQ(token.substr(dot + 1),
+                b64url(std::string_view(reinterpret_cast<const char*>(mac), mac_len)))
+          << "key length " << len;
+      JwtVerifier v(key, clock_);
+      EXPECT_TRUE(v.verify(token).ok()) << "key length " << len;
+      std::string other = key;
+      other.back() = static_cast<char>(other.back() ^ 1);
+      expect_unauthorized(JwtVerifier(other, clock_).verify(token), "signature");
+    }
+  }
 }
 
 TEST_F(JwtTest, AdminRole) {
