@@ -21,6 +21,10 @@ class NoRedis final : public redis::Client {
                                                     std::span<const std::string_view>) override {
     co_return Error{Errc::unavailable, "no redis in this benchmark"};
   }
+  void eval(const redis::Script&, std::span<const std::string_view>,
+            std::span<const std::string_view>, redis::ReplyHandler done) override {
+    std::move(done)(Error{Errc::unavailable, "no redis in this benchmark"});
+  }
   bool connected() const override { return false; }
   void close() override {}
 };

@@ -1,6 +1,8 @@
 #include "inventory/stock_scripts.hpp"
 
 #include <charconv>
+#include <string>
+#include <string_view>
 
 namespace fs::inventory {
 
@@ -14,37 +16,85 @@ return redis.call('DECRBY', KEYS[1], qty)
   return s;
 }
 
+namespace {
+
+// What reserve and reserve_batch share: the terms' parser and one click's take (the per-user
+// limit, the shard walk, the decrement and the hold), once the pause and the gate are checked.
+constexpr std::string_view kReserveTake = R"LUA(
+local function terms_of(t)
+  return string.match(t, '^(%d+):(%d+):([01]):(%d+):(%d+)$')
+end
+local function take(users, base, q, l, f, c, id, user, now)
+  local qty = tonumber(q)
+  local held = tonumber(redis.call('HGET', users, user) or '0')
+  if held + qty > tonumber(l) then return 0, 'limit' end
+  local first = tonumber(f)
+  local n = tonumber(c)
+  for i = 0, n - 1 do
+    local shard = (first + i) % n
+    local key = base .. ':stock:' .. shard
+    local stock = tonumber(redis.call('GET', key) or '0')
+    if stock >= qty then
+      redis.call('DECRBY', key, qty)
+      redis.call('HINCRBY', users, user, qty)
+      redis.call('HSET', base .. ':holds', id, 'h|' .. shard .. '|' .. qty .. '|' .. user .. '|' .. now)
+      redis.call('ZADD', base .. ':unsettled', now, id)
+      return 1, shard
+    end
+  end
+  return 0, 'sold_out'
+end
+)LUA";
+
+}  // namespace
+
 const redis::Script& reserve_script() {
   // The sale's other keys are derived from KEYS[1] (<base>:users), and the click's numbers
   // travel as one "terms" argument: every argument costs the client a bulk string formatted by
   // hiredis (~550 instructions each) and Redis a parsed one, so the walk is not spelled out.
-  static const redis::Script s{R"LUA(
+  static const redis::Script s{std::string(kReserveTake) + R"LUA(
 local users = KEYS[1]
 local base = string.sub(users, 1, -7)
-local q, l, gated, f, c = string.match(ARGV[1], '^(%d+):(%d+):([01]):(%d+):(%d+)$')
+local q, l, gated, f, c = terms_of(ARGV[1])
 if not q then return redis.error_reply('ERR reserve: malformed terms') end
-local qty = tonumber(q)
-local limit = tonumber(l)
 if redis.call('EXISTS', base .. ':paused') == 1 then return {0, 'paused'} end
 if gated == '1' and redis.call('EXISTS', base .. ':gate') == 0 then return {0, 'paused'} end
-local user = ARGV[3]
-local held = tonumber(redis.call('HGET', users, user) or '0')
-if held + qty > limit then return {0, 'limit'} end
-local first = tonumber(f)
-local n = tonumber(c)
-for i = 0, n - 1 do
-  local shard = (first + i) % n
-  local key = base .. ':stock:' .. shard
-  local stock = tonumber(redis.call('GET', key) or '0')
-  if stock >= qty then
-    redis.call('DECRBY', key, qty)
-    redis.call('HINCRBY', users, user, qty)
-    redis.call('HSET', base .. ':holds', ARGV[2], 'h|' .. shard .. '|' .. qty .. '|' .. user .. '|' .. ARGV[4])
-    redis.call('ZADD', base .. ':unsettled', ARGV[4], ARGV[2])
-    return {1, shard}
+local taken, detail = take(users, base, q, l, f, c, ARGV[2], ARGV[3], ARGV[4])
+return {taken, detail}
+)LUA"};
+  return s;
+}
+
+const redis::Script& reserve_batch_script() {
+  // Every item's terms are checked before any key is touched; the pause and the gate are read
+  // once for the whole batch (nothing else runs meanwhile), then each item is taken in order.
+  static const redis::Script s{std::string(kReserveTake) + R"LUA(
+local users = KEYS[1]
+local base = string.sub(users, 1, -7)
+if #ARGV == 0 or #ARGV % 4 ~= 0 then return redis.error_reply('ERR reserve: malformed batch') end
+local n = #ARGV / 4
+local terms = {}
+local any_gated = false
+for i = 1, n do
+  local q, l, gated, f, c = terms_of(ARGV[4 * i - 3])
+  if not q then return redis.error_reply('ERR reserve: malformed terms') end
+  terms[i] = {q, l, gated, f, c}
+  if gated == '1' then any_gated = true end
+end
+local paused = redis.call('EXISTS', base .. ':paused') == 1
+local gate_shut = any_gated and redis.call('EXISTS', base .. ':gate') == 0
+local out = {}
+for i = 1, n do
+  local t = terms[i]
+  if paused or (gate_shut and t[3] == '1') then
+    out[2 * i - 1] = 0
+    out[2 * i] = 'paused'
+  else
+    out[2 * i - 1], out[2 * i] =
+      take(users, base, t[1], t[2], t[4], t[5], ARGV[4 * i - 2], ARGV[4 * i - 1], ARGV[4 * i])
   end
 end
-return {0, 'sold_out'}
+return out
 )LUA"};
   return s;
 }

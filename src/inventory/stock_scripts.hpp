@@ -34,6 +34,14 @@ const redis::Script& check_and_decr_script();
 // an error reply for malformed terms.
 const redis::Script& reserve_script();
 
+// reserve_batch: reserve for several clicks of one sale in one call, as if reserve ran for
+// each in turn. KEYS[1]=users hash; ARGV=groups of 4 (terms, reservation id, user id, now),
+// one per click. Returns a flat array, two elements per click in order (reserve's pair).
+// An error reply, and nothing touched, when any click's terms are malformed.
+const redis::Script& reserve_batch_script();
+// The most clicks one reserve_batch call carries (Redis runs nothing else meanwhile).
+constexpr std::size_t kReserveBatchMax = 64;
+
 // The terms argument of reserve, written into `out` (at least kReserveTermsMax bytes); returns
 // its length.
 constexpr std::size_t kReserveTermsMax = 4 * 20 + 5;

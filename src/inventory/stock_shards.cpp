@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <charconv>
 #include <iterator>
 #include <span>
@@ -86,7 +87,82 @@ ReserveCall::ReserveCall(StockShards& shards, const Product& product, const std:
 
 boost::asio::awaitable<Result<redis::Reply>> ReserveCall::send() {
   start_ = shards_.started();
-  return shards_.redis_.eval(reserve_script(), Views(keys_), Views(args_));
+  return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>,
+                                     void(Result<redis::Reply>)>(
+      [this](auto handler) {
+        const auto executor = boost::asio::get_associated_executor(handler);
+        shards_.queue_reserve(*this, redis::ReplyHandler(std::move(handler)), executor);
+      },
+      boost::asio::use_awaitable);
+}
+
+namespace {
+
+// Hands each click of a reserve_batch call its own pair of the reply, as reserve would have
+// answered it; a failed call fails every click the same way.
+struct BatchReply {
+  std::vector<redis::ReplyHandler> clicks;
+
+  void operator()(Result<redis::Reply> r) {
+    if (r && r->type == redis::Reply::Type::array && r->elements.size() == 2 * clicks.size()) {
+      for (std::size_t i = 0; i < clicks.size(); ++i) {
+        redis::Reply pair;
+        pair.type = redis::Reply::Type::array;
+        pair.elements.reserve(2);
+        pair.elements.push_back(std::move(r->elements[2 * i]));
+        pair.elements.push_back(std::move(r->elements[2 * i + 1]));
+        std::move(clicks[i])(Result<redis::Reply>(std::move(pair)));
+      }
+      return;
+    }
+    const Error error =
+        r ? Error{Errc::protocol_error, "unexpected reply from reserve batch script"} : r.error();
+    for (auto& click : clicks) std::move(click)(Result<redis::Reply>(error));
+  }
+};
+
+}  // namespace
+
+void StockShards::queue_reserve(ReserveCall& call, redis::ReplyHandler done,
+                                const boost::asio::any_io_executor& executor) {
+  const std::string_view users = call.users_.view();
+  ReserveBatch* batch = nullptr;
+  for (auto& b : reserve_batches_)
+    if (b.users == users && b.calls.size() < kReserveBatchMax) batch = &b;
+  if (batch == nullptr) {
+    batch = &reserve_batches_.emplace_back();
+    batch->users.assign(users);
+  }
+  batch->calls.push_back(QueuedReserve{&call, std::move(done)});
+  if (reserve_flush_posted_) return;
+  reserve_flush_posted_ = true;
+  boost::asio::post(executor, [this] { flush_reserves(); });
+}
+
+// Each call is formatted within eval(): once it returns, the clicks' ReserveCalls are no longer
+// read, and only their handlers wait for the reply.
+void StockShards::flush_reserves() {
+  reserve_flush_posted_ = false;
+  auto batches = std::move(reserve_batches_);
+  reserve_batches_.clear();
+  for (auto& b : batches) {
+    if (b.calls.size() == 1) {
+      QueuedReserve& c = b.calls.front();
+      redis_.eval(reserve_script(), Views(c.call->keys_), Views(c.call->args_), std::move(c.done));
+      continue;
+    }
+    std::vector<std::string_view> args;
+    args.reserve(b.calls.size() * 4);
+    BatchReply reply;
+    reply.clicks.reserve(b.calls.size());
+    for (auto& c : b.calls) {
+      args.insert(args.end(), c.call->args_.begin(), c.call->args_.end());
+      reply.clicks.push_back(std::move(c.done));
+    }
+    const std::array<std::string_view, 1> keys{b.users};
+    redis_.eval(reserve_batch_script(), Views(keys), Views(args),
+                redis::ReplyHandler(std::move(reply)));
+  }
 }
 
 Result<ReserveOutcome> ReserveCall::outcome(const Result<redis::Reply>& r) const {

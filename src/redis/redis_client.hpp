@@ -2,6 +2,7 @@
 // Async Redis client interface. One client is bound to one executor (one io_context thread) and
 // is not thread-safe; many commands may be in flight at once and are pipelined on one connection.
 // Replies are parsed with hiredis' RESP reader; commands are formatted with hiredis' formatter.
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
@@ -38,6 +39,9 @@ struct Script {
   std::string source;
   std::string sha1;  // lowercase hex
 };
+
+// Receives one command's reply (see Client::eval).
+using ReplyHandler = boost::asio::any_completion_handler<void(Result<Reply>)>;
 
 struct ClientConfig {
   std::string host = "127.0.0.1";
@@ -90,6 +94,12 @@ class Client {
   virtual boost::asio::awaitable<Result<Reply>> eval(const Script& script,
                                                      std::span<const std::string_view> keys,
                                                      std::span<const std::string_view> args) = 0;
+
+  // The same for a caller that is not a coroutine: the command is formatted within this call
+  // (keys, args and what they view only have to live through it), and `done` gets the reply
+  // from the executor's queue, never inline.
+  virtual void eval(const Script& script, std::span<const std::string_view> keys,
+                    std::span<const std::string_view> args, ReplyHandler done) = 0;
 
   // The same with owned arguments, kept in this coroutine's frame until they are formatted.
   boost::asio::awaitable<Result<Reply>> eval(const Script& script, std::vector<std::string> keys,

@@ -29,7 +29,6 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
-using ReplyHandler = asio::any_completion_handler<void(Result<Reply>)>;
 using WakeHandler = asio::any_completion_handler<void()>;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadChunk = 64 * 1024;
@@ -107,6 +106,12 @@ class ClientState : public std::enable_shared_from_this<ClientState> {
           self->enqueue_eval(ReplyHandler(std::move(handler)), *script, keys, args);
         },
         asio::use_awaitable);
+  }
+
+  // EVALSHA with a plain completion handler: see Client::eval.
+  void eval(const Script& script, std::span<const std::string_view> keys,
+            std::span<const std::string_view> args, ReplyHandler done) {
+    enqueue_eval(std::move(done), script, keys, args);
   }
 
   void close() {
@@ -571,6 +576,10 @@ class PipelinedClient final : public Client {
   asio::awaitable<Result<Reply>> eval(const Script& script, std::span<const std::string_view> keys,
                                       std::span<const std::string_view> args) override {
     return state_->eval(script, keys, args);
+  }
+  void eval(const Script& script, std::span<const std::string_view> keys,
+            std::span<const std::string_view> args, ReplyHandler done) override {
+    state_->eval(script, keys, args, std::move(done));
   }
 
   bool connected() const override { return state_->connected(); }

@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
 #include <string_view>
@@ -245,6 +247,155 @@ TEST_F(StockScripts, UnsettledHoldsAreIndexedUntilSettled) {
 
 // The 201s of one insert batch resume together; their hold marks go out in one script call
 // once the thread gets to the posted flush.
+// reserve_batch must answer each click exactly as reserve would, run for each in turn: the same
+// pairs, the same counters and holds afterwards. Two sales get the same clicks, one through
+// reserve_batch in one call, the other through reserve one by one; the clicks cover a take, a
+// repeated user (limit), a quantity over the limit, the walk falling through, and stock
+// running out within the batch.
+TEST_F(StockScripts, ReserveBatchAnswersEachClickAsReserveInTurn) {
+  product_.stock_total = 5;
+  product_.per_user_limit = 2;
+  Product twin = product_;
+  twin.product_id = product_.product_id + "-twin";
+  ASSERT_TRUE(run([&]() { return shards_->initialize(product_, 0); }).ok());
+  ASSERT_TRUE(run([&]() { return shards_->initialize(twin, 0); }).ok());
+  struct Click {
+    std::string user;
+    int qty;
+  };
+  const std::vector<Click> clicks{{"ann", 1}, {"bob", 2}, {"ann", 1}, {"ann", 1}, {"cat", 3},
+                                  {"dan", 1}, {"eve", 2}, {"fay", 1}, {"gus", 1}};
+  auto args_of = [&](const Product& p, std::size_t i) {
+    char terms[kReserveTermsMax];
+    const auto n = reserve_terms(terms, clicks[i].qty, p.per_user_limit, false,
+                                 first_shard(clicks[i].user, p.shards), p.shards);
+    return std::vector<std::string>{std::string(terms, n), "id-" + std::to_string(i),
+                                    clicks[i].user, std::to_string(1000 + i)};
+  };
+  std::vector<std::string> batch_args;
+  for (std::size_t i = 0; i < clicks.size(); ++i)
+    for (auto& a : args_of(product_, i)) batch_args.push_back(a);
+  auto batch = run([&]() {
+    std::vector<std::string> k{StockKeys(product_.product_id, 1).users()};
+    return client_->eval(reserve_batch_script(), std::move(k), batch_args);
+  });
+  ASSERT_TRUE(batch.ok()) << batch.error().message;
+  ASSERT_EQ(batch->elements.size(), 2 * clicks.size());
+  auto text = [](const redis::Reply& r) {
+    return r.type == redis::Reply::Type::integer ? std::to_string(r.integer) : r.str;
+  };
+  std::vector<std::string> batched, one_by_one;
+  for (std::size_t i = 0; i < clicks.size(); ++i) {
+    batched.push_back(text(batch->elements[2 * i]) + "/" + text(batch->elements[2 * i + 1]));
+    auto single = run([&]() {
+      std::vector<std::string> k{StockKeys(twin.product_id, 1).users()};
+      return client_->eval(reserve_script(), std::move(k), args_of(twin, i));
+    });
+    ASSERT_TRUE(single.ok()) << single.error().message;
+    one_by_one.push_back(text(single->elements[0]) + "/" + text(single->elements[1]));
+  }
+  EXPECT_EQ(batched, one_by_one);
+  // Not a vacuous agreement: takes, limits and sold-outs all happened.
+  const auto count = [&](std::string_view what) {
+    return std::count_if(batched.begin(), batched.end(),
+                         [&](const std::string& b) { return b.find(what) != std::string::npos; });
+  };
+  EXPECT_EQ(std::count_if(batched.begin(), batched.end(),
+                          [](const std::string& b) { return b.starts_with("1/"); }),
+            5);
+  EXPECT_GE(count("limit"), 2);
+  EXPECT_GE(count("sold_out"), 1);
+  auto twin_levels = run([&]() { return shards_->levels(twin); });
+  ASSERT_TRUE(twin_levels.ok());
+  EXPECT_EQ(levels(), *twin_levels);
+  auto holds = run([&]() { return shards_->holds(product_); });
+  auto twin_holds = run([&]() { return shards_->holds(twin); });
+  ASSERT_TRUE(holds.ok() && twin_holds.ok());
+  auto records = [](std::vector<Hold> hs) {
+    std::vector<std::string> out;
+    for (const auto& h : hs) out.push_back(h.reservation_id + "=" + hold_record(h));
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  EXPECT_EQ(records(*holds), records(*twin_holds));
+  EXPECT_EQ(holds->size(), 5u);
+}
+
+// A batch with one malformed click is refused whole, before any key is touched; a paused sale
+// answers paused to every click.
+TEST_F(StockScripts, ReserveBatchChecksEveryClickFirstAndHonoursThePause) {
+  ASSERT_TRUE(run([&]() { return shards_->initialize(product_, 0); }).ok());
+  StockKeys keys(product_.product_id, 1);
+  auto eval_batch = [&](std::vector<std::string> args) {
+    return run([&]() {
+      std::vector<std::string> k{keys.users()};
+      return client_->eval(reserve_batch_script(), std::move(k), std::move(args));
+    });
+  };
+  auto bad = eval_batch(
+      {"1:1:0:0:4", "a", "u1", "1", "1:1:0:1:4", "b", "u2", "1", "1:x:0:0:4", "c", "u3", "1"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("malformed terms"), std::string::npos);
+  auto ragged = eval_batch({"1:1:0:0:4", "a", "u1"});
+  ASSERT_FALSE(ragged.ok());
+  EXPECT_NE(ragged.error().message.find("malformed batch"), std::string::npos);
+  auto l = levels();
+  EXPECT_EQ(l[0] + l[1] + l[2] + l[3], 8);
+  auto holds = run([&]() { return shards_->holds(product_); });
+  ASSERT_TRUE(holds.ok());
+  EXPECT_TRUE(holds->empty());
+
+  ASSERT_TRUE(run([&]() { return shards_->pause(product_, std::chrono::seconds{5}); }).ok());
+  auto paused = eval_batch({"1:1:0:0:4", "a", "u1", "1", "1:1:0:1:4", "b", "u2", "1"});
+  ASSERT_TRUE(paused.ok()) << paused.error().message;
+  ASSERT_EQ(paused->elements.size(), 4u);
+  EXPECT_EQ(paused->elements[1].str, "paused");
+  EXPECT_EQ(paused->elements[3].str, "paused");
+  l = levels();
+  EXPECT_EQ(l[0] + l[1] + l[2] + l[3], 8);
+}
+
+// Clicks that reach StockShards together go to Redis together: 60 coroutines on one thread
+// reserve at once for 25 units, and Redis sees one reserve_batch call (plus, at most, the
+// script's first load), with exactly 25 takes among the answers.
+TEST_F(StockScripts, ClicksQueuedTogetherShareOneScriptCall) {
+  product_.stock_total = 25;
+  ASSERT_TRUE(run([&]() { return shards_->initialize(product_, 0); }).ok());
+  auto evalsha_calls = [&]() -> std::int64_t {
+    auto info = run([&]() -> asio::awaitable<Result<redis::Reply>> {
+      co_return co_await client_->command("INFO", "commandstats");
+    });
+    EXPECT_TRUE(info.ok());
+    const std::string key = "cmdstat_evalsha:calls=";
+    const auto at = info->str.find(key);
+    return at == std::string::npos ? 0 : std::stoll(info->str.substr(at + key.size()));
+  };
+  const auto before = evalsha_calls();
+  constexpr int kClicks = 60;
+  std::vector<Result<ReserveOutcome>> outcomes(kClicks, Error{Errc::internal, "not run"});
+  for (int i = 0; i < kClicks; ++i) {
+    asio::co_spawn(
+        ctx_,
+        [&, i]() -> asio::awaitable<void> {
+          outcomes[static_cast<std::size_t>(i)] = co_await shards_->reserve(
+              product_, "crowd-" + std::to_string(i), 1, "id-" + std::to_string(i), 1000);
+        },
+        asio::detached);
+  }
+  ctx_.restart();
+  ctx_.run_for(std::chrono::seconds{5});
+  int reserved = 0, sold_out = 0;
+  for (const auto& o : outcomes) {
+    ASSERT_TRUE(o.ok()) << o.error().message;
+    if (o->kind == ReserveOutcome::Kind::reserved) ++reserved;
+    if (o->kind == ReserveOutcome::Kind::sold_out) ++sold_out;
+  }
+  EXPECT_EQ(reserved, 25);
+  EXPECT_EQ(sold_out, kClicks - 25);
+  EXPECT_LE(evalsha_calls() - before, 2);
+  for (auto v : levels()) EXPECT_EQ(v, 0);
+}
+
 TEST_F(StockScripts, CommitMarksAskedTogetherShareOneCall) {
   ASSERT_TRUE(run([&]() { return shards_->initialize(product_, 0); }).ok());
   for (int i = 0; i < 3; ++i)
