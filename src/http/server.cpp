@@ -559,8 +559,10 @@ class RequestParser final : public bhttp::basic_parser<true> {
 // needs more. Beast's async_read_header/async_read did the same through composed operations
 // that completed by posting, even when nothing had to be read: a scheduler round trip and a
 // few allocations per request. Errors are Beast's, as those functions reported them.
+// `last_read` is set to the time of each read this makes (when the request is complete).
 asio::awaitable<beast::error_code> read_request(Session& s, beast::flat_buffer& buffer,
-                                                RequestParser& parser, Clock::time_point deadline) {
+                                                RequestParser& parser, Clock::time_point deadline,
+                                                Clock::time_point& last_read) {
   parser.eager(true);  // header and body in one put() when both are buffered
   bool continue_sent = false;
   for (;;) {
@@ -590,6 +592,7 @@ asio::awaitable<beast::error_code> read_request(Session& s, beast::flat_buffer& 
         buffer.prepare(beast::read_size(buffer, 65536)), kTuple);
     const auto read_ec = s.disarm(raw_ec);
     buffer.commit(n);
+    last_read = Clock::now();
     if (read_ec == asio::error::eof) {
       // As Beast's read: EOF before any byte is end_of_stream; inside a message, put_eof decides.
       if (!parser.got_some()) co_return bhttp::error::end_of_stream;
@@ -601,8 +604,14 @@ asio::awaitable<beast::error_code> read_request(Session& s, beast::flat_buffer& 
   }
 }
 
-void observe(Core& core, const Request& req, const Response& res, Clock::time_point started) {
-  if (core.observer) core.observer->on_request(req, res, Clock::now() - started);
+// Returns the time it read, which is when the response went out: the request path reads the
+// clock twice per request (here, and when the request arrived), and every deadline and latency
+// is computed from those two readings.
+Clock::time_point observe(Core& core, const Request& req, const Response& res,
+                          Clock::time_point started) {
+  const auto now = Clock::now();
+  if (core.observer) core.observer->on_request(req, res, now - started);
+  return now;
 }
 
 void spawn_serve(std::shared_ptr<Core> core, Shard& shard, std::shared_ptr<Session> s,
@@ -739,7 +748,8 @@ asio::awaitable<void> serve_requests(Core& core, Shard& shard, std::shared_ptr<S
   // A new connection gets header_timeout from accept for its whole first request; a
   // kept-alive one may idle for idle_timeout, then gets header_timeout from its first byte.
   bool first = true;
-  auto deadline = Clock::now() + cfg.header_timeout;
+  Clock::time_point idle_from = Clock::now();  // when the last response went out
+  auto deadline = idle_from + cfg.header_timeout;
   if (resumed) {
     req = std::move(resumed->req);
     buffer = std::move(resumed->buffer);
@@ -756,15 +766,15 @@ asio::awaitable<void> serve_requests(Core& core, Shard& shard, std::shared_ptr<S
   while (!core.stopping.load(std::memory_order_relaxed)) {
     if (buffer.size() == 0) {
       s->phase = Phase::awaiting_request;
-      s->arm(first ? deadline : Clock::now() + cfg.idle_timeout);
+      s->arm(first ? deadline : idle_from + cfg.idle_timeout);
       auto [ec, n] =
           co_await s->stream.socket().async_read_some(buffer.prepare(kFirstReadSize), kTuple);
       if (s->disarm(ec)) co_return;
       buffer.commit(n);
-      if (!first) deadline = Clock::now() + cfg.header_timeout;
-    } else if (!first) {
-      deadline = Clock::now() + cfg.header_timeout;  // pipelined request already buffered
     }
+    // The first bytes of this request are here (or were, pipelined, with the previous one).
+    Clock::time_point arrived = Clock::now();
+    if (!first) deadline = arrived + cfg.header_timeout;
     first = false;
     s->phase = Phase::busy;
 
@@ -772,10 +782,10 @@ asio::awaitable<void> serve_requests(Core& core, Shard& shard, std::shared_ptr<S
     parser.header_limit(static_cast<std::uint32_t>(
         std::min<std::size_t>(cfg.header_limit, std::numeric_limits<std::uint32_t>::max())));
     parser.body_limit(cfg.body_limit);
-    auto ec = co_await read_request(*s, buffer, parser, deadline);
+    auto ec = co_await read_request(*s, buffer, parser, deadline, arrived);
 
     const unsigned version = parser.is_header_done() ? parser.version() : 11;
-    auto started = Clock::now();
+    const auto started = arrived;  // the request's last bytes arrived
 
     if (ec) {
       parser.forget_fields();
@@ -824,7 +834,7 @@ asio::awaitable<void> serve_requests(Core& core, Shard& shard, std::shared_ptr<S
 
     keep_alive = keep_alive && !core.stopping.load() && !wants_close(res);
     if (!co_await write_response(*s, head, version, res, keep_alive, cfg.write_timeout)) co_return;
-    observe(core, req, res, started);
+    idle_from = observe(core, req, res, started);
     if (!keep_alive) {
       beast::error_code shutdown_ec;
       s->stream.socket().shutdown(tcp::socket::shutdown_send, shutdown_ec);

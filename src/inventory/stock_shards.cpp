@@ -146,6 +146,7 @@ void StockShards::flush_reserves() {
   auto batches = std::move(reserve_batches_);
   reserve_batches_.clear();
   for (auto& b : batches) {
+    if (metrics_) metrics_->reserve_batch_size(b.calls.size());
     if (b.calls.size() == 1) {
       QueuedReserve& c = b.calls.front();
       redis_.eval(reserve_script(), Views(c.call->keys_), Views(c.call->args_), std::move(c.done));

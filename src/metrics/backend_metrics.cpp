@@ -28,7 +28,13 @@ BackendMetrics::BackendMetrics(MetricsRegistry& registry)
                  .Help("Reservations committed per PostgreSQL round trip (group commit)")
                  .Register(registry.prometheus())
                  .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256,
-                                                                  512})) {}
+                                                                  512})),
+      reserve_batch_(
+          prometheus::BuildHistogram()
+              .Name("flashsale_redis_reserve_batch_size")
+              .Help("Clicks per reserve script call to Redis (batched per sale)")
+              .Register(registry.prometheus())
+              .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64})) {}
 
 BackendMetrics::~BackendMetrics() = default;
 
@@ -70,5 +76,8 @@ void BackendMetrics::observe(std::string_view backend, std::string_view op,
 }
 
 void BackendMetrics::batch_size(std::size_t n) { batch_.Observe(static_cast<double>(n)); }
+void BackendMetrics::reserve_batch_size(std::size_t n) {
+  reserve_batch_.Observe(static_cast<double>(n));
+}
 
 }  // namespace fs::metrics

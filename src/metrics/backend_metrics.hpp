@@ -30,6 +30,8 @@ class BackendMetrics {
   void observe(std::string_view backend, std::string_view op, std::chrono::nanoseconds elapsed,
                const Error* error);
   void batch_size(std::size_t n);
+  // Clicks per reserve script call (inventory::ReserveCall's batches).
+  void reserve_batch_size(std::size_t n);
 
  private:
   LocalHistogram& latency(std::string_view key, std::string_view backend, std::string_view op);
@@ -41,6 +43,7 @@ class BackendMetrics {
   std::map<std::string, std::unique_ptr<LocalHistogram>, std::less<>> latencies_;
   prometheus::Family<prometheus::Counter>& errors_;
   prometheus::Histogram& batch_;
+  prometheus::Histogram& reserve_batch_;
 };
 
 }  // namespace fs::metrics

@@ -178,6 +178,7 @@ TEST_F(Hostile, MetricsCountEveryRejectionReason) {
   EXPECT_NE(m.body.find("flashsale_http_requests_total"), std::string::npos);
   EXPECT_NE(m.body.find("code=\"not_found\""), std::string::npos);
   EXPECT_NE(m.body.find("flashsale_backend_call_duration_seconds"), std::string::npos);
+  EXPECT_NE(m.body.find("flashsale_redis_reserve_batch_size_count"), std::string::npos);
 }
 
 // Every I/O thread's probe timer fires every 20 ms and records how late it was.
