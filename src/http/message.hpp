@@ -68,6 +68,10 @@ struct Request {
   DisconnectWatch* disconnect = nullptr;  // set by the server while the handler runs
   bool parkable = false;                  // the server accepts Response::parking
   std::vector<std::pair<std::string, std::string>> path_params;  // filled by Router
+  // The pattern of the route Router::dispatch matched (it views the Router's table), so that
+  // Router::route_of, which labels the request's metrics, does not match the path again. Empty
+  // until dispatched; the server clears it for every request of a connection.
+  std::string_view route;
 
   // Value of the first header with this (lowercase) name, or empty.
   std::string_view header(std::string_view lower_name) const;

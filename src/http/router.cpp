@@ -58,6 +58,7 @@ const Router::Route* Router::match(Request& request, bool& path_matched) const {
     if (!segments_match(route.segments, path)) continue;
     path_matched = true;
     if (route.method != request.method) continue;
+    request.route = route.pattern;
     request.path_params.clear();
     for (std::size_t i = 0; i < route.segments.size(); ++i) {
       const auto& seg = route.segments[i];
@@ -73,6 +74,7 @@ const Router::Route* Router::match(Request& request, bool& path_matched) const {
 // dispatch frame (~800 bytes) stays alive under every request a handler parks (admission queue).
 boost::asio::awaitable<Response> Router::dispatch(Request& request) const {
   bool path_matched = false;
+  request.route = {};
   if (const Route* route = match(request, path_matched)) return route->handler(request);
   return unmatched(request, path_matched);
 }
@@ -102,6 +104,7 @@ boost::asio::awaitable<Response> Router::unmatched(Request& request, bool path_m
 // A route whose path matches, preferring the one with the request's method, so that 405s are
 // labelled by their endpoint too; label cardinality stays bounded by the route table.
 std::string_view Router::route_of(const Request& request) const {
+  if (!request.route.empty()) return request.route;  // dispatch matched it
   PathSegments path;
   split_path(request.path, path);
   const Route* path_only = nullptr;

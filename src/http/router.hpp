@@ -10,6 +10,7 @@ namespace fs::http {
 
 class Router {
  public:
+  // Before the first dispatch only: requests keep views of the table (Request::route).
   void add(std::string method, std::string pattern, Handler handler);
   boost::asio::awaitable<Response> dispatch(Request& request) const;
   // The matched route pattern for metrics labels ("unmatched" when none).

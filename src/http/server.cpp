@@ -777,6 +777,7 @@ asio::awaitable<void> serve_requests(Core& core, Shard& shard, std::shared_ptr<S
     if (!first) deadline = arrived + cfg.header_timeout;
     first = false;
     s->phase = Phase::busy;
+    req.route = {};
 
     RequestParser parser(req);
     parser.header_limit(static_cast<std::uint32_t>(

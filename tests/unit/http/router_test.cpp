@@ -115,6 +115,24 @@ TEST_F(RouterTest, RouteOfReturnsPatternForMetrics) {
   EXPECT_EQ(router.route_of(make_request("PATCH", "/healthz")), "/healthz");
 }
 
+// dispatch records the route it matched, and route_of answers from it; a request that
+// dispatch did not match (405, 404) is labelled as before, never with a previous request's route
+// when the server reuses the Request for the next one on its connection.
+TEST_F(RouterTest, RouteOfAnswersFromTheDispatchedRoute) {
+  auto req = make_request("GET", "/v1/reservations/abc");
+  EXPECT_EQ(run_dispatch(router, req).status, 200);
+  EXPECT_EQ(req.route, "/v1/reservations/{id}");
+  EXPECT_EQ(router.route_of(req), "/v1/reservations/{id}");
+  req.method = "DELETE";  // the next request on the connection: a 405 on the same path
+  EXPECT_EQ(run_dispatch(router, req).status, 405);
+  EXPECT_TRUE(req.route.empty());
+  EXPECT_EQ(router.route_of(req), "/v1/reservations/{id}");
+  req.method = "GET";
+  req.path = "/nowhere";
+  EXPECT_EQ(run_dispatch(router, req).status, 404);
+  EXPECT_EQ(router.route_of(req), "unmatched");
+}
+
 TEST_F(RouterTest, RootPath) {
   router.add("GET", "/", tagged("root"));
   auto req = make_request("GET", "/");
