@@ -36,9 +36,9 @@ Response Response::error(int status, std::string_view code, std::string_view mes
   std::string body;
   body.reserve(40 + code.size() + message.size());
   body += R"({"error":{"code":")";
-  body += json_escape(code);
+  append_json_escaped(body, code);
   body += R"(","message":")";
-  body += json_escape(message);
+  append_json_escaped(body, message);
   body += R"("}})";
   return json(status, std::move(body));
 }
@@ -48,45 +48,49 @@ Response& Response::with_header(std::string name, std::string value) {
   return *this;
 }
 
-std::string json_escape(std::string_view s) {
+void append_json_escaped(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(s.size() + 8);
-  for (char c : s) {
-    switch (c) {
+  std::size_t plain = 0;  // start of the run of characters copied as they are
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto u = static_cast<unsigned char>(s[i]);
+    if (u >= 0x20 && u != '"' && u != '\\') continue;  // UTF-8 multibyte sequences included
+    out.append(s.data() + plain, i - plain);
+    plain = i + 1;
+    switch (u) {
       case '"':
-        out += "\\\"";
+        out.append("\\\"", 2);
         break;
       case '\\':
-        out += "\\\\";
+        out.append("\\\\", 2);
         break;
       case '\b':
-        out += "\\b";
+        out.append("\\b", 2);
         break;
       case '\f':
-        out += "\\f";
+        out.append("\\f", 2);
         break;
       case '\n':
-        out += "\\n";
+        out.append("\\n", 2);
         break;
       case '\r':
-        out += "\\r";
+        out.append("\\r", 2);
         break;
       case '\t':
-        out += "\\t";
+        out.append("\\t", 2);
         break;
       default: {
-        auto u = static_cast<unsigned char>(c);
-        if (u < 0x20) {
-          out += "\\u00";
-          out += kHex[u >> 4];
-          out += kHex[u & 0xF];
-        } else {
-          out += c;  // UTF-8 multibyte sequences pass through unchanged
-        }
+        const char u4[] = {'\\', 'u', '0', '0', kHex[u >> 4], kHex[u & 0xF]};
+        out.append(u4, sizeof u4);
       }
     }
   }
+  out.append(s.data() + plain, s.size() - plain);
+}
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 8);
+  append_json_escaped(out, s);
   return out;
 }
 

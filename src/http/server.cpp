@@ -253,28 +253,30 @@ void append_number(std::string& out, std::uint64_t n) {
 void build_head(std::string& out, unsigned version, const Response& res, bool keep_alive,
                 std::size_t content_length) {
   const unsigned status = checked_status(res.status);
+  using namespace std::string_view_literals;  // sized appends: no strlen per piece
   out.clear();
-  out.append("HTTP/");
-  out.push_back(static_cast<char>('0' + version / 10 % 10));
-  out.push_back('.');
-  out.push_back(static_cast<char>('0' + version % 10));
-  out.push_back(' ');
+  const char version_text[] = {'H', 'T',
+                               'T', 'P',
+                               '/', static_cast<char>('0' + version / 10 % 10),
+                               '.', static_cast<char>('0' + version % 10),
+                               ' '};
+  out.append(version_text, sizeof version_text);
   append_number(out, status);
   out.push_back(' ');
   const auto reason = bhttp::obsolete_reason(bhttp::int_to_status(status));
   out.append(reason.data(), reason.size());
-  out.append("\r\n");
+  out.append("\r\n"sv);
   if (!res.content_type.empty())
-    out.append("Content-Type: ").append(res.content_type).append("\r\n");
+    out.append("Content-Type: "sv).append(res.content_type).append("\r\n"sv);
   for (const auto& h : res.headers) {
     if (reserved_header(h.name)) continue;
-    out.append(h.name).append(": ").append(h.value).append("\r\n");
+    out.append(h.name).append(": "sv).append(h.value).append("\r\n"sv);
   }
-  if (version >= 11 && !keep_alive) out.append("Connection: close\r\n");
-  if (version < 11 && keep_alive) out.append("Connection: keep-alive\r\n");
-  out.append("Content-Length: ");
+  if (version >= 11 && !keep_alive) out.append("Connection: close\r\n"sv);
+  if (version < 11 && keep_alive) out.append("Connection: keep-alive\r\n"sv);
+  out.append("Content-Length: "sv);
   append_number(out, content_length);
-  out.append("\r\n\r\n");
+  out.append("\r\n\r\n"sv);
 }
 
 // Sends what the kernel takes right now, never blocking: the bytes sent, 0 if the send buffer

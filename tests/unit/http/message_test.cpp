@@ -14,6 +14,17 @@ TEST(JsonEscape, QuotesBackslashesAndControls) {
   EXPECT_EQ(json_escape(std::string_view("a\0b", 3)), R"(a\u0000b)");
 }
 
+TEST(JsonEscape, EscapesAtTheEdgesAndInRowsAppendedAfterWhatIsThere) {
+  EXPECT_EQ(json_escape("\"x\""), R"(\"x\")");
+  EXPECT_EQ(json_escape("\b\f\\\n"), R"(\b\f\\\n)");
+  EXPECT_EQ(json_escape(""), "");
+  std::string out = "prefix:";
+  append_json_escaped(out, "a\tb");
+  append_json_escaped(out, "");
+  append_json_escaped(out, "\x7f\"");
+  EXPECT_EQ(out, "prefix:a\\tb\x7f\\\"");
+}
+
 TEST(JsonEscape, Utf8PassesThrough) {
   EXPECT_EQ(json_escape("caf\xc3\xa9 \xe2\x82\xac"), "caf\xc3\xa9 \xe2\x82\xac");
 }
