@@ -3,12 +3,19 @@
 #include <array>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <cstring>
 
 namespace fs::flat_json {
 
 namespace {
 
 bool json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// Key equality with the cheap tests first: most pairs compared differ in length or first byte,
+// and a memcmp call costs more than the keys it compares.
+bool same_key(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && (a.empty() || (a[0] == b[0] && a == b));
+}
 
 class Scanner {
  public:
@@ -27,7 +34,7 @@ class Scanner {
       if (!string(key)) return false;
       if (members == kMaxMembers) return false;
       for (std::size_t k = 0; k < members; ++k)
-        if (seen[k] == key) return false;  // the DOM decides what a repeated key means
+        if (same_key(seen[k], key)) return false;  // the DOM decides what a repeated key means
       seen[members++] = key;
       skip_space();
       if (!take(':')) return false;
@@ -35,7 +42,7 @@ class Scanner {
       Field f;
       if (!value(f)) return false;
       for (std::size_t k = 0; k < keys.size() && k < out.size(); ++k)
-        if (keys[k] == key) out[k] = f;
+        if (same_key(keys[k], key)) out[k] = f;
       skip_space();
       if (take(',')) {
         skip_space();
@@ -68,18 +75,22 @@ class Scanner {
     return !more() || s_[i_] == ',' || s_[i_] == '}' || json_space(s_[i_]);
   }
 
-  // A string of printable ASCII without escapes.
+  // A string of printable ASCII without escapes: the closing quote found by memchr, then the
+  // characters before it checked in one branch-free pass (an escaped quote fails on its '\\').
   bool string(std::string_view& text) {
     if (!take('"')) return false;
     const std::size_t start = i_;
-    while (more() && s_[i_] != '"') {
-      const auto c = static_cast<unsigned char>(s_[i_]);
-      if (c < 0x20 || c > 0x7E || c == '\\') return false;
-      ++i_;
+    const void* quote = std::memchr(s_.data() + start, '"', s_.size() - start);
+    if (quote == nullptr) return false;
+    const auto end = static_cast<std::size_t>(static_cast<const char*>(quote) - s_.data());
+    bool bad = false;
+    for (std::size_t k = start; k < end; ++k) {
+      const auto c = static_cast<unsigned char>(s_[k]);
+      bad |= (c < 0x20) | (c > 0x7E) | (c == '\\');
     }
-    if (!more()) return false;
-    text = s_.substr(start, i_ - start);
-    ++i_;
+    if (bad) return false;
+    text = s_.substr(start, end - start);
+    i_ = end + 1;
     return true;
   }
 
