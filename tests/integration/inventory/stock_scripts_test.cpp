@@ -43,6 +43,17 @@ class StockScripts : public ::testing::Test {
   Result<ReserveOutcome> reserve(const std::string& user, const std::string& id, int qty = 1) {
     return run([&]() { return shards_->reserve(product_, user, qty, id, 1000); });
   }
+  // EVALSHA calls Redis has run so far (INFO commandstats).
+  std::int64_t evalsha_calls() {
+    auto info = run([&]() -> asio::awaitable<Result<redis::Reply>> {
+      co_return co_await client_->command("INFO", "commandstats");
+    });
+    EXPECT_TRUE(info.ok());
+    if (!info.ok()) return 0;
+    const std::string key = "cmdstat_evalsha:calls=";
+    const auto at = info->str.find(key);
+    return at == std::string::npos ? 0 : std::stoll(info->str.substr(at + key.size()));
+  }
   std::vector<std::int64_t> levels() {
     auto l = run([&]() { return shards_->levels(product_); });
     EXPECT_TRUE(l.ok());
@@ -361,15 +372,6 @@ TEST_F(StockScripts, ReserveBatchChecksEveryClickFirstAndHonoursThePause) {
 TEST_F(StockScripts, ClicksQueuedTogetherShareOneScriptCall) {
   product_.stock_total = 25;
   ASSERT_TRUE(run([&]() { return shards_->initialize(product_, 0); }).ok());
-  auto evalsha_calls = [&]() -> std::int64_t {
-    auto info = run([&]() -> asio::awaitable<Result<redis::Reply>> {
-      co_return co_await client_->command("INFO", "commandstats");
-    });
-    EXPECT_TRUE(info.ok());
-    const std::string key = "cmdstat_evalsha:calls=";
-    const auto at = info->str.find(key);
-    return at == std::string::npos ? 0 : std::stoll(info->str.substr(at + key.size()));
-  };
   const auto before = evalsha_calls();
   constexpr int kClicks = 60;
   std::vector<Result<ReserveOutcome>> outcomes(kClicks, Error{Errc::internal, "not run"});
@@ -405,15 +407,6 @@ TEST_F(StockScripts, CommitMarksAskedTogetherShareOneCall) {
   EXPECT_FALSE(*run([&]() -> asio::awaitable<Result<bool>> {
     co_return co_await shards_->commit_hold(product_, "none");
   }));
-  auto evalsha_calls = [&]() -> std::int64_t {
-    auto info = run([&]() -> asio::awaitable<Result<redis::Reply>> {
-      co_return co_await client_->command("INFO", "commandstats");
-    });
-    EXPECT_TRUE(info.ok());
-    const std::string key = "cmdstat_evalsha:calls=";
-    const auto at = info->str.find(key);
-    return at == std::string::npos ? 0 : std::stoll(info->str.substr(at + key.size()));
-  };
   const auto before = evalsha_calls();
   for (int i = 0; i < 3; ++i)
     shards_->commit_hold_soon(ctx_.get_executor(), product_, "b-" + std::to_string(i));
