@@ -21,6 +21,8 @@ class NoRedis final : public redis::Client {
                                                     std::span<const std::string_view>) override {
     co_return Error{Errc::unavailable, "no redis in this benchmark"};
   }
+  // Completes inline, unlike the real client (which posts): the benchmarks that use this stub
+  // never reach Redis on a path that batches, and a caller must tolerate either.
   void eval(const redis::Script&, std::span<const std::string_view>,
             std::span<const std::string_view>, redis::ReplyHandler done) override {
     std::move(done)(Error{Errc::unavailable, "no redis in this benchmark"});
