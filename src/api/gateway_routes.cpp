@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "api/request_auth.hpp"
+#include "common/json_escape.hpp"
 #include "domain/requests.hpp"
 #include "domain/time_format.hpp"
 
@@ -53,7 +54,7 @@ Awaitable post_captcha(const ApiDeps& deps, Request& req) {
   if (!solved->solved)
     co_return json_error_with({Errc::blocked, "wrong CAPTCHA answer: IP address and user blocked"},
                               solved->ban_seconds);
-  co_return Response::json(200, R"({"captcha_token":")" + http::json_escape(solved->token) + "\"}");
+  co_return Response::json(200, R"({"captcha_token":")" + json_escape(solved->token) + "\"}");
 }
 
 std::string iso(std::int64_t unix_seconds) {
@@ -70,8 +71,8 @@ Awaitable list_bans(const ApiDeps& deps, Request& req) {
   for (const auto& b : *bans) {
     if (!first) body += ',';
     first = false;
-    body += R"({"kind":")" + http::json_escape(b.kind) + R"(","value":")" +
-            http::json_escape(b.value) + R"(","expires_at":")" + iso(b.expires_at_unix) + "\"}";
+    body += R"({"kind":")" + json_escape(b.kind) + R"(","value":")" + json_escape(b.value) +
+            R"(","expires_at":")" + iso(b.expires_at_unix) + "\"}";
   }
   body += "]}";
   co_return Response::json(200, std::move(body));
@@ -100,7 +101,7 @@ Awaitable list_challenges(const ApiDeps& deps, Request& req) {
   for (const auto& c : *list) {
     if (!first) body += ',';
     first = false;
-    body += R"({"id":")" + http::json_escape(c.id) + R"(","ttl_seconds":)" +
+    body += R"({"id":")" + json_escape(c.id) + R"(","ttl_seconds":)" +
             std::to_string(c.ttl_seconds) + "}";
   }
   body += "]}";
@@ -121,9 +122,9 @@ Awaitable drop_challenge(const ApiDeps& deps, Request& req) {
 
 Response rejection_response(const gateway::Rejection& r) {
   if (r.code == Errc::captcha_required) {
-    const std::string id = http::json_escape(r.captcha_id);
+    const std::string id = json_escape(r.captcha_id);
     return Response::json(403, R"({"error":{"code":"captcha_required","message":")" +
-                                   http::json_escape(r.message) + R"("},"captcha":{"id":")" + id +
+                                   json_escape(r.message) + R"("},"captcha":{"id":")" + id +
                                    R"(","image_url":"/v1/captcha/)" + id + "\"}}");
   }
   return json_error_with({r.code, r.message}, r.retry_after_seconds);

@@ -10,6 +10,8 @@ namespace fs {
 using SysTime = std::chrono::system_clock::time_point;
 
 std::string format_rfc3339(SysTime t);  // millisecond precision, always 'Z'
+// The same, appended to `out` (24 characters).
+void append_rfc3339(std::string& out, SysTime t);
 // Accepts "YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)"; nullopt when malformed.
 std::optional<SysTime> parse_rfc3339(std::string_view s);
 // PostgreSQL's text output of timestamptz with TimeZone=UTC ("2026-11-24 12:00:00.123+00").

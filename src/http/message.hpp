@@ -107,9 +107,4 @@ struct Response {
 
 using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
 
-// Minimal JSON string escaping for hand-built bodies.
-std::string json_escape(std::string_view s);
-// The same, appended to `out`.
-void append_json_escaped(std::string& out, std::string_view s);
-
 }  // namespace fs::http

@@ -103,9 +103,6 @@ class ReservationStore {
   InsertLanes* lanes_;
 };
 
-// PostgreSQL array literal of text elements, every element quoted ("NULL" unquoted for nullopt).
-std::string pg_array_literal(const std::vector<std::optional<std::string>>& items);
-
 Result<Reservation> reservation_from_row(const pg::Rows& rows, std::size_t row);
 
 }  // namespace fs::reservation

@@ -7,6 +7,7 @@
 #include "domain/json_views.hpp"
 #include "domain/payment_saga.hpp"
 #include "events/event_log.hpp"
+#include "postgres/array_literal.hpp"
 #include "reservation/reservation_store.hpp"
 
 namespace fs::saga {
@@ -77,9 +78,8 @@ asio::awaitable<Status> give_back_allocations(pg::Session& s,
     shard.emplace_back(std::to_string(std::get<2>(k)));
     qty.emplace_back(std::to_string(n));
   }
-  std::vector<pg::Param> p{reservation::pg_array_literal(prod), reservation::pg_array_literal(gen),
-                           reservation::pg_array_literal(shard),
-                           reservation::pg_array_literal(qty)};
+  std::vector<pg::Param> p{pg::array_literal(prod), pg::array_literal(gen),
+                           pg::array_literal(shard), pg::array_literal(qty)};
   auto r = co_await s.query(
       "WITH x AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::int[], $4::bigint[]) "
       "  AS t(product_id, generation, shard, units)), "
@@ -219,7 +219,7 @@ asio::awaitable<Status> SagaStore::renew_leases(std::vector<std::string> reserva
                                                 std::chrono::milliseconds lease) {
   if (reservation_ids.empty()) co_return Status{};
   std::vector<std::optional<std::string>> ids(reservation_ids.begin(), reservation_ids.end());
-  std::vector<pg::Param> p{reservation::pg_array_literal(ids), ms(lease)};
+  std::vector<pg::Param> p{pg::array_literal(ids), ms(lease)};
   auto r = co_await db_.query(
       "UPDATE reservations SET saga_lease_until = now() + $2 * interval '1 millisecond' "
       "WHERE reservation_id = ANY($1::uuid[]) AND status = 'PAYING' "
@@ -349,9 +349,9 @@ asio::awaitable<Result<std::vector<Reservation>>> SagaStore::expire_batch(std::s
       keys.emplace_back(r.reservation_id);
       payloads.emplace_back(reservation_json(r));
     }
-    std::vector<pg::Param> ob{
-        std::string(events::topics::reservations), std::string(events::types::reservation_expired),
-        reservation::pg_array_literal(keys), reservation::pg_array_literal(payloads)};
+    std::vector<pg::Param> ob{std::string(events::topics::reservations),
+                              std::string(events::types::reservation_expired),
+                              pg::array_literal(keys), pg::array_literal(payloads)};
     auto ins = co_await s.query(
         "INSERT INTO outbox (topic, event_key, event_type, payload) "
         "SELECT $1, k, $2, v FROM unnest($3::text[], $4::text[]) AS t(k, v)",

@@ -5,30 +5,6 @@
 namespace fs::http {
 namespace {
 
-TEST(JsonEscape, PlainTextUnchanged) { EXPECT_EQ(json_escape("hello world"), "hello world"); }
-
-TEST(JsonEscape, QuotesBackslashesAndControls) {
-  EXPECT_EQ(json_escape(R"(a"b\c)"), R"(a\"b\\c)");
-  EXPECT_EQ(json_escape("l1\nl2\r\t"), R"(l1\nl2\r\t)");
-  EXPECT_EQ(json_escape(std::string_view("\x01\x1f", 2)), R"(\u0001\u001f)");
-  EXPECT_EQ(json_escape(std::string_view("a\0b", 3)), R"(a\u0000b)");
-}
-
-TEST(JsonEscape, EscapesAtTheEdgesAndInRowsAppendedAfterWhatIsThere) {
-  EXPECT_EQ(json_escape("\"x\""), R"(\"x\")");
-  EXPECT_EQ(json_escape("\b\f\\\n"), R"(\b\f\\\n)");
-  EXPECT_EQ(json_escape(""), "");
-  std::string out = "prefix:";
-  append_json_escaped(out, "a\tb");
-  append_json_escaped(out, "");
-  append_json_escaped(out, "\x7f\"");
-  EXPECT_EQ(out, "prefix:a\\tb\x7f\\\"");
-}
-
-TEST(JsonEscape, Utf8PassesThrough) {
-  EXPECT_EQ(json_escape("caf\xc3\xa9 \xe2\x82\xac"), "caf\xc3\xa9 \xe2\x82\xac");
-}
-
 TEST(ResponseTest, ErrorBodyShape) {
   auto r = Response::error(409, "invalid_state", R"(reservation is "PAID")");
   EXPECT_EQ(r.status, 409);

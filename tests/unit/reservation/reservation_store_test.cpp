@@ -7,13 +7,6 @@
 namespace fs::reservation {
 namespace {
 
-TEST(PgArrayLiteral, QuotesEveryElementAndEscapes) {
-  EXPECT_EQ(pg_array_literal({}), "{}");
-  EXPECT_EQ(pg_array_literal({std::string("a"), std::nullopt, std::string("b c")}),
-            "{\"a\",NULL,\"b c\"}");
-  EXPECT_EQ(pg_array_literal({std::string("q\"uo\\te,{}")}), "{\"q\\\"uo\\\\te,{}\"}");
-}
-
 TEST(Fingerprint, IsSha256Hex) {
   // sha256("abc")
   EXPECT_EQ(fingerprint_hash("abc"),

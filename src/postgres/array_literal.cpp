@@ -1,0 +1,67 @@
+#include "postgres/array_literal.hpp"
+
+#include <charconv>
+#include <cstring>
+
+namespace fs::pg {
+
+ArrayLiteral::ArrayLiteral(std::size_t reserve) {
+  out_.reserve(reserve + 2);
+  out_.push_back('{');
+}
+
+void ArrayLiteral::separate() {
+  if (!empty_) out_.push_back(',');
+  empty_ = false;
+}
+
+void ArrayLiteral::add(std::string_view text) {
+  separate();
+  out_.push_back('"');
+  // Runs without '"' or '\' are copied whole: an event payload has a quote every few bytes,
+  // an id none.
+  while (!text.empty()) {
+    const auto special = text.find_first_of("\"\\");
+    if (special == std::string_view::npos) {
+      out_.append(text);
+      break;
+    }
+    out_.append(text.data(), special);
+    out_.push_back('\\');
+    out_.push_back(text[special]);
+    text.remove_prefix(special + 1);
+  }
+  out_.push_back('"');
+}
+
+void ArrayLiteral::add_or_null(const std::optional<std::string>& text) {
+  if (text)
+    add(std::string_view(*text));
+  else
+    add_null();
+}
+
+void ArrayLiteral::add(std::int64_t number) {
+  separate();
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, number).ptr;
+  out_.append(digits, static_cast<std::size_t>(end - digits));
+}
+
+void ArrayLiteral::add_null() {
+  separate();
+  out_.append("NULL", 4);
+}
+
+std::string ArrayLiteral::take() && {
+  out_.push_back('}');
+  return std::move(out_);
+}
+
+std::string array_literal(const std::vector<std::optional<std::string>>& items) {
+  ArrayLiteral a;
+  for (const auto& item : items) a.add_or_null(item);
+  return std::move(a).take();
+}
+
+}  // namespace fs::pg
