@@ -3,8 +3,8 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
-#include <charconv>
 
+#include "common/append_decimal.hpp"
 #include "common/json_escape.hpp"
 
 namespace fs {
@@ -21,9 +21,7 @@ void append_string_member(std::string& out, std::string_view key, std::string_vi
 
 void append_int_member(std::string& out, std::string_view key, std::int64_t value) {
   out.append(key);
-  char digits[24];
-  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
-  out.append(digits, static_cast<std::size_t>(end - digits));
+  append_decimal(out, value);
 }
 
 void append_time_member(std::string& out, std::string_view key, SysTime value) {

@@ -24,7 +24,6 @@
 #include <boost/url/parse.hpp>
 #include <cassert>
 #include <cerrno>
-#include <charconv>
 #include <condition_variable>
 #include <limits>
 #include <list>
@@ -34,6 +33,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/append_decimal.hpp"
 #include "common/ascii.hpp"
 #include "runtime/io_runtime.hpp"
 
@@ -239,13 +239,6 @@ void copy_head(const Response& res, bhttp::response<Body>& msg) {
     if (!reserved_header(h.name)) msg.insert(h.name, h.value);
 }
 
-void append_number(std::string& out, std::uint64_t n) {
-  char digits[24];
-  auto [end, errc] = std::to_chars(digits, digits + sizeof digits, n);
-  (void)errc;
-  out.append(digits, end);
-}
-
 // The response head, written by hand into a buffer the connection reuses: Beast's message and
 // serializer allocated every field on every response. Same bytes as Beast wrote for a
 // string_body response after keep_alive() and prepare_payload(): status line with Beast's
@@ -261,7 +254,7 @@ void build_head(std::string& out, unsigned version, const Response& res, bool ke
                                '.', static_cast<char>('0' + version % 10),
                                ' '};
   out.append(version_text, sizeof version_text);
-  append_number(out, status);
+  append_decimal(out, status);
   out.push_back(' ');
   const auto reason = bhttp::obsolete_reason(bhttp::int_to_status(status));
   out.append(reason.data(), reason.size());
@@ -275,7 +268,7 @@ void build_head(std::string& out, unsigned version, const Response& res, bool ke
   if (version >= 11 && !keep_alive) out.append("Connection: close\r\n"sv);
   if (version < 11 && keep_alive) out.append("Connection: keep-alive\r\n"sv);
   out.append("Content-Length: "sv);
-  append_number(out, content_length);
+  append_decimal(out, content_length);
   out.append("\r\n\r\n"sv);
 }
 

@@ -1,7 +1,6 @@
 #include "postgres/array_literal.hpp"
 
-#include <charconv>
-#include <cstring>
+#include "common/append_decimal.hpp"
 
 namespace fs::pg {
 
@@ -41,9 +40,7 @@ void ArrayLiteral::add_or_null(const std::optional<std::string>& text) {
 
 void ArrayLiteral::add(std::int64_t number) {
   separate();
-  char digits[24];
-  const auto end = std::to_chars(digits, digits + sizeof digits, number).ptr;
-  out_.append(digits, static_cast<std::size_t>(end - digits));
+  append_decimal(out_, number);
 }
 
 void ArrayLiteral::add_null() {
