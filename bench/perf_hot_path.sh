@@ -9,7 +9,9 @@
 # Usage: bench/perf_hot_path.sh [build dir, default build/release]
 #   CASE=a (sold-out 410, default) | b (refused at Redis, 409) | c (durable 201)
 #   DURATION (s, default 6), CONNS (default 256), TOP (symbols listed, default 40),
-#   KEEP=1 keeps $WORK with perf.data for `perf report -i`.
+#   KEEP=1 keeps $WORK with perf.data for `perf report -i`; RATE=N paces the measured run at ~N
+#   requests/s over CONNS connections (below saturation: what each request costs when little is
+#   batched, e.g. CASE=c RATE=2000 CONNS=64 as hot_path.sh's paced 201).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD=${1:-build/release}
@@ -44,8 +46,8 @@ SERVICE_PID=${PIDS[0]}
 REDIS_PID=$(pgrep -f "redis-server 127.0.0.1:$REDIS_PORT" | head -1)
 cpu_ticks() { local t=0 p f; for p in "$@"; do read -r -a f < "/proc/$p/stat"; t=$((t + f[13] + f[14])); done; echo "$t"; }
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
-wrk_run() {  # seconds [product]
-  TOKENS_FILE=$TOKENS PRODUCT=${2:-$PRODUCT} WRK_THREADS=2 \
+wrk_run() {  # seconds [product [delay ms]]
+  TOKENS_FILE=$TOKENS PRODUCT=${2:-$PRODUCT} WRK_THREADS=2 DELAY_MS=${3:-} \
     wrk -t2 -c"$CONNS" -d"$1s" --timeout 10s -s bench/wrk_post.lua "$BASE" 2>&1 | grep p50_ms || true
 }
 wrk_run 2 "${WARM_PRODUCT:-$PRODUCT}" >/dev/null  # warm-up: connections, catalog, sold-out view
@@ -53,7 +55,7 @@ wrk_run 2 "${WARM_PRODUCT:-$PRODUCT}" >/dev/null  # warm-up: connections, catalo
 redis-cli -p "$REDIS_PORT" config resetstat >/dev/null
 CPU_BEFORE_SERVICE=$(cpu_ticks "$SERVICE_PID")
 CPU_BEFORE_REDIS=$(cpu_ticks "$REDIS_PID")
-wrk_run "$DURATION" > "$WORK/wrk.txt" &
+wrk_run "$DURATION" "$PRODUCT" "${RATE:+$((CONNS * 1000 / RATE))}" > "$WORK/wrk.txt" &
 WRK=$!
 sleep 1
 perf record -q -e cpu-clock -F 4999 -g -p "$SERVICE_PID" -o "$WORK/perf.data" -- sleep $(((DURATION - 2) / 2)) 2>/dev/null

@@ -1,13 +1,15 @@
 #pragma once
 // The outbox relay: moves rows of the `outbox` table (migrations/002_outbox.sql) to the event log.
 // A round is one transaction: SELECT ... ORDER BY id LIMIT n FOR UPDATE SKIP LOCKED, publish the
-// rows (pipelined), DELETE them, COMMIT. Hence:
+// rows (pipelined), DELETE them, COMMIT without waiting for the WAL flush (Commit::deferred: a
+// crash that loses the commit only brings published rows back, see below). Hence:
 // - a row is published only once its producing transaction committed (a rolled-back state change
 //   never announces anything);
 // - several relays (threads or processes) may run at once: each locks rows the others skip;
 // - a failed publish rolls the round back: the rows stay and are retried with backoff;
 // - a relay that dies after publishing and before COMMIT leaves its rows (the lock dies with the
-//   connection): they are published again. At-least-once: consumers are idempotent.
+//   connection), and so does a PostgreSQL crash within wal_writer_delay after the (deferred)
+//   COMMIT: they are published again. At-least-once: consumers are idempotent.
 // Ordering: one relay publishes in id order; with several relays, rows of one key committed close
 // together may be published out of order (consumers tolerate reordering, see event_log.hpp).
 // Dead rows: every published row is deleted, so a burst leaves as many dead tuples and dead index

@@ -78,8 +78,15 @@ class Database {
   // Returns fn's error, or COMMIT's (e.g. a deferred unique_violation). If fn swallows a failed
   // statement and returns success, the transaction is rolled back and Errc::backend_error
   // returned. The Session is valid only until fn's awaitable completes.
+  // Commit::durable waits for the commit's WAL flush (the server's synchronous_commit);
+  // Commit::deferred does not (SET LOCAL synchronous_commit = off, sent with BEGIN in one round
+  // trip): the commit returns at once and is flushed with the next durable commit or by the WAL
+  // writer within wal_writer_delay, so a server crash in between may undo it — only for work that
+  // is safe to redo (the outbox relay's deletes: the rows are published again, at least once).
+  enum class Commit { durable, deferred };
   virtual boost::asio::awaitable<Result<void>> transaction(
-      std::function<boost::asio::awaitable<Result<void>>(Session&)> fn) = 0;
+      std::function<boost::asio::awaitable<Result<void>>(Session&)> fn,
+      Commit commit = Commit::durable) = 0;
 
   // True while at least one connection is up.
   virtual bool healthy() const = 0;

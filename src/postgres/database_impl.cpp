@@ -267,13 +267,17 @@ asio::awaitable<Result<void>> run_script(std::shared_ptr<Pool> pool, std::string
 }
 
 asio::awaitable<Result<void>> run_transaction(
-    std::shared_ptr<Pool> pool, std::function<asio::awaitable<Result<void>>(Session&)> fn) {
+    std::shared_ptr<Pool> pool, std::function<asio::awaitable<Result<void>>(Session&)> fn,
+    Database::Commit commit) {
   auto leased = co_await Pool::lease(pool);
   if (!leased) co_return std::move(leased).error();
   Lease connection(pool, std::move(*leased));
   const auto timeout = pool->config().query_timeout;
 
-  auto begun = co_await connection->simple_query("BEGIN", timeout);
+  // Both in one simple-query message: one round trip.
+  std::string begin =
+      commit == Database::Commit::deferred ? "BEGIN; SET LOCAL synchronous_commit = off" : "BEGIN";
+  auto begun = co_await connection->simple_query(std::move(begin), timeout);
   if (!begun) co_return std::move(begun).error();
 
   LeasedSession session(connection.get(), timeout);
@@ -323,8 +327,8 @@ class PooledDatabase final : public Database {
   }
 
   asio::awaitable<Result<void>> transaction(
-      std::function<asio::awaitable<Result<void>>(Session&)> fn) override {
-    return run_transaction(pool_, std::move(fn));
+      std::function<asio::awaitable<Result<void>>(Session&)> fn, Commit commit) override {
+    return run_transaction(pool_, std::move(fn), commit);
   }
 
   bool healthy() const override { return pool_->healthy(); }

@@ -242,6 +242,44 @@ TEST_F(DatabaseTest, WaitersBeyondMaxWaitersAreOverloaded) {
   EXPECT_GE(overloaded, 1);
 }
 
+// Commit::deferred commits like a durable transaction, with synchronous_commit off for that
+// transaction only (SET LOCAL): the same pooled connection is back to the server's setting after.
+TEST_F(DatabaseTest, DeferredCommitTransactionCommitsWithoutChangingTheConnection) {
+  auto db = open(config(1));  // one connection: every statement below runs on it
+  const std::string table = test::unique_name("deferred");
+  ASSERT_TRUE(run(db->execute_script("CREATE TABLE " + table + " (id int PRIMARY KEY)")).ok());
+  int next_id = 0;
+  auto setting_in = [&](Database::Commit commit, bool fail) {
+    std::string seen;
+    const int id = ++next_id;
+    auto st = run(db->transaction(
+        [&](Session& session) -> asio::awaitable<Status> {
+          std::vector<Param> p{std::to_string(id)};
+          auto inserted =
+              co_await session.query("INSERT INTO " + table + " (id) VALUES ($1)", std::move(p));
+          if (!inserted) co_return std::move(inserted).error();
+          auto shown = co_await session.query("SELECT current_setting('synchronous_commit')");
+          if (!shown) co_return std::move(shown).error();
+          seen = shown->get(0, 0);
+          if (fail) co_return Error{Errc::invalid_state, "rolled back on purpose"};
+          co_return Status{};
+        },
+        commit));
+    EXPECT_EQ(st.ok(), !fail) << (st ? "" : st.error().message);
+    return seen;
+  };
+  EXPECT_EQ(setting_in(Database::Commit::deferred, false), "off");
+  EXPECT_EQ(setting_in(Database::Commit::durable, false), "on");  // SET LOCAL ended with COMMIT
+  EXPECT_EQ(setting_in(Database::Commit::deferred, true), "off");
+  EXPECT_EQ(setting_in(Database::Commit::durable, false), "on");  // ...and with ROLLBACK
+  auto outside = run(db->query("SELECT current_setting('synchronous_commit')"));
+  ASSERT_TRUE(outside.ok());
+  EXPECT_EQ(outside->get(0, 0), "on");
+  auto rows = run(db->query("SELECT string_agg(id::text, ',' ORDER BY id) FROM " + table));
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(rows->get(0, 0), "1,2,4");  // the rolled-back transaction's row 3 is gone
+}
+
 TEST_F(DatabaseTest, TransactionCommitsAndRollsBack) {
   auto db = open(config(2));
   const std::string table = test::unique_name("tx");
