@@ -1,5 +1,6 @@
 #include "app/event_workers.hpp"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -190,7 +191,7 @@ struct EventWorkers::Impl {
       : config(std::move(c)),
         own_registry(r ? nullptr : std::make_unique<metrics::MetricsRegistry>()),
         registry(r ? *r : *own_registry),
-        runtime(config.roles.empty() ? 1 : config.roles.size()) {}
+        runtime(config.roles.empty() ? 1 : config.roles.size(), "fs-events") {}
 
   EventWorkersConfig config;
   std::unique_ptr<metrics::MetricsRegistry> own_registry;
@@ -229,6 +230,8 @@ void EventWorkers::start() {
     // Backends are created on their own thread (they are bound to it).
     std::promise<void> built;
     asio::post(ctx, [&, raw, name, i] {
+      // The role's name on its thread ("fs-relay", "fs-notifier", ...: top -H, perf).
+      pthread_setname_np(pthread_self(), ("fs-" + name).substr(0, 15).c_str());
       if (d.config.background_nice != 0 &&
           std::find(d.config.background_roles.begin(), d.config.background_roles.end(), name) !=
               d.config.background_roles.end()) {

@@ -11,7 +11,7 @@ namespace fs::app {
 
 struct MetricsListener::Impl {
   Impl(metrics::MetricsRegistry& r, std::string address, std::uint16_t port, std::string roles)
-      : registry(r), runtime(1) {
+      : registry(r), runtime(1, "fs-metrics") {
     config.address = std::move(address);
     config.port = port;
     boost::json::object health{{"status", "ok"}, {"roles", roles}};

@@ -93,7 +93,7 @@ struct BackgroundWorkers::Impl {
         own_registry(cfg.registry ? nullptr : std::make_unique<metrics::MetricsRegistry>()),
         registry(cfg.registry ? cfg.registry : own_registry.get()),
         metrics(*registry),
-        runtime(cfg.threads ? cfg.threads : 1) {}
+        runtime(cfg.threads ? cfg.threads : 1, "fs-worker") {}
 
   WorkersConfig cfg;
   std::unique_ptr<metrics::MetricsRegistry> own_registry;

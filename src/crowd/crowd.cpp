@@ -269,7 +269,7 @@ Result<CrowdReport> run_crowd(const CrowdOptions& options) {
   admin.role = "admin";
   const std::string admin_auth = "Bearer " + auth::sign_jwt(admin, options.jwt_secret);
 
-  IoRuntime rt(options.threads);
+  IoRuntime rt(options.threads, "fs-crowd");
   rt.start();
 
   if (options.setup_product) {

@@ -478,7 +478,7 @@ int run_payments_sim(PaymentSimulatorOptions options) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   try {
-    IoRuntime runtime(std::max<std::size_t>(options.threads, 1));
+    IoRuntime runtime(std::max<std::size_t>(options.threads, 1), "fs-paysim");
     runtime.start();
     {
       PaymentSimulator sim(runtime, options);

@@ -4,6 +4,7 @@
 // served on thread i and uses thread i's Redis/PostgreSQL clients (see Request::worker).
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -15,7 +16,9 @@ namespace fs {
 
 class IoRuntime {
  public:
-  explicit IoRuntime(std::size_t threads);
+  // `name` names the threads "<name>-<i>" (cut to the kernel's 15 characters), so that top -H,
+  // /proc/<pid>/task/*/comm and perf tell the I/O threads from the event roles' and the rest.
+  explicit IoRuntime(std::size_t threads, std::string name = "fs-io");
   ~IoRuntime();
   IoRuntime(const IoRuntime&) = delete;
   IoRuntime& operator=(const IoRuntime&) = delete;
@@ -34,6 +37,7 @@ class IoRuntime {
   struct Guards;
   std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
   std::unique_ptr<Guards> guards_;
+  std::string name_;
   std::vector<std::thread> threads_;
 };
 

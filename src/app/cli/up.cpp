@@ -24,8 +24,9 @@ void UpCommand::add_to(CLI::App& app) {
   cmd->add_option("--demo-connections", demo_connections, "Connections of the demo crowd")
       ->capture_default_str();
   cmd->add_flag("--exit-after-demo", exit_after_demo, "Stop everything after the demo sale");
-  cmd->add_flag("--sentinel", sentinel,
-                "Redis as 1 master + 1 replica + 3 sentinels (quorum 2), followed through Sentinel");
+  cmd->add_flag(
+      "--sentinel", sentinel,
+      "Redis as 1 master + 1 replica + 3 sentinels (quorum 2), followed through Sentinel");
   // Local only: the demo crowd on loopback presents many client IPs through X-Forwarded-For.
   gateway.config.trusted_proxies = {"127.0.0.0/8", "::1"};
   gateway.add_to(*cmd);
@@ -116,7 +117,7 @@ int UpCommand::run(const sigset_t& signals) {
   int rc = 0;
   try {
     // The payment simulator and the workers (saga, sweeper) run in this process.
-    IoRuntime sim_runtime(1);
+    IoRuntime sim_runtime(1, "fs-paysim");
     sim_runtime.start();
     payments_sim::PaymentSimulatorOptions up_sim;
     up_sim.latency_min = std::chrono::milliseconds{pay_latency_min};
