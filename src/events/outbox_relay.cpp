@@ -29,6 +29,10 @@ constexpr std::string_view kDelete = "DELETE FROM outbox WHERE id = ANY($1::bigi
 // index probes, where count(*) would visit every waiting row and every dead one not yet vacuumed,
 // once a second, while a burst's backlog is at its largest.
 constexpr std::string_view kBacklog = "SELECT coalesce(max(id) - min(id) + 1, 0) FROM outbox";
+// After an empty round, whether a row is waiting: one statement outside a transaction, where a
+// round is three round trips (BEGIN, the locking SELECT, COMMIT). The oldest id by the primary
+// key, as the round reads them (a seq scan would walk a burst's dead tuples until the vacuum).
+constexpr std::string_view kProbe = "SELECT id FROM outbox ORDER BY id LIMIT 1";
 // SKIP_LOCKED: another relay's (or autovacuum's) vacuum of the table is already doing it.
 constexpr std::string_view kVacuum = "VACUUM (SKIP_LOCKED) outbox";
 
@@ -89,6 +93,7 @@ asio::awaitable<Result<std::size_t>> OutboxRelay::relay_once() {
   // Deferred commit: the round's deletes need no WAL flush of their own (nor a wait for one). A
   // server crash that undid them brings the rows back, and they are published again: the
   // at-least-once delivery the consumers handle anyway (above).
+  ++rounds_;
   auto st = co_await db_.transaction(std::move(round), pg::Database::Commit::deferred);
   if (!st) {
     if (metrics_) metrics_->round(0, {}, to_string(st.code()));
@@ -116,6 +121,7 @@ asio::awaitable<Status> OutboxRelay::vacuum() {
 asio::awaitable<void> OutboxRelay::run() {
   auto backoff = config_.backoff_min;
   auto next_backlog = std::chrono::steady_clock::now();
+  bool idle = false;  // the last round found the outbox empty
   while (!stopping_) {
     if (metrics_ && config_.backlog_interval.count() > 0 &&
         std::chrono::steady_clock::now() >= next_backlog) {
@@ -128,7 +134,17 @@ asio::awaitable<void> OutboxRelay::run() {
         metrics_->backlog(rows);
       }
     }
+    if (idle) {
+      // The last round found nothing: look before opening a transaction.
+      auto waiting = co_await db_.query(kProbe);
+      if (waiting && waiting->empty()) {
+        co_await sleep_for(config_.poll_interval);
+        continue;
+      }
+      // A row (or an error, which the round reports and backs off from): run a round.
+    }
     auto r = co_await relay_once();
+    idle = r && *r == 0;
     if (!r) {
       spdlog::warn("outbox relay: round failed ({}), retrying in {} ms", r.error().message,
                    backoff.count());

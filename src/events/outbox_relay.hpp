@@ -54,10 +54,13 @@ class OutboxRelay {
   boost::asio::awaitable<Result<std::size_t>> relay_once();
 
   // Rounds until stop(): back to back while batches are full, poll_interval apart when idle.
+  // After an empty round the next look is one index probe outside a transaction (a round is
+  // three round trips even when it finds nothing), and a round runs only when it sees a row.
   boost::asio::awaitable<void> run();
   void stop() { stopping_ = true; }
 
   std::int64_t published() const { return published_; }
+  std::int64_t rounds() const { return rounds_; }  // transactions run by relay_once()
   std::int64_t vacuums() const { return vacuums_; }
 
   // VACUUM (SKIP_LOCKED) outbox; run() calls it once caught up after vacuum_after deletes.
@@ -70,6 +73,7 @@ class OutboxRelay {
   metrics::OutboxMetrics* metrics_;
   bool stopping_ = false;
   std::int64_t published_ = 0;
+  std::int64_t rounds_ = 0;
   std::size_t deleted_since_vacuum_ = 0;
   std::int64_t vacuums_ = 0;
 };

@@ -210,7 +210,16 @@ TEST(OutboxRelay, CaughtUpAfterABacklogItVacuumsTheOutbox) {
     std::this_thread::sleep_for(100ms);
   EXPECT_FALSE(vacuumed.empty());
 
-  // Fewer deletes than vacuum_after since: caught up again, no second vacuum.
+  // Idle: the relay looks (one probe per poll_interval) but opens no transaction.
+  run_until(
+      n.io, [] { return false; }, 100ms);  // the round that found the outbox empty is done
+  const auto idle_rounds = relay.rounds();
+  run_until(
+      n.io, [] { return false; }, 300ms);  // ~60 polls at 5 ms
+  EXPECT_EQ(relay.rounds(), idle_rounds);
+
+  // Fewer deletes than vacuum_after since: caught up again, no second vacuum. The rows produced
+  // while idle are seen by the probe and published.
   run_coroutine(n.io, produce(*n.db, keys("w-", 100), true));
   ASSERT_TRUE(run_until(
       n.io, [&] { return relay.published() == 400; }, 20s));
