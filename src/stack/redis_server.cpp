@@ -64,6 +64,12 @@ Status RedisServer::launch() {
       "--appendonly", options_.append_only ? "yes" : "no",
       "--appendfsync", "everysec",
       "--auto-aof-rewrite-min-size", options_.aof_rewrite_min_size,
+      // A stream's new node preallocates stream-node-max-bytes (default 4096). Every buyer's
+      // notification feed is a stream of a few entries (src/notifications), so the default
+      // costs 4.7 kB and a 4 kB first-touch allocation per buyer; 1024 makes a one-entry feed
+      // 1.7 kB and the feed push script half as expensive, and leaves the event log's long
+      // streams as fast and within 2 % of their size (docs/benchmarks.md, round (9)).
+      "--stream-node-max-bytes", "1024",
       // Replicas attach one by one; waiting 5 s for more to share one transfer only slows
       // start-up and failover tests.
       "--repl-diskless-sync-delay", "0"};

@@ -1,6 +1,7 @@
 // The notifier against a real aiosmtpd SMTP server (python3-aiosmtpd, Mailbox handler writing a
 // Maildir), real Redis and the real event log: every user-facing event becomes one push in the
-// owner's feed and one e-mail to the owner; internal events and redeliveries add nothing.
+// owner's feed and one e-mail to the owner; internal events and redeliveries add nothing; and a
+// feed's size in Redis.
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -107,6 +108,31 @@ TEST(Notifier, SendsOnePushAndOneEmailPerUserFacingEventToItsOwner) {
   EXPECT_NE(text.find(R"(flashsale_notifications_total{channel="push",result="duplicate"} 1)"),
             std::string::npos)
       << text;
+}
+
+// Every buyer gets a feed (a Redis stream) with their first notification: in a sale of a million
+// buyers its size is the feed's memory. The local stack's Redis preallocates 1 kB stream nodes
+// instead of Redis' default 4 kB (stack/redis_server.cpp): about 1.7 kB per one-entry feed
+// instead of 4.7 kB.
+TEST(NotificationFeed, AOneNotificationFeedTakesUnderTwoKilobytes) {
+  test::LogOnThread t(test::streams_config(1));
+  FeedConfig fc;
+  fc.key_prefix = test::unique_name("notify") + ":";
+  NotificationFeed feed(*t.client, fc);
+  // A reservation.created payload of the usual size (~250 bytes).
+  const std::string payload =
+      R"({"reservation_id":"0f8fad5b-d9cb-469f-a165-70867728950e","user_id":"buyer-123456",)"
+      R"("product_id":"phone-2026","quantity":1,"status":"PENDING","amount_cents":79900,)"
+      R"("currency":"usd","expires_at":"2026-12-04T14:00:00Z","created_at":"2026-12-04T13:50:00Z"})";
+  auto id = run_coroutine(t.io, feed.push("buyer-123456", events::types::reservation_created,
+                                          "0f8fad5b-d9cb-469f-a165-70867728950e", payload));
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  ASSERT_FALSE(id->empty());
+  auto bytes = test::redis_cli(test::shared_redis().port(),
+                               {"MEMORY", "USAGE", feed.stream_key("buyer-123456")});
+  ASSERT_TRUE(bytes.ok());
+  EXPECT_GT(std::stoll(*bytes), static_cast<long long>(payload.size()));
+  EXPECT_LT(std::stoll(*bytes), 2048) << "MEMORY USAGE of a one-entry feed";
 }
 
 TEST(Notifier, AnUnreachableSmtpServerIsATransientErrorNotAPoison) {

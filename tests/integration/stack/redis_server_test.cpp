@@ -18,6 +18,8 @@ TEST(RedisServer, SharedServerAnswersCommands) {
   EXPECT_EQ(redis_cli(redis.port(), {"GET", key}).value(), "v1");
   EXPECT_EQ(redis_cli(redis.port(), {"CONFIG", "GET", "appendonly"}).value(), "appendonly\nyes");
   EXPECT_EQ(redis_cli(redis.port(), {"CONFIG", "GET", "bind"}).value(), "bind\n127.0.0.1");
+  EXPECT_EQ(redis_cli(redis.port(), {"CONFIG", "GET", "stream-node-max-bytes"}).value(),
+            "stream-node-max-bytes\n1024");
 }
 
 TEST(RedisServer, KillClosesPortAndRestartReusesPortAndData) {
