@@ -38,10 +38,6 @@ using http::Request;
 using http::Response;
 using Awaitable = boost::asio::awaitable<Response>;
 
-const WorkerServices& worker(const ApiDeps& deps, const Request& req) {
-  return deps.workers[req.worker < deps.workers.size() ? req.worker : 0];
-}
-
 // Rejections decided before the service runs are counted here; the service counts its own.
 Response rejected(const ApiDeps& deps, std::string_view outcome, const Error& error) {
   if (deps.reservation_metrics) deps.reservation_metrics->outcome(outcome);
@@ -56,7 +52,7 @@ Awaitable get_events(const ApiDeps& deps, Request& req) {
           co_await guard_shopper(deps, req, claims ? &*claims : nullptr, GuardLevel::edge, unused))
     co_return std::move(*r);
   if (!claims) co_return error_response(claims.error());
-  auto* feed = worker(deps, req).notifications;
+  auto* feed = worker_of(deps, req).notifications;
   if (!feed) co_return error_response({Errc::unavailable, "notifications are not enabled"});
   std::string after(req.header("last-event-id"));
   if (after.empty()) after = std::string(query_value(req.query, "last_event_id"));
@@ -79,7 +75,7 @@ void add_location(Response& res, const Result<Reservation>& r) {
 // POST /v1/reservations with an Idempotency-Key (api.md): claim the key, reserve, store the
 // answer for replays.
 Awaitable reserve_idempotent(const ApiDeps& deps, Request& req, const auth::Claims& claims) {
-  const auto& w = worker(deps, req);
+  const auto& w = worker_of(deps, req);
   auto k = req.header("idempotency-key");
   if (!valid_idempotency_key(k))
     co_return rejected(
@@ -137,7 +133,7 @@ Awaitable reserve_admitted(const ApiDeps& deps, Request& req, const auth::Claims
   // The body must be JSON whatever Content-Type claims (curl -d sends a form type).
   auto parsed = parse_reservation_request(req.body);
   if (!parsed) co_return rejected(deps, "invalid_request", parsed.error());
-  const auto& w = worker(deps, req);
+  const auto& w = worker_of(deps, req);
   // Most clicks of a burst are refused from memory (sold out): answered here, without the
   // service's coroutine.
   if (auto refused = w.reservations->refuse_without_io(*parsed)) co_return error_response(*refused);
@@ -175,7 +171,8 @@ Awaitable get_reservation(const ApiDeps& deps, Request& req) {
           co_await guard_shopper(deps, req, claims ? &*claims : nullptr, GuardLevel::edge, unused))
     co_return std::move(*r);
   if (!claims) co_return error_response(claims.error());
-  auto r = co_await worker(deps, req).reservations->get(claims->sub, std::string(req.param("id")));
+  auto r =
+      co_await worker_of(deps, req).reservations->get(claims->sub, std::string(req.param("id")));
   if (!r) co_return error_response(r.error());
   co_return Response::json(200, reservation_json(*r));
 }
@@ -186,7 +183,7 @@ Awaitable get_product(const ApiDeps& deps, Request& req) {
     co_return std::move(*r);
   std::string id(req.param("id"));
   if (!valid_identifier(id)) co_return error_response({Errc::not_found, "unknown product"});
-  auto& svc = *worker(deps, req).reservations;
+  auto& svc = *worker_of(deps, req).reservations;
   auto p = co_await svc.product(id);
   if (!p) co_return error_response(p.error());
   co_return Response::json(200, product_json(**p, svc.available(**p), deps.clock->now()));
@@ -197,7 +194,7 @@ Awaitable put_product(const ApiDeps& deps, Request& req) {
   if (!claims) co_return error_response(claims.error());
   auto spec = parse_product_request(req.param("id"), req.body);
   if (!spec) co_return error_response(spec.error());
-  auto p = co_await worker(deps, req).reservations->put_product(*spec);
+  auto p = co_await worker_of(deps, req).reservations->put_product(*spec);
   if (!p) co_return error_response(p.error());
   co_return Response::json(200, admin_product_json(*p));
 }
@@ -207,7 +204,7 @@ Awaitable get_stats(const ApiDeps& deps, Request& req) {
   if (!claims) co_return error_response(claims.error());
   std::string id(req.param("id"));
   if (!valid_identifier(id)) co_return error_response({Errc::not_found, "unknown product"});
-  auto& svc = *worker(deps, req).reservations;
+  auto& svc = *worker_of(deps, req).reservations;
   auto s = co_await svc.stats(id);
   if (!s) co_return error_response(s.error());
   auto p = co_await svc.product(id);
@@ -312,7 +309,7 @@ http::Router build_router(const ApiDeps& deps) {
   r.add("GET", "/healthz",
         [](Request&) -> Awaitable { co_return Response::json(200, R"({"status":"ok"})"); });
   r.add("GET", "/readyz", [d](Request& q) -> Awaitable {
-    bool ok = co_await worker(*d, q).ready();
+    bool ok = co_await worker_of(*d, q).ready();
     if (ok) co_return Response::json(200, R"({"status":"ready"})");
     auto res = Response::error(503, "unavailable", "Redis or PostgreSQL is not reachable");
     res.with_header("Retry-After", "1");

@@ -19,10 +19,6 @@ using http::Request;
 using http::Response;
 using Awaitable = boost::asio::awaitable<Response>;
 
-const WorkerServices& worker_of(const ApiDeps& deps, const Request& req) {
-  return deps.workers[req.worker < deps.workers.size() ? req.worker : 0];
-}
-
 Awaitable post_pay(const ApiDeps& deps, Request& req) {
   auto claims = authenticate(deps, req);
   gateway::Admission unused;

@@ -212,16 +212,23 @@ boost::asio::awaitable<Result<bool>> StockShards::release(const Product& product
   co_return r->integer == 1;
 }
 
-boost::asio::awaitable<Result<bool>> StockShards::commit_hold(const Product& product,
-                                                              const std::string& reservation_id) {
+boost::asio::awaitable<Result<bool>> StockShards::hold_call(const redis::Script& script,
+                                                            std::string_view op,
+                                                            const Product& product,
+                                                            const std::string& reservation_id) {
   const std::string holds = StockKeys(product.product_id, product.generation).holds();
   const std::array<std::string_view, 1> k{holds};
   const std::array<std::string_view, 1> a{reservation_id};
   const auto start = started();
-  auto r = co_await redis_.eval(commit_hold_script(), Views(k), Views(a));
-  finished("commit_hold", start, r);
+  auto r = co_await redis_.eval(script, Views(k), Views(a));
+  finished(op, start, r);
   if (!r) co_return std::move(r).error();
   co_return r->type == redis::Reply::Type::integer && r->integer == 1;
+}
+
+boost::asio::awaitable<Result<bool>> StockShards::commit_hold(const Product& product,
+                                                              const std::string& reservation_id) {
+  return hold_call(commit_hold_script(), "commit_hold", product, reservation_id);
 }
 
 void StockShards::commit_hold_soon(const boost::asio::any_io_executor& executor,
@@ -256,14 +263,7 @@ boost::asio::awaitable<void> StockShards::flush_commits() {
 
 boost::asio::awaitable<Result<bool>> StockShards::consume_hold(const Product& product,
                                                                const std::string& reservation_id) {
-  const std::string holds = StockKeys(product.product_id, product.generation).holds();
-  const std::array<std::string_view, 1> k{holds};
-  const std::array<std::string_view, 1> a{reservation_id};
-  const auto start = started();
-  auto r = co_await redis_.eval(consume_hold_script(), Views(k), Views(a));
-  finished("consume_hold", start, r);
-  if (!r) co_return std::move(r).error();
-  co_return r->type == redis::Reply::Type::integer && r->integer == 1;
+  return hold_call(consume_hold_script(), "consume_hold", product, reservation_id);
 }
 
 boost::asio::awaitable<Status> StockShards::initialize(const Product& product,

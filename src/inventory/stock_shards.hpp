@@ -150,6 +150,11 @@ class StockShards {
                 const Result<redis::Reply>& r) const;
 
   boost::asio::awaitable<void> flush_commits();
+  // commit_hold and consume_hold: `script` on the sale's holds hash and one reservation id; true
+  // when it answered 1.
+  boost::asio::awaitable<Result<bool>> hold_call(const redis::Script& script, std::string_view op,
+                                                 const Product& product,
+                                                 const std::string& reservation_id);
 
   // ReserveCall::send's queue (see ReserveCall): the clicks waiting for the next flush, by sale,
   // at most kReserveBatchMax per batch.
