@@ -6,7 +6,10 @@
 2. ping-pong: round trips of one byte between two processes over a socketpair, one every 5 ms
    (each wakes a sleeping process, as every hop of a request does);
 3. fdatasync: 4,000 8 kB writes + fdatasync to a file in DIR (default: the current directory),
-   what a commit's WAL flush costs at best.
+   what a commit's WAL flush costs at best;
+4. a system call: the time of one getppid(), the cheapest call there is, less the same loop
+   without it (a paravirtualised guest can take several times bare metal's ~0.1 µs, and every
+   request costs a few calls).
 
 Usage: bench/machine_floor.py [DIR]   (DURATION=10 by default)
 """
@@ -75,6 +78,20 @@ def fsyncs(folder, n=4000):
     return sorted(lat)
 
 
+def syscall_ns(n=1000000):
+    getppid, best = os.getppid, []
+    for _ in range(3):
+        t = time.perf_counter()
+        for _ in range(n):
+            getppid()
+        with_call = time.perf_counter() - t
+        t = time.perf_counter()
+        for _ in range(n):
+            pass
+        best.append((with_call - (time.perf_counter() - t)) / n * 1e9)
+    return min(best)
+
+
 def main():
     folder = sys.argv[1] if len(sys.argv) > 1 else "."
     cpus = sorted(os.sched_getaffinity(0))
@@ -87,6 +104,7 @@ def main():
     lat = pingpong()
     print("ping-pong every 5 ms, round trip (µs): p50 %.0f p99 %.0f p99.9 %.0f max %.0f" % (
         q(lat, .5), q(lat, .99), q(lat, .999), lat[-1]))
+    print("one system call (getppid, best of 3 x 10^6): %.0f ns" % syscall_ns())
     lat = fsyncs(folder)
     print("8 kB write + fdatasync in %s (ms): p50 %.3f p99 %.3f p99.9 %.3f max %.3f" % (
         folder, q(lat, .5), q(lat, .99), q(lat, .999), lat[-1]))
