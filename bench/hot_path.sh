@@ -45,6 +45,7 @@ NGINX_PORT=$(free_port)
 # shellcheck disable=SC2086
 start_up "$HTTP_PORT" --no-gateway --threads "$THREADS" --event-roles "${EVENT_ROLES-relay,notifier}" ${UP_ARGS:-}
 ADMIN=$("$FLASHSALE" token --sub admin --admin)
+redis_watch_stalls
 # DIAG=1: PostgreSQL logs what can stall a commit (checkpoints, autovacuum runs, lock waits over
 # 5 ms, statements over 20 ms, WAL I/O timing); summarised at the end. Logging only: the
 # durability settings are untouched.
@@ -230,8 +231,13 @@ for i in $(seq 1 "$ROUNDS"); do
   checkpoints_before=$(pg_checkpoints)
   read -r wal_before fpi_before < <(pg_wal)
   kdamond_before=$(kdamond_ms)
+  paced_from=$(date +%s)
   line=$(run_wrk "$BASE" "bench-paced-$i" "$WORK/many-users.txt" "$PACED_DURABLE_CONNS" \
     "$(pace_delay "$PACED_DURABLE_CONNS" "$PACED_DURABLE_RPS")")
+  paced_to=$(date +%s)
+  # When it ran (UTC, to line up with PostgreSQL's log under DIAG=1) and Redis' stalls in it.
+  R[paced_window]+="$(date -u -d "@$paced_from" +%T)-$(date -u -d "@$paced_to" +%T) "
+  R[paced_redis_stalls]+="round $i: $(redis_stalls "$paced_from" "$paced_to"); "
   R[paced_kdamond]+="$(( $(kdamond_ms) - kdamond_before )) "
   curl -s "$BASE/metrics" > "$WORK/metrics-after"
   # Background work that overlapped the paced run: Redis AOF rewrites (a fork, then the whole
@@ -310,6 +316,7 @@ printf '%-44s %12s %10s %10s\n' "    pgbench INSERT, paced (same rate, conn)" "$
 echo "durable paced p50 $(m durable_paced_p50) ms, p99.9 $(m durable_paced_p999) ms; inside the service p99 $(m svc_paced_p99) ms, INSERT batch statement p50 $(m ins_paced_p50) / p99 $(m ins_paced_p99) ms, Redis reserve p50 $(m reserve_paced_p50) / p99 $(m reserve_paced_p99) ms (histogram buckets)"
 echo "pgbench paced reference p50 $(m pgpaced_p50) ms, p99.9 $(m pgpaced_p999) ms; per round p99: durable ${R[durable_paced_p99]:-} / pgbench ${R[pgpaced_p99]:-}"
 echo "outbox rows and notifier lag when each paced run started: ${R[paced_backlog]:-} / ${R[paced_notifier_lag]:-}"
+echo "paced runs (UTC): ${R[paced_window]:-}; Redis main-thread stalls of 5 ms or more in them: ${R[paced_redis_stalls]:-}"
 echo "during each paced run: Redis AOF rewrites ${R[paced_rewrites]:-}, PostgreSQL autovacuum/analyze runs ${R[paced_vacuums]:-}, checkpoints ${R[paced_checkpoints]:-}; WAL written ${R[paced_wal_mb]:-}MB, of it full-page images ${R[paced_fpi]:-}; the guest kernel's kdamond (DAMON reclaim: $(damon_state)) ${R[paced_kdamond]:-}ms of CPU"
 echo "one commit (pgbench paced at the service's commit rate, ${R[paced_commits]:-}/s): p50 $(m pgcommit_p50) ms, p99 $(m pgcommit_p99) ms (per round ${R[pgcommit_p99]:-})"
 echo "durable p50 $(m durable_p50) ms (16 connections: $(m durable16_p50) ms); rows committed per round: ${R[durable_rows]:-}; mean group-commit batch: ${BATCH:-n/a}"

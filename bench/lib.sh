@@ -79,6 +79,28 @@ pg_vacuums() {
   PGPASSWORD=flashsale psql -At -X -h 127.0.0.1 -p "$PG_PORT" -U flashsale -d flashsale -c \
     "SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0) FROM pg_stat_user_tables"
 }
+# redis_stalls FROM TO (epoch seconds): the times Redis' latency monitor saw its main thread
+# stalled for 5 ms or more (redis_watch_stalls switches it on) between FROM and TO, as "N, max M
+# ms (event@HH:MM:SS ...)": a command, an AOF write, an expire cycle that took that long, often
+# because the thread was off its core.
+redis_watch_stalls() { redis-cli -p "$REDIS_PORT" config set latency-monitor-threshold 5 >/dev/null; }
+redis_stalls() {
+  python3 - "$1" "$2" "$REDIS_PORT" <<'PY'
+import subprocess, sys, time
+lo, hi, port = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+def cli(*a):
+    return subprocess.run(["redis-cli", "-p", port, *a], capture_output=True, text=True).stdout.split()
+names = cli("latency", "latest")[::4]
+seen = []
+for name in names:
+    h = cli("latency", "history", name)
+    seen += [(int(h[i]), int(h[i + 1]), name) for i in range(0, len(h) - 1, 2) if lo <= int(h[i]) <= hi]
+seen.sort()
+top = sorted(seen, key=lambda e: -e[1])[:3]
+print("%d, max %d ms (%s)" % (len(seen), max([e[1] for e in seen] or [0]),
+      " ".join("%s %d ms@%s" % (n, ms, time.strftime("%H:%M:%S", time.gmtime(t))) for t, ms, n in top) or "-"))
+PY
+}
 # pg_checkpoints: checkpoints so far (timed + requested: by WAL volume, max_wal_size).
 pg_checkpoints() {
   PGPASSWORD=flashsale psql -At -X -h 127.0.0.1 -p "$PG_PORT" -U flashsale -d flashsale -c \
