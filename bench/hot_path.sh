@@ -271,6 +271,13 @@ for i in $(seq 1 "$ROUNDS"); do
   q=$(python3 bench/hist_quantiles.py "$WORK/metrics-before" "$WORK/metrics-after" \
       flashsale_backend_call_duration_seconds op=reservation_commit)
   R[commit_paced_p99]+="$(echo "$q" | field p99) "
+  # ...and its three parts, each per reservation: queued behind the batch in flight, its own
+  # batch's statements, the hand-off back to its thread.
+  for part in queued statement handoff; do
+    q=$(python3 bench/hist_quantiles.py "$WORK/metrics-before" "$WORK/metrics-after" \
+        flashsale_backend_call_duration_seconds op=reservation_commit_$part)
+    R[commit_${part}_p99]+="$(echo "$q" | field p99) "
+  done
   # ...and how late the I/O threads' 20 ms probe timers fired (busy threads, or off their core).
   q=$(python3 bench/hist_quantiles.py "$WORK/metrics-before" "$WORK/metrics-after" \
       flashsale_io_loop_lag_seconds)
@@ -324,7 +331,7 @@ printf '%-44s %12s %10s %10s\n' "    pgbench INSERT, paced (same rate, conn)" "$
 echo "durable paced p50 $(m durable_paced_p50) ms, p99.9 $(m durable_paced_p999) ms; inside the service p99 $(m svc_paced_p99) ms, INSERT batch statement p50 $(m ins_paced_p50) / p99 $(m ins_paced_p99) ms, Redis reserve p50 $(m reserve_paced_p50) / p99 $(m reserve_paced_p99) ms (histogram buckets)"
 echo "pgbench paced reference p50 $(m pgpaced_p50) ms, p99.9 $(m pgpaced_p999) ms; per round p99: durable ${R[durable_paced_p99]:-} / pgbench ${R[pgpaced_p99]:-}"
 echo "outbox rows and notifier lag when each paced run started: ${R[paced_backlog]:-} / ${R[paced_notifier_lag]:-}"
-echo "per round p99 (ms): inside the service ${R[svc_paced_p99]:-}/ a reservation's wait for its commit ${R[commit_paced_p99]:-}/ the INSERT statement ${R[ins_paced_p99]:-}/ Redis reserve ${R[reserve_paced_p99]:-}/ I/O thread loop lag ${R[lag_paced_p99]:-}(histogram buckets)"
+echo "per round p99 (ms): inside the service ${R[svc_paced_p99]:-}/ a reservation's wait for its commit ${R[commit_paced_p99]:-}(queued ${R[commit_queued_p99]:-}, its statements ${R[commit_statement_p99]:-}, hand-off ${R[commit_handoff_p99]:-})/ the INSERT statement ${R[ins_paced_p99]:-}/ Redis reserve ${R[reserve_paced_p99]:-}/ I/O thread loop lag ${R[lag_paced_p99]:-}(histogram buckets)"
 echo "paced runs (UTC): ${R[paced_window]:-}; Redis main-thread stalls of 5 ms or more in them: ${R[paced_redis_stalls]:-}"
 echo "during each paced run: Redis AOF rewrites ${R[paced_rewrites]:-}, PostgreSQL autovacuum/analyze runs ${R[paced_vacuums]:-}, checkpoints ${R[paced_checkpoints]:-}; WAL written ${R[paced_wal_mb]:-}MB, of it full-page images ${R[paced_fpi]:-}; the guest kernel's kdamond (DAMON reclaim: $(damon_state)) ${R[paced_kdamond]:-}ms of CPU"
 echo "one commit (pgbench paced at the service's commit rate, ${R[paced_commits]:-}/s): p50 $(m pgcommit_p50) ms, p99 $(m pgcommit_p99) ms (per round ${R[pgcommit_p99]:-})"

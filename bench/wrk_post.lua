@@ -6,12 +6,18 @@
 -- so its garbage collector, which walks the token table, does not pause the client mid-run.
 -- WRK_PER_REQUEST=1 formats each request in request() and keeps a response() callback, as the
 -- runs before 2026-12-02 20:00 UTC did (a heavier client: see docs/benchmarks.md, "The client").
--- DELAY_MS (optional): each connection waits that long after a response before its next request,
--- which paces the load below saturation (offered rate ~ connections * 1000 / DELAY_MS per second)
--- so that latency is measured without the queueing of a saturated closed loop.
+-- DELAY_MS (optional): each connection waits a random time, exponentially distributed with mean
+-- DELAY_MS, after a response before its next request, which paces the load below saturation
+-- (offered rate ~ connections * 1000 / DELAY_MS per second) so that latency is measured without
+-- the queueing of a saturated closed loop. The connections' requests then arrive about as a
+-- Poisson stream, as independent buyers' (and pgbench -R's) do. DELAY_DIST=fixed waits exactly
+-- DELAY_MS, as runs before 2026-12-04 19:00 UTC did: the connections start together and stay in
+-- step, so their requests arrive in waves (docs/benchmarks.md, round (11)).
 local delay_ms = tonumber(os.getenv("DELAY_MS") or "")
-if delay_ms then
+if delay_ms and os.getenv("DELAY_DIST") == "fixed" then
   function delay() return delay_ms end
+elseif delay_ms then
+  function delay() return math.floor(-math.log(1 - math.random()) * delay_ms + 0.5) end
 end
 local per_request = os.getenv("WRK_PER_REQUEST") == "1"
 local thread_count = 0
@@ -33,6 +39,7 @@ local function format(token)
 end
 
 function init(args)
+  math.randomseed(os.time() + 1000 * id)
   for line in io.lines(os.getenv("TOKENS_FILE")) do tokens[#tokens + 1] = line end
   local threads = tonumber(os.getenv("WRK_THREADS") or "2")
   local slice = math.floor(#tokens / threads)
