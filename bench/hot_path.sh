@@ -68,7 +68,11 @@ field() { { grep -o "$1=[0-9.]*" || true; } | cut -d= -f2; }
 # before 2026-12-02 20:00 UTC did.
 WRK_CLIENT=$([ "${WRK_PER_REQUEST:-}" = 1 ] && echo "requests formatted per request" || echo "requests prebuilt")
 run_wrk() {  # url product tokens_file [connections [delay ms]] -> prints the wrk done() line
-  TOKENS_FILE=$3 PRODUCT=$2 WRK_THREADS=$THREADS DELAY_MS=${5:-} \
+  # A paced run prebuilds twice the requests it offers per thread, not the whole token slice:
+  # wrk formats the later threads' requests while the first ones already send (wrk_post.lua).
+  local prebuilt=
+  [ -n "${5:-}" ] && prebuilt=$(( ${4:-$CONNS} * 1000 / $5 * DURATION * 2 / THREADS + 1000 ))
+  TOKENS_FILE=$3 PRODUCT=$2 WRK_THREADS=$THREADS DELAY_MS=${5:-} PREBUILT=$prebuilt \
     wrk -t"$THREADS" -c"${4:-$CONNS}" -d"${DURATION}s" --timeout 10s -s bench/wrk_post.lua "$1" 2>&1 |
     grep p50_ms
 }

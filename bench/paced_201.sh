@@ -71,6 +71,7 @@ bgwriter() {  # checkpoints, buffers written by checkpoints, by the bgwriter, by
 wal_syncs() { psql -At -X -h 127.0.0.1 -p "$PG_PORT" -U postgres -d flashsale -c "SELECT wal_sync FROM pg_stat_wal"; }
 wrk_paced() {  # product -> the wrk done() line
   TOKENS_FILE=$WORK/users.txt PRODUCT=$1 WRK_THREADS=2 DELAY_MS=$((CONNS * 1000 / RATE)) \
+    PREBUILT=$((RATE * DURATION + 1000)) \
     wrk -t2 -c"$CONNS" -d"${DURATION}s" --timeout 10s -s bench/wrk_post.lua "$BASE" 2>&1 | grep p50_ms
 }
 per() { awk -v t="$1" -v n="$2" -v u=$((1000000 / $(getconf CLK_TCK))) 'BEGIN { printf "%.0f", n ? t * u / n : 0 }'; }

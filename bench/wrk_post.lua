@@ -29,6 +29,7 @@ end
 
 local tokens = {}
 local prebuilt = {}
+local limit  -- set when only the first PREBUILT requests of the slice are prebuilt
 local counter = 0
 local body
 
@@ -47,14 +48,26 @@ function init(args)
   first = (id * slice) % #tokens
   body = '{"product_id":"' .. os.getenv("PRODUCT") .. '","quantity":1}'
   if per_request then return end
-  for k = 0, slice - 1 do prebuilt[k + 1] = format(tokens[((first + k) % #tokens) + 1]) end
-  tokens = nil
+  -- wrk runs each thread's init() on its main thread just before starting that thread, so the
+  -- first threads send while the later ones are still formatting: PREBUILT (requests per thread)
+  -- keeps that short for a paced run, which needs far fewer requests than the slice holds; the
+  -- requests beyond it are formatted as they go, from the same slice of tokens.
+  local n = math.min(slice, tonumber(os.getenv("PREBUILT") or "") or slice)
+  for k = 0, n - 1 do prebuilt[k + 1] = format(tokens[((first + k) % #tokens) + 1]) end
+  if n < slice then
+    limit = slice
+  else
+    tokens = nil
+  end
   collectgarbage()
 end
 
 function request()
   counter = counter + 1
   if per_request then return format(tokens[((first + counter - 1) % #tokens) + 1]) end
+  if limit and counter > #prebuilt then
+    return format(tokens[((first + (counter - 1) % limit) % #tokens) + 1])
+  end
   return prebuilt[((counter - 1) % #prebuilt) + 1]
 end
 
