@@ -13,6 +13,8 @@
 #   "relay,notifier") runs the system without the in-process outbox relay and notifier;
 #   UP_ARGS adds `flashsale up` options; DIAG=1 logs and summarises PostgreSQL's stalls (below);
 #   WRK_PER_REQUEST=1 runs the heavier client of the earlier runs (bench/wrk_post.lua);
+#   DELAY_DIST=fixed paces with a fixed wait instead of an exponential one (the waves of the runs
+#   before 2026-12-04 19:00 UTC, bench/wrk_post.lua);
 #   PAUSE_DAMON=1 (root) switches the guest kernel's DAMON reclaim off for the run (bench/lib.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

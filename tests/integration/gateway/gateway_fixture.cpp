@@ -2,8 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include <sstream>
-
+#include "support/metrics_text.hpp"
 #include "support/sale_fixture.hpp"
 #include "support/servers.hpp"
 
@@ -91,13 +90,7 @@ void GatewayService::put_product(const std::string& id, std::int64_t stock, int 
 }
 
 double GatewayService::metric(const std::string& sample) {
-  auto r = gw_send(port(), GwCall("GET", "/metrics", "", ""));
-  std::istringstream in(r.body);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(sample + " ", 0) == 0) return std::stod(line.substr(sample.size() + 1));
-  }
-  return -1;
+  return sample_value(gw_send(port(), GwCall("GET", "/metrics", "", "")).body, sample);
 }
 
 }  // namespace fs::test

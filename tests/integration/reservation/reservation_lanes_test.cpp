@@ -24,6 +24,7 @@
 #include "metrics/metrics_registry.hpp"
 #include "postgres/database_impl.hpp"
 #include "reservation/reservation_store.hpp"
+#include "support/metrics_text.hpp"
 #include "support/run_coroutine.hpp"
 #include "support/servers.hpp"
 
@@ -319,6 +320,25 @@ TEST(ReservationLanes, OneLaneAcrossThreadsQueuesBehindTheBatchInFlight) {
   EXPECT_TRUE(second.status.ok()) << (second.status ? "" : second.status.error().message);
   EXPECT_EQ(first.resumed_on, t0);
   EXPECT_EQ(second.resumed_on, t1);
+
+  // The commit wait by part, once per reservation: the first spent ~300 ms in its statement
+  // (the row lock), the second ~200 ms queued behind it; the parts add up to the whole wait.
+  const std::string text = registry.serialize();
+  auto part = [&](const std::string& op, const char* what) {
+    return test::sample_value(text, "flashsale_backend_call_duration_seconds_" + std::string(what) +
+                                        "{backend=\"postgres\",op=\"" + op + "\"}");
+  };
+  for (const char* op : {"reservation_commit", "reservation_commit_queued",
+                         "reservation_commit_statement", "reservation_commit_handoff"})
+    EXPECT_EQ(part(op, "count"), 2) << op;
+  const double whole = part("reservation_commit", "sum"),
+               queued = part("reservation_commit_queued", "sum"),
+               statement = part("reservation_commit_statement", "sum"),
+               handoff = part("reservation_commit_handoff", "sum");
+  EXPECT_GE(statement, 0.25) << "the first batch waited ~300 ms for the shard's row";
+  EXPECT_GE(queued, 0.15) << "the second reservation queued ~200 ms behind it";
+  EXPECT_LT(handoff, 0.1);
+  EXPECT_NEAR(queued + statement + handoff, whole, 1e-6);
 }
 
 }  // namespace
