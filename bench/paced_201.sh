@@ -3,7 +3,9 @@
 # the other measurements around it, and with what each part of the system spent on it. Per run:
 # - wrk's latency of the paced 201s (offered RATE/s over CONNS connections, wrk_post.lua's pacing);
 # - where they spent their time, from the service's histograms (bucket precision): the whole
-#   request, the INSERT batch statement, the Redis `reserve` script;
+#   request, the INSERT batch statement, a reservation's commit wait and its three parts (queued
+#   behind the batch in flight, its own batch's statements, the hand-off back), the Redis
+#   `reserve` script;
 # - the CPU per 201 of the service, Redis and PostgreSQL (all its processes), from /proc, how
 #   busy the whole machine was, and PostgreSQL's WAL flushes (pg_stat_wal.wal_sync) per 201;
 # - Redis AOF rewrites (forks) and PostgreSQL autovacuum/analyze runs during the run.
