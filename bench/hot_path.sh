@@ -260,33 +260,27 @@ for i in $(seq 1 "$ROUNDS"); do
   R[durable_paced_rps]+="$(echo "$line" | field rps) "
   # Where the paced 201s spent their time, from the service's own histograms (bucket precision):
   # the whole request inside the service, and the INSERT batch statement (wait for the commit).
-  q=$(python3 bench/hist_quantiles.py "$WORK/metrics-before" "$WORK/metrics-after" \
-      flashsale_http_request_duration_seconds route=/v1/reservations)
+  q=$(metrics_q flashsale_http_request_duration_seconds route=/v1/reservations)
   R[svc_paced_p99]+="$(echo "$q" | field p99) "
-  q=$(python3 bench/hist_quantiles.py "$WORK/metrics-before" "$WORK/metrics-after" \
-      flashsale_backend_call_duration_seconds op=insert_reservations)
+  q=$(metrics_q flashsale_backend_call_duration_seconds op=insert_reservations)
   R[ins_paced_p50]+="$(echo "$q" | field p50) "
   R[ins_paced_p99]+="$(echo "$q" | field p99) "
   ins_n=$(echo "$q" | field n)
   # ...and the Redis `reserve` script before it (from the client's side: queueing included).
-  q=$(python3 bench/hist_quantiles.py "$WORK/metrics-before" "$WORK/metrics-after" \
-      flashsale_backend_call_duration_seconds backend=redis op=reserve)
+  q=$(metrics_q flashsale_backend_call_duration_seconds backend=redis op=reserve)
   R[reserve_paced_p50]+="$(echo "$q" | field p50) "
   R[reserve_paced_p99]+="$(echo "$q" | field p99) "
   # ...and a reservation's whole wait for its commit (queue, statement, hand-offs).
-  q=$(python3 bench/hist_quantiles.py "$WORK/metrics-before" "$WORK/metrics-after" \
-      flashsale_backend_call_duration_seconds op=reservation_commit)
+  q=$(metrics_q flashsale_backend_call_duration_seconds op=reservation_commit)
   R[commit_paced_p99]+="$(echo "$q" | field p99) "
   # ...and its three parts, each per reservation: queued behind the batch in flight, its own
   # batch's statements, the hand-off back to its thread.
   for part in queued statement handoff; do
-    q=$(python3 bench/hist_quantiles.py "$WORK/metrics-before" "$WORK/metrics-after" \
-        flashsale_backend_call_duration_seconds op=reservation_commit_$part)
+    q=$(metrics_q flashsale_backend_call_duration_seconds op=reservation_commit_$part)
     R[commit_${part}_p99]+="$(echo "$q" | field p99) "
   done
   # ...and how late the I/O threads' 20 ms probe timers fired (busy threads, or off their core).
-  q=$(python3 bench/hist_quantiles.py "$WORK/metrics-before" "$WORK/metrics-after" \
-      flashsale_io_loop_lag_seconds)
+  q=$(metrics_q flashsale_io_loop_lag_seconds)
   R[lag_paced_p99]+="$(echo "$q" | field p99) "
   commits=$(( ${ins_n:-0} / DURATION ))
   R[paced_commits]+="$commits "

@@ -79,6 +79,9 @@ pg_vacuums() {
   PGPASSWORD=flashsale psql -At -X -h 127.0.0.1 -p "$PG_PORT" -U flashsale -d flashsale -c \
     "SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0) FROM pg_stat_user_tables"
 }
+# metrics_q METRIC [label=value ...]: quantiles of a histogram between the $WORK/metrics-before
+# and $WORK/metrics-after snapshots of /metrics (bench/hist_quantiles.py).
+metrics_q() { python3 bench/hist_quantiles.py "$WORK/metrics-before" "$WORK/metrics-after" "$@"; }
 # redis_stalls FROM TO (epoch seconds): the times Redis' latency monitor saw its main thread
 # stalled for 5 ms or more (redis_watch_stalls switches it on) between FROM and TO, as "N, max M
 # ms (event@HH:MM:SS ...)": a command, an AOF write, an expire cycle that took that long, often
