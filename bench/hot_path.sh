@@ -11,7 +11,8 @@
 # Usage: bench/hot_path.sh [build dir, default build/release]
 #   ROUNDS, DURATION (s), CONNS; ONLY=a,b,c runs a subset; EVENT_ROLES="" (default
 #   "relay,notifier") runs the system without the in-process outbox relay and notifier;
-#   UP_ARGS adds `flashsale up` options; DIAG=1 logs and summarises PostgreSQL's stalls (below);
+#   UP_ARGS adds `flashsale up` options; PG_SET PostgreSQL settings (below); DIAG=1 logs and
+#   summarises PostgreSQL's stalls (below);
 #   WRK_PER_REQUEST=1 runs the heavier client of the earlier runs (bench/wrk_post.lua);
 #   DELAY_DIST=fixed paces with a fixed wait instead of an exponential one (the waves of the runs
 #   before 2026-12-04 19:00 UTC, bench/wrk_post.lua);
@@ -59,6 +60,15 @@ if [ -n "${DIAG:-}" ]; then
   done
   psql -q -X -h 127.0.0.1 -p "$PG_PORT" -U postgres -d flashsale -c "SELECT pg_reload_conf()" >/dev/null
   DIAG_LOG_START=$(stat -c %s "$PGLOG")
+fi
+# PG_SET="setting = value; ...": PostgreSQL settings for an A/B run (ALTER SYSTEM + reload, so
+# only those a reload applies), e.g. PG_SET="max_wal_size = '8GB'; checkpoint_timeout = '30min'".
+if [ -n "${PG_SET:-}" ]; then
+  IFS=';' read -r -a pg_settings <<< "$PG_SET"
+  for setting in "${pg_settings[@]}"; do
+    psql -q -X -h 127.0.0.1 -p "$PG_PORT" -U postgres -d flashsale -c "ALTER SYSTEM SET $setting" >/dev/null
+  done
+  psql -q -X -h 127.0.0.1 -p "$PG_PORT" -U postgres -d flashsale -c "SELECT pg_reload_conf()" >/dev/null
 fi
 BASE=http://127.0.0.1:$HTTP_PORT
 
@@ -234,7 +244,7 @@ for i in $(seq 1 "$ROUNDS"); do
   curl -s "$BASE/metrics" > "$WORK/metrics-before"
   forks_before=$(redis_forks)
   vacuums_before=$(pg_vacuums)
-  checkpoints_before=$(pg_checkpoints)
+  read -r checkpoints_before ckbuf_before < <(pg_checkpoints)
   read -r wal_before fpi_before < <(pg_wal)
   kdamond_before=$(kdamond_ms)
   paced_from=$(date +%s)
@@ -250,7 +260,9 @@ for i in $(seq 1 "$ROUNDS"); do
   # dataset written to the disk PostgreSQL's WAL is on) and autovacuum/autoanalyze runs.
   R[paced_rewrites]+="$(( $(redis_forks) - forks_before )) "
   R[paced_vacuums]+="$(( $(pg_vacuums) - vacuums_before )) "
-  R[paced_checkpoints]+="$(( $(pg_checkpoints) - checkpoints_before )) "
+  read -r checkpoints_after ckbuf_after < <(pg_checkpoints)
+  R[paced_checkpoints]+="$(( checkpoints_after - checkpoints_before )) "
+  R[paced_ckbuf]+="$(( ckbuf_after - ckbuf_before )) "
   read -r wal_after fpi_after < <(pg_wal)
   R[paced_wal_mb]+="$(( (wal_after - wal_before) / 1000000 )) "
   R[paced_fpi]+="$(( fpi_after - fpi_before )) "
@@ -333,7 +345,9 @@ echo "pgbench paced reference p50 $(m pgpaced_p50) ms, p99.9 $(m pgpaced_p999) m
 echo "outbox rows and notifier lag when each paced run started: ${R[paced_backlog]:-} / ${R[paced_notifier_lag]:-}"
 echo "per round p99 (ms): inside the service ${R[svc_paced_p99]:-}/ a reservation's wait for its commit ${R[commit_paced_p99]:-}(queued ${R[commit_queued_p99]:-}, its statements ${R[commit_statement_p99]:-}, hand-off ${R[commit_handoff_p99]:-})/ the INSERT statement ${R[ins_paced_p99]:-}/ Redis reserve ${R[reserve_paced_p99]:-}/ I/O thread loop lag ${R[lag_paced_p99]:-}(histogram buckets)"
 echo "paced runs (UTC): ${R[paced_window]:-}; Redis main-thread stalls of 5 ms or more in them: ${R[paced_redis_stalls]:-}"
-echo "during each paced run: Redis AOF rewrites ${R[paced_rewrites]:-}, PostgreSQL autovacuum/analyze runs ${R[paced_vacuums]:-}, checkpoints ${R[paced_checkpoints]:-}; WAL written ${R[paced_wal_mb]:-}MB, of it full-page images ${R[paced_fpi]:-}; the guest kernel's kdamond (DAMON reclaim: $(damon_state)) ${R[paced_kdamond]:-}ms of CPU"
+echo "PostgreSQL over the whole run: $(PGPASSWORD=flashsale psql -At -X -h 127.0.0.1 -p "$PG_PORT" -U flashsale -d flashsale -c \
+  "SELECT checkpoints_timed || ' timed and ' || checkpoints_req || ' requested (WAL volume) checkpoints, ' || buffers_checkpoint || ' buffers written by the checkpointer, WAL ' || (SELECT pg_size_pretty(wal_bytes) FROM pg_stat_wal) || ', max_wal_size ' || current_setting('max_wal_size') || ', checkpoint_timeout ' || current_setting('checkpoint_timeout') FROM pg_stat_bgwriter")"
+echo "during each paced run: Redis AOF rewrites ${R[paced_rewrites]:-}, PostgreSQL autovacuum/analyze runs ${R[paced_vacuums]:-}, checkpoints started ${R[paced_checkpoints]:-}, buffers the checkpointer wrote ${R[paced_ckbuf]:-}; WAL written ${R[paced_wal_mb]:-}MB, of it full-page images ${R[paced_fpi]:-}; the guest kernel's kdamond (DAMON reclaim: $(damon_state)) ${R[paced_kdamond]:-}ms of CPU"
 echo "one commit (pgbench paced at the service's commit rate, ${R[paced_commits]:-}/s): p50 $(m pgcommit_p50) ms, p99 $(m pgcommit_p99) ms (per round ${R[pgcommit_p99]:-})"
 echo "durable p50 $(m durable_p50) ms (16 connections: $(m durable16_p50) ms); rows committed per round: ${R[durable_rows]:-}; mean group-commit batch: ${BATCH:-n/a}"
 if [ -n "${DIAG:-}" ]; then

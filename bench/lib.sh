@@ -104,10 +104,12 @@ print("%d, max %d ms (%s)" % (len(seen), max([e[1] for e in seen] or [0]),
       " ".join("%s %d ms@%s" % (n, ms, time.strftime("%H:%M:%S", time.gmtime(t))) for t, ms, n in top) or "-"))
 PY
 }
-# pg_checkpoints: checkpoints so far (timed + requested: by WAL volume, max_wal_size).
+# pg_checkpoints: "checkpoints buffers" so far: checkpoints started (timed + requested: by WAL
+# volume, max_wal_size) and the buffers the checkpointer has written (a checkpoint spreads its
+# writes over checkpoint_completion_target of the interval, so they go on after it starts).
 pg_checkpoints() {
-  PGPASSWORD=flashsale psql -At -X -h 127.0.0.1 -p "$PG_PORT" -U flashsale -d flashsale -c \
-    "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter"
+  PGPASSWORD=flashsale psql -At -X -F' ' -h 127.0.0.1 -p "$PG_PORT" -U flashsale -d flashsale -c \
+    "SELECT checkpoints_timed + checkpoints_req, buffers_checkpoint FROM pg_stat_bgwriter"
 }
 # pg_wal: "bytes full_page_images" of WAL written so far (pg_stat_wal).
 pg_wal() {

@@ -14,7 +14,9 @@
 # every paced run starts on a quiet system.
 # Usage: bench/paced_201.sh [build dir, default build/release]
 #   RATE (default 2000), CONNS (64), DURATION (s, 8), RUNS (3), SAT, THREADS (2),
-#   EVENT_ROLES (default relay,notifier), UP_ARGS (more `flashsale up` options), PAUSE_DAMON=1
+#   EVENT_ROLES (default relay,notifier), UP_ARGS (more `flashsale up` options), REDIS_SET (Redis
+#   settings, "name value ...", applied with CONFIG SET after start), TRACE_SYNC=1 (root: every
+#   fsync/fdatasync on the machine during each paced run, with `perf trace`, by process), PAUSE_DAMON=1
 #   (root: the guest kernel's DAMON reclaim off during the run, see bench/lib.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -41,6 +43,9 @@ mint_tokens "$WORK/users.txt" 200000 buyer-
 # Redis commands that took over 1 ms of Redis' own time are listed after each run (SLOWLOG).
 redis-cli -p "$REDIS_PORT" config set slowlog-log-slower-than 1000 >/dev/null
 redis-cli -p "$REDIS_PORT" config set slowlog-max-len 1024 >/dev/null
+# REDIS_SET="name value ...": more Redis settings for the run (an experiment's knob).
+# shellcheck disable=SC2086
+[ -z "${REDIS_SET:-}" ] || redis-cli -p "$REDIS_PORT" config set ${REDIS_SET} >/dev/null
 SERVICE_PID=${PIDS[0]}
 REDIS_PID=$(pgrep -f "redis-server 127.0.0.1:$REDIS_PORT" | head -1)
 PG_MASTER=$(pgrep -u postgres -f "postgres -D $WORK" | head -1)
@@ -103,7 +108,13 @@ for i in $(seq 1 "$RUNS"); do
   read -r wp wpn < <(waits "${pg_now[@]}")
   read -r m_total m_idle < <(machine)
   kd=$(kdamond_ms)
+  if [ -n "${TRACE_SYNC:-}" ]; then
+    perf trace -a -e fdatasync,fsync -o "$WORK/sync-$i.txt" 2>/dev/null &
+    TRACER=$!
+    sleep 0.5
+  fi
   line=$(wrk_paced "paced-$i")
+  if [ -n "${TRACE_SYNC:-}" ]; then kill -INT "$TRACER"; wait "$TRACER" || true; fi
   kd=$(($(kdamond_ms) - kd))
   read -r m_total2 m_idle2 < <(machine)
   # shellcheck disable=SC2046
@@ -144,6 +155,29 @@ top = "; ".join("%.1f ms %s" % (e[2] / 1000, " ".join(e[3][:3])) for e in entrie
 print("%d commands over 1 ms, %.1f ms in all; longest: %s" % (len(entries), total, top or "-"))')
   echo "  Redis slowlog: $slow"
   echo "  PostgreSQL during the run: checkpoints $((ck2 - ck)); buffers written by the checkpointer $((bc2 - bc)), the bgwriter $((bw2 - bw)), backends $((bb2 - bb)); Redis memory $(redis-cli -p "$REDIS_PORT" info memory | tr -d '\r' | awk -F: '$1 == "used_memory_human" {print $2}'), keys $(redis-cli -p "$REDIS_PORT" dbsize)"
+  if [ -n "${TRACE_SYNC:-}" ]; then
+    # perf trace lines: "  12.345 ( 1.234 ms): postgres/4321 fdatasync(fd: 5) = 0"
+    echo "  disk flushes during the run (perf trace, ms): $(python3 - "$WORK/sync-$i.txt" "$DURATION" <<'PY'
+import re, sys
+by = {}
+for line in open(sys.argv[1], errors="replace"):
+    m = re.search(r"\(\s*([0-9.]+) ms\): ([^/ ]+)/\d+ (fdatasync|fsync)\(", line)
+    # a call that began before the trace started shows a wrapped, huge duration: left out
+    if m and float(m.group(1)) < 1e6: by.setdefault((m.group(2), m.group(3)), []).append(float(m.group(1)))
+def q(a, p): return a[min(len(a) - 1, int(len(a) * p))]
+out = []
+for (comm, call), a in sorted(by.items(), key=lambda e: -len(e[1])):
+    a.sort()
+    out.append("%s %s %.1f/s p50 %.2f p90 %.2f p99 %.2f max %.1f, over 5 ms %d" % (
+        comm, call, len(a) / float(sys.argv[2]), q(a, .5), q(a, .9), q(a, .99), a[-1],
+        sum(1 for x in a if x > 5)))
+print("; ".join(out) or "none seen")
+PY
+)"
+  fi
+  # The ledger's shard rows take an UPDATE per batch: their dead versions and pages, and the
+  # reservations table's size, after each run (does a later run pay for the earlier ones?).
+  echo "  PostgreSQL tables after the run: $(sql "SELECT string_agg(format('%s %s pages, %s live / %s dead rows, %s HOT updates', relname, pg_relation_size(relid) / 8192, n_live_tup, n_dead_tup, n_tup_hot_upd), '; ' ORDER BY relname) FROM pg_stat_user_tables WHERE relname IN ('stock_shards', 'reservations', 'outbox')"); indexes of reservations $(sql "SELECT pg_size_pretty(pg_indexes_size('reservations'))")"
   slice() { awk -v w="$1" -v s="$2" -v n="$n" 'BEGIN { printf "%.0f µs per 201 (%.1f µs per wake-up, %.1f wake-ups per 201)", n ? w / n : 0, s ? w / s : 0, n ? s / n : 0 }'; }
   echo "  waiting for a core (run queue, schedstat): service $(slice $((ws2 - ws)) $((wsn2 - wsn))), Redis $(slice $((wr2 - wr)) $((wrn2 - wrn))), PostgreSQL $(slice $((wp2 - wp)) $((wpn2 - wpn)))"
 done

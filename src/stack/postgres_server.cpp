@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <regex>
@@ -214,7 +215,38 @@ Result<std::unique_ptr<PostgresServer>> PostgresServer::start(PostgresOptions op
                           sql_identifier(o.db_user));
     if (!r) return std::move(r).error();
   }
+  if (auto s = server->prepare_wal(); !s) return std::move(s).error();
   return server;
+}
+
+std::size_t PostgresServer::wal_segments() const {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (sfs::directory_iterator it(options_.dir / "pg_wal", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() == 24 && name.find_first_not_of("0123456789ABCDEF") == std::string::npos) ++n;
+  }
+  return n;
+}
+
+Status PostgresServer::prepare_wal() {
+  constexpr std::size_t kSegmentMb = 16;  // initdb's default --wal-segsize
+  const std::size_t want = (options_.wal_ready_mb + kSegmentMb - 1) / kSegmentMb;
+  const std::size_t have = wal_segments();
+  if (have >= want) return {};  // the segment being written, and want - 1 more
+  // pg_switch_wal() ends the segment only when it holds WAL since the last switch: a
+  // non-transactional logical message (no table, any wal_level) gives it one. Each switch's
+  // next record starts a new segment, created here rather than under a sale's commit.
+  auto made = psql("DO $$BEGIN FOR i IN 1.." + std::to_string(want - have + 1) +
+                   " LOOP PERFORM pg_logical_emit_message(false, 'flashsale', 'wal'); "
+                   "PERFORM pg_switch_wal(); END LOOP; END$$");
+  if (!made) return std::move(made).error();
+  // The checkpoint renames the segments it no longer needs into future ones (min_wal_size
+  // keeps them), so they are ready when the WAL gets there.
+  auto checkpoint = psql("CHECKPOINT");
+  if (!checkpoint) return std::move(checkpoint).error();
+  return {};
 }
 
 std::filesystem::path PostgresServer::log_file() const {
@@ -238,6 +270,12 @@ Status PostgresServer::launch() {
         "max_connections=" + std::to_string(options_.max_connections),
         // Durability is part of the product: the tests run with it too.
         "-c", "fsync=on", "-c", "synchronous_commit=on", "-c", "shared_buffers=128MB"};
+    if (options_.wal_ready_mb > 0) {
+      const std::size_t min_mb = std::max<std::size_t>(options_.wal_ready_mb, 80);
+      const std::size_t max_mb = std::max<std::size_t>(2 * min_mb, 1024);
+      argv.insert(argv.end(), {"-c", "min_wal_size=" + std::to_string(min_mb) + "MB", "-c",
+                               "max_wal_size=" + std::to_string(max_mb) + "MB"});
+    }
     for (const auto& setting : options_.extra_settings) argv.insert(argv.end(), {"-c", setting});
     const auto log_start = size_of(log_file());
     ChildProcess::Options child;

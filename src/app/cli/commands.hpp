@@ -48,6 +48,7 @@ struct UpCommand {
   std::int64_t demo_stock = 100;
   std::string event_roles = "relay,notifier";
   std::int64_t pay_latency_min = 50, pay_latency_max = 300;
+  std::size_t pg_wal_ready_mb = 1024;  // stack::PostgresOptions::wal_ready_mb
   void add_to(CLI::App& app);
   int run(const sigset_t& signals);
 };

@@ -38,6 +38,11 @@ void UpCommand::add_to(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--payments-latency-min-ms", pay_latency_min)->capture_default_str();
   cmd->add_option("--payments-latency-max-ms", pay_latency_max)->capture_default_str();
+  cmd->add_option("--pg-wal-ready-mb", pg_wal_ready_mb,
+                  "WAL segments PostgreSQL has ready before the sale, in MB (created on the first "
+                  "start, then recycled; min_wal_size): no commit waits for a new segment in the "
+                  "sale's first this-many MB of WAL. 0: PostgreSQL's defaults")
+      ->capture_default_str();
 }
 
 int UpCommand::run(const sigset_t& signals) {
@@ -101,12 +106,14 @@ int UpCommand::run(const sigset_t& signals) {
   }
   stack::PostgresOptions po;
   po.dir = data / "postgres";
+  po.wal_ready_mb = pg_wal_ready_mb;
   auto pg = stack::PostgresServer::start(po);
   if (!pg) {
     spdlog::error("postgres: {}", pg.error().message);
     return 1;
   }
-  spdlog::info("postgres on 127.0.0.1:{} (data in {})", (*pg)->port(), po.dir.string());
+  spdlog::info("postgres on 127.0.0.1:{} (data in {}, {} WAL segments of 16 MB ready)",
+               (*pg)->port(), po.dir.string(), (*pg)->wal_segments());
 
   cfg.gateway = gateway.apply();
   cfg.redis_port = (*redis)->port();

@@ -44,6 +44,14 @@ TEST(FlashsaleUp, RunsTheDemoSaleAndStopsEverything) {
   EXPECT_NE(out->find("invariants: OK"), std::string::npos) << *out;
   EXPECT_TRUE(std::filesystem::exists(dir.path() / "data" / "postgres" / "PG_VERSION"));
   EXPECT_TRUE(std::filesystem::exists(dir.path() / "data" / "redis"));
+  // --pg-wal-ready-mb (1024 by default): 64 WAL segments of 16 MB made before the sale, still
+  // there after the shutdown checkpoint recycled the ones the demo used.
+  std::size_t segments = 0;
+  for (const auto& e :
+       std::filesystem::directory_iterator(dir.path() / "data" / "postgres" / "pg_wal"))
+    if (e.path().filename().string().size() == 24) ++segments;
+  EXPECT_GE(segments, 60u) << *out;
+  EXPECT_NE(out->find("WAL segments of 16 MB ready"), std::string::npos);
 }
 
 TEST(FlashsaleUp, KilledWithSigkillLeavesNoOrphanServers) {
