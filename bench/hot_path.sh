@@ -11,7 +11,8 @@
 # Usage: bench/hot_path.sh [build dir, default build/release]
 #   ROUNDS, DURATION (s), CONNS; ONLY=a,b,c runs a subset; EVENT_ROLES="" (default
 #   "relay,notifier") runs the system without the in-process outbox relay and notifier;
-#   UP_ARGS adds `flashsale up` options; PG_SET PostgreSQL settings (below); DIAG=1 logs and
+#   UP_ARGS adds `flashsale up` options; PG_SET PostgreSQL settings, PG_SQL SQL run after start
+#   (below); DIAG=1 logs and
 #   summarises PostgreSQL's stalls (below);
 #   WRK_PER_REQUEST=1 runs the heavier client of the earlier runs (bench/wrk_post.lua);
 #   DELAY_DIST=fixed paces with a fixed wait instead of an exponential one (the waves of the runs
@@ -69,6 +70,11 @@ if [ -n "${PG_SET:-}" ]; then
     psql -q -X -h 127.0.0.1 -p "$PG_PORT" -U postgres -d flashsale -c "ALTER SYSTEM SET $setting" >/dev/null
   done
   psql -q -X -h 127.0.0.1 -p "$PG_PORT" -U postgres -d flashsale -c "SELECT pg_reload_conf()" >/dev/null
+fi
+# PG_SQL="...": SQL run once as the superuser after start (and the migrations), for an A/B run
+# that undoes a schema setting, e.g. a column's statistics target.
+if [ -n "${PG_SQL:-}" ]; then
+  psql -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d flashsale -c "$PG_SQL" >/dev/null
 fi
 BASE=http://127.0.0.1:$HTTP_PORT
 
