@@ -12,8 +12,7 @@
 #   ROUNDS, DURATION (s), CONNS; ONLY=a,b,c runs a subset; EVENT_ROLES="" (default
 #   "relay,notifier") runs the system without the in-process outbox relay and notifier;
 #   UP_ARGS adds `flashsale up` options; PG_SET PostgreSQL settings, PG_SQL SQL run after start
-#   (below); DIAG=1 logs and
-#   summarises PostgreSQL's stalls (below);
+#   (below); DIAG=1 logs and summarises PostgreSQL's stalls (below);
 #   WRK_PER_REQUEST=1 runs the heavier client of the earlier runs (bench/wrk_post.lua);
 #   DELAY_DIST=fixed paces with a fixed wait instead of an exponential one (the waves of the runs
 #   before 2026-12-04 19:00 UTC, bench/wrk_post.lua);
