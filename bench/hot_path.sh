@@ -71,7 +71,7 @@ if [ -n "${PG_SET:-}" ]; then
   psql -q -X -h 127.0.0.1 -p "$PG_PORT" -U postgres -d flashsale -c "SELECT pg_reload_conf()" >/dev/null
 fi
 # PG_SQL="...": SQL run once as the superuser after start (and the migrations), for an A/B run
-# that undoes a schema setting, e.g. a column's statistics target.
+# of a schema setting, e.g. a column's statistics target (round (12) in docs/benchmarks.md).
 if [ -n "${PG_SQL:-}" ]; then
   psql -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d flashsale -c "$PG_SQL" >/dev/null
 fi
@@ -361,6 +361,22 @@ if [ -n "${DIAG:-}" ]; then
   tail -c +"$((DIAG_LOG_START + 1))" "$PGLOG" > "$WORK/pg-diag.log"
   echo "  checkpoints: $(grep -c 'checkpoint complete' "$WORK/pg-diag.log") ($(grep -o 'checkpoint starting: [a-z ]*' "$WORK/pg-diag.log" | sort | uniq -c | tr -s ' ' | paste -sd,))"
   echo "  autovacuum/analyze runs: $(grep -cE 'automatic (vacuum|analyze)' "$WORK/pg-diag.log") ($(grep -oE 'automatic (vacuum|analyze) of table "[^"]*"' "$WORK/pg-diag.log" | sort | uniq -c | tr -s ' ' | paste -sd,))"
+  # Their CPU by kind and table (each log entry's "system usage: CPU: user: U s, system: S s").
+  echo "  autovacuum CPU (user + system): $(python3 - "$WORK/pg-diag.log" <<'PY'
+import re, sys
+cpu, n, key = {}, {}, None
+for line in open(sys.argv[1], errors="replace"):
+    m = re.search(r'automatic (vacuum|analyze) of table "[^".]*\.[^".]*\.([^"]*)"', line)
+    if m: key = m.group(1) + " " + m.group(2)
+    m = re.search(r"system usage: CPU: user: ([0-9.]+) s, system: ([0-9.]+) s", line)
+    if m and key:
+        cpu[key] = cpu.get(key, 0) + float(m.group(1)) + float(m.group(2))
+        n[key] = n.get(key, 0) + 1
+        key = None
+top = [(k, v) for k, v in sorted(cpu.items(), key=lambda e: -e[1]) if v >= 0.005]
+print(", ".join("%s %.2f s in %d" % (k, v, n[k]) for k, v in top) or "none over 5 ms")
+PY
+)"
   echo "  lock waits > 5 ms: $(grep -c 'still waiting for' "$WORK/pg-diag.log") ($(grep -oE 'still waiting for [A-Za-z]+ on [a-z]+' "$WORK/pg-diag.log" | sort | uniq -c | tr -s ' ' | paste -sd,))"
   echo "  statements > 20 ms: $(grep -c 'duration:' "$WORK/pg-diag.log"); slowest:"
   grep -o 'duration: [0-9.]* ms .\{0,90\}' "$WORK/pg-diag.log" | sort -t' ' -k2 -rn | head -5 | sed 's/^/    /' || true
