@@ -144,13 +144,13 @@ struct PostgresOptions {
   bool fast_initdb = true;
   // WAL segments ready before the first commit: PostgreSQL creates a WAL segment (16 MB
   // written with zeros, then fsync'd) when the WAL first reaches it, and the commit that gets
-  // there waits for that, with every commit queued behind it (~15-30 ms here). A checkpoint
-  // recycles used segments into future ones instead, up to min_wal_size. When > 0: min_wal_size
-  // is at least this many MB (max_wal_size at least twice that and 1 GB), and start() creates
-  // the segments a fresh cluster lacks (a WAL record and a pg_switch_wal() per segment, then a
-  // CHECKPOINT that recycles them), so a sale's first wal_ready_mb of WAL goes into segments
-  // that exist. A cluster that has them already (a restart) skips that. 0: PostgreSQL's
-  // defaults (the test servers).
+  // there waits for that (its fsync alone took 13-15 ms here), with every commit queued behind
+  // it. A checkpoint recycles used segments into future ones instead, up to min_wal_size.
+  // When > 0: min_wal_size is at least this many MB (max_wal_size at least twice that and
+  // 1 GB), and start() creates the segments a fresh cluster lacks (a WAL record and a
+  // pg_switch_wal() per segment, then a CHECKPOINT that recycles them), so a sale's first
+  // wal_ready_mb of WAL goes into segments that exist. A cluster that has them already (a
+  // restart) skips that. 0: PostgreSQL's defaults (the test servers).
   std::size_t wal_ready_mb = 0;
   std::vector<std::string> extra_settings;  // "name=value", passed as -c (override defaults)
   std::chrono::milliseconds start_timeout{30000};
